@@ -199,9 +199,10 @@ class LLM:
             try:
                 listed = [m.id for m in self._client().models.list()]
             except openai.OpenAIError as exc:
+                hint = "" if isinstance(exc, openai.APIConnectionError) else "; set VT_MODEL"
                 raise LLMError(
                     f"endpoint {self.backend.base_url}: could not list models to choose one "
-                    f"({self._cause(exc)}); set VT_MODEL"
+                    f"({self._cause(exc)}){hint}"
                 ) from exc
             if not listed:
                 raise LLMError(f"endpoint {self.backend.base_url} lists no models; set VT_MODEL")

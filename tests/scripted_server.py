@@ -1,0 +1,139 @@
+"""A real OpenAI-compatible HTTP server on loopback that answers from a script.
+
+Tests and benchmarks use it to drive the real `openai` client over real HTTP while choosing
+each reply: content, HTTP status, delay, or a raw (possibly broken) body.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODEL = "scripted-model"
+
+
+@dataclass
+class Reply:
+    content: str = "scripted reply"
+    status: int = 200
+    delay_s: float = 0.0
+    body: str | None = None  # sent verbatim instead of a completion, e.g. broken JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    tokens_in: int = 11
+    tokens_out: int = 7
+
+
+class ScriptedServer:
+    """Use as a context manager; `url` is the base URL to give the client.
+
+    Replies come from `script(...)` in order, then from `respond(request)` if set, else
+    `default`. Every request body is kept in `requests`.
+    """
+
+    def __init__(self, default: Reply | None = None, respond: Callable[[dict], Reply] | None = None):
+        self.default = default or Reply()
+        self.respond = respond
+        self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    @property
+    def chat_requests(self) -> list[dict]:
+        with self._lock:
+            return list(self.requests)
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    def __enter__(self) -> ScriptedServer:
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _next_reply(self, request: dict) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self._queue:
+                return self._queue.popleft()
+        return self.respond(request) if self.respond else self.default
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+                data = body.encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, json.dumps({"object": "list", "data": [
+                        {"id": MODEL, "object": "model", "created": 0, "owned_by": "tests"}]}))
+                else:
+                    self._send(404, json.dumps({"error": {"message": "not found"}}))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                request = json.loads(self.rfile.read(length) or b"{}")
+                reply = server._next_reply(request)
+                try:
+                    time.sleep(reply.delay_s)
+                    if reply.body is not None:
+                        body = reply.body
+                    elif reply.status != 200:
+                        body = json.dumps({"error": {"message": f"scripted HTTP {reply.status}",
+                                                     "type": "scripted"}})
+                    else:
+                        body = json.dumps(_completion(request, reply))
+                    self._send(reply.status, body, reply.headers)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+        return Handler
+
+
+def _completion(request: dict, reply: Reply) -> dict:
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", MODEL),
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": reply.content}}],
+        "usage": {"prompt_tokens": reply.tokens_in, "completion_tokens": reply.tokens_out,
+                  "total_tokens": reply.tokens_in + reply.tokens_out},
+    }
