@@ -81,6 +81,7 @@ class ScriptedServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (40 ms)
 
             def log_message(self, *args) -> None:
                 pass
@@ -99,7 +100,9 @@ class ScriptedServer:
                     pass  # the client gave up (a timeout test)
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
+                if self.path == "/scripted/requests":  # for a client in another process
+                    self._send(200, json.dumps({"count": len(server.chat_requests)}))
+                elif self.path.rstrip("/").endswith("/models"):
                     self._send(200, json.dumps({"object": "list", "data": [
                         {"id": MODEL, "object": "model", "created": 0, "owned_by": "tests"}]}))
                 else:
@@ -137,3 +140,19 @@ def _completion(request: dict, reply: Reply) -> dict:
         "usage": {"prompt_tokens": reply.tokens_in, "completion_tokens": reply.tokens_out,
                   "total_tokens": reply.tokens_in + reply.tokens_out},
     }
+
+
+def main() -> None:
+    """Serve in a process of its own (for benchmarks): prints the base URL, runs until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
+    args = parser.parse_args()
+    with ScriptedServer(Reply(delay_s=args.delay)) as server:
+        print(server.url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -25,6 +25,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from vt_core.config import Settings
 from vt_core.llm.backend import Backend, resolve_backend
+from vt_core.llm.calls import CallLog, CallRecord, call_log
 from vt_core.llm.structured import parse_reply, response_format
 from vt_core.store import Store
 
@@ -131,8 +132,9 @@ def _derived_seed(seed: int, sample: int) -> int:
 
 @dataclass
 class _Connection:
-    """What all copies of one LLM share: the openai client and the resolved model."""
+    """What all copies of one LLM share: the store's call log, the openai client, the model."""
 
+    calls: CallLog
     lock: threading.Lock = field(default_factory=threading.Lock)
     client: openai.OpenAI | None = None
     model: str | None = None
@@ -157,7 +159,7 @@ class LLM:
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.run_id = run_id
-        self._connection = _Connection(model=backend.model)
+        self._connection = _Connection(call_log(store), model=backend.model)
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> LLM:
@@ -230,7 +232,7 @@ class LLM:
         payload = self._payload(request)
         key = self._request_hash(payload, request.sample)
         if not fresh:
-            hit = self._cached(key)
+            hit = self._connection.calls.lookup(key)
             if hit is not None:
                 text, tokens_in, tokens_out = hit
                 self._log(key, payload, status="ok", response=text, cache_hit=True,
@@ -337,14 +339,7 @@ class LLM:
         """Calls and tokens `requests` would cost, before running them."""
         payloads = [self._payload(r) for r in requests]
         keys = [self._request_hash(p, r.sample) for p, r in zip(payloads, requests)]
-        cached = {
-            row[0]
-            for row in self.store.cursor().execute(
-                "SELECT DISTINCT request_hash FROM llm_calls "
-                "WHERE status = 'ok' AND NOT cache_hit AND list_contains(?, request_hash)",
-                [keys],
-            ).fetchall()
-        }
+        cached = self._connection.calls.cached(keys)
         todo = [(p, r) for p, r, k in zip(payloads, requests, keys) if k not in cached]
         return Estimate(
             calls=len(requests),
@@ -355,15 +350,7 @@ class LLM:
 
     def usage(self, run_id: str | None = None) -> Usage:
         """Calls and tokens recorded under `run_id` (default: this LLM's run; else all calls)."""
-        run_id = run_id or self.run_id
-        row = self.store.cursor().execute(
-            "SELECT count(*), count(*) FILTER (WHERE cache_hit), count(*) FILTER (WHERE status <> 'ok'),"
-            " coalesce(sum(tokens_in) FILTER (WHERE NOT cache_hit), 0),"
-            " coalesce(sum(tokens_out) FILTER (WHERE NOT cache_hit), 0)"
-            " FROM llm_calls WHERE ? IS NULL OR run_id = ?",
-            [run_id, run_id],
-        ).fetchone()
-        return Usage(*(int(v) for v in row))
+        return Usage(*self._connection.calls.usage(run_id or self.run_id))
 
     # -- internals -------------------------------------------------------------------------
 
@@ -383,13 +370,6 @@ class LLM:
     def _request_hash(self, payload: dict, sample: int) -> str:
         keyed = {"backend": self.backend.identity, "sample": sample, **payload}
         return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()
-
-    def _cached(self, key: str) -> tuple[str, int, int] | None:
-        return self.store.cursor().execute(
-            "SELECT response, tokens_in, tokens_out FROM llm_calls"
-            " WHERE request_hash = ? AND status = 'ok' AND NOT cache_hit ORDER BY id LIMIT 1",
-            [key],
-        ).fetchone()
 
     def _send(self, client: openai.OpenAI, payload: dict):
         retrying = Retrying(
@@ -434,14 +414,11 @@ class LLM:
     def _log(self, key: str, payload: dict, *, status: str, response: str | None = None,
              error: str | None = None, cache_hit: bool = False, tokens_in: int = 0,
              tokens_out: int = 0, latency_ms: float = 0.0, attempts: int = 0) -> None:
-        self.store.cursor().execute(
-            "INSERT INTO llm_calls (run_id, request_hash, backend, endpoint, model, request, response,"
-            " status, error, cache_hit, tokens_in, tokens_out, latency_ms, attempts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [self.run_id, key, self.backend.kind, self.backend.identity, payload["model"],
-             json.dumps(payload), response, status, error, cache_hit, tokens_in, tokens_out,
-             latency_ms, attempts],
-        )
+        self._connection.calls.record(CallRecord(
+            self.run_id, key, self.backend.kind, self.backend.identity, payload["model"],
+            json.dumps(payload), response, status, error, cache_hit, tokens_in, tokens_out,
+            latency_ms, attempts,
+        ))
 
 
 def _short(text: str, limit: int = 300) -> str:
