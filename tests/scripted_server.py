@@ -60,7 +60,7 @@ class ScriptedServer:
             self._queue.extend(replies)
 
     def __enter__(self) -> ScriptedServer:
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:

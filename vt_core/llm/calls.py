@@ -77,7 +77,6 @@ class CallLog:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write, name="llm-call-log", daemon=True)
                 self._writer.start()
-                atexit.register(self.close)
         self._queue.put(call)
 
     def lookup(self, request_hash: str) -> tuple[str, int, int] | None:
@@ -159,6 +158,12 @@ class CallLog:
 
 _logs: weakref.WeakKeyDictionary[Store, CallLog] = weakref.WeakKeyDictionary()
 _logs_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    for log in list(_logs.values()):
+        log.close()
 
 
 def call_log(store: Store) -> CallLog:

@@ -381,7 +381,7 @@ class LLM:
         try:
             for attempt in retrying:
                 with attempt:
-                    response = client.chat.completions.create(**payload)
+                    response = client.chat.completions.create(**payload, timeout=self.timeout_s)
                     if not getattr(response, "choices", None):
                         raise _MalformedResponse("the response has no choices")
         except (openai.OpenAIError, _MalformedResponse, json.JSONDecodeError) as exc:
@@ -391,7 +391,7 @@ class LLM:
         return response, retrying.statistics["attempt_number"]
 
     def _wait(self, state: RetryCallState) -> float:
-        exponential = wait_exponential_jitter(initial=self.backoff_s, max=30, jitter=self.backoff_s)(state)
+        exponential = wait_exponential_jitter(multiplier=self.backoff_s, max=30, jitter=self.backoff_s)(state)
         return max(exponential, _retry_after(state.outcome.exception() if state.outcome else None))
 
     def _where(self) -> str:

@@ -64,7 +64,11 @@ class Store:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         self._local = threading.local()
         self._lock = threading.Lock()
-        self.migrate(discover_migrations(migrations_dir))
+        try:
+            self.migrate(discover_migrations(migrations_dir))
+        except StoreError:
+            self.close()  # release the file lock now, not when the traceback is collected
+            raise
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own cursor on the shared connection."""

@@ -1,0 +1,66 @@
+"""Shared fixtures: a DuckDB store in a temporary folder, a running ScriptedServer, an LLM factory.
+
+Everything here is real: the DuckDB file lives under pytest's tmp_path, and the LLM talks to
+the ScriptedServer over loopback HTTP through the `openai` client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.scripted_server import ScriptedServer
+from vt_core.config import Settings
+from vt_core.llm import LLM
+from vt_core.llm.calls import call_log
+from vt_core.store import Store
+
+FAST_BACKOFF_S = 0.01
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[Store]:
+    store = Store(tmp_path / "vt.duckdb")
+    yield store
+    call_log(store).close()  # stop the background writer before the connection goes
+    store.close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_llm(store: Store, scripted: ScriptedServer) -> Callable[..., LLM]:
+    """`make_llm(env={...}, timeout_s=..., ...)`: an LLM on the scripted server, quick to retry.
+
+    `env` is added to OPENAI_BASE_URL=<scripted url> and passed to Settings.from_env; keyword
+    arguments set attributes of the LLM before its first call (the openai client, and so its
+    timeout, is created on first use).
+    """
+
+    def make(env: dict[str, str] | None = None, **attributes) -> LLM:
+        settings = Settings.from_env({"OPENAI_BASE_URL": scripted.url, "VT_DB_PATH": str(store.path),
+                                      **(env or {})})
+        llm = LLM.from_settings(settings, store)
+        llm.backoff_s = FAST_BACKOFF_S
+        for name, value in attributes.items():
+            setattr(llm, name, value)
+        return llm
+
+    return make
+
+
+def llm_calls(store: Store, columns: str = "status") -> list[tuple]:
+    """Rows of llm_calls in insertion order, after the call log has written everything queued."""
+    call_log(store).flush()
+    return store.cursor().execute(f"SELECT {columns} FROM llm_calls ORDER BY id").fetchall()
+
+
+def llm_calls_summary(store: Store, aggregates: str) -> tuple:
+    """One row of aggregates over llm_calls, e.g. "count(*), count(DISTINCT request_hash)"."""
+    call_log(store).flush()
+    return store.cursor().execute(f"SELECT {aggregates} FROM llm_calls").fetchone()

@@ -1,0 +1,185 @@
+"""The DuckDB store: migrations, per-thread cursors, and the one-process-per-file rule."""
+
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from vt_core.store import MIGRATIONS_DIR, Store, StoreError, discover_migrations
+
+SHIPPED = sorted(MIGRATIONS_DIR.glob("*.sql"))
+
+
+def tables(store: Store) -> set[str]:
+    rows = store.cursor().execute("SELECT table_name FROM information_schema.tables").fetchall()
+    return {row[0] for row in rows}
+
+
+def write_migrations(directory, files: dict[str, str]):
+    directory.mkdir(exist_ok=True)
+    for name, sql in files.items():
+        (directory / name).write_text(sql)
+    return directory
+
+
+def test_migrations_from_an_empty_database(tmp_path):
+    store = Store(tmp_path / "vt.duckdb")
+    try:
+        assert len(SHIPPED) >= 1
+        assert store.schema_version() == len(SHIPPED)
+        assert {"llm_calls", "schema_migrations"} <= tables(store)
+        columns = {row[0] for row in store.cursor().execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'llm_calls'").fetchall()}
+        assert {"request_hash", "status", "cache_hit", "tokens_in", "tokens_out", "attempts"} <= columns
+    finally:
+        store.close()
+
+
+def test_reopening_applies_nothing_twice(tmp_path):
+    path = tmp_path / "vt.duckdb"
+    Store(path).close()
+    store = Store(path)
+    try:
+        assert store.schema_version() == len(SHIPPED)
+        rows = store.cursor().execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+        assert [version for version, _ in rows] == list(range(1, len(SHIPPED) + 1))
+        assert [name for _, name in rows] == [m.name for m in discover_migrations()]
+    finally:
+        store.close()
+
+
+def test_the_store_creates_its_folder(tmp_path):
+    store = Store(tmp_path / "a" / "b" / "vt.duckdb")
+    try:
+        assert (tmp_path / "a" / "b" / "vt.duckdb").is_file()
+    finally:
+        store.close()
+
+
+FIRST = "CREATE TABLE things (id INTEGER PRIMARY KEY, label TEXT);"
+
+
+@pytest.mark.parametrize("failing_sql", [
+    # a runtime error after statements that did run: their effects must be rolled back
+    "CREATE TABLE broken (x INTEGER);\nINSERT INTO things VALUES (1, 'partial');\n"
+    "INSERT INTO table_that_does_not_exist VALUES (1);",
+    # a syntax error
+    "CREATE TABLE broken (x INTEGER);\nINSERT INTO things VALUES (1, 'partial');\nCREATE TABL oops (;",
+], ids=["runtime-error", "syntax-error"])
+def test_a_failing_migration_is_rolled_back_and_named(tmp_path, failing_sql):
+    migrations = write_migrations(tmp_path / "migrations", {"0001_first.sql": FIRST,
+                                                            "0002_second.sql": failing_sql})
+    path = tmp_path / "vt.duckdb"
+    with pytest.raises(StoreError, match="0002_second.sql"):
+        Store(path, migrations_dir=migrations)
+
+    (migrations / "0002_second.sql").unlink()
+    store = Store(path, migrations_dir=migrations)
+    try:
+        assert store.schema_version() == 1
+        assert "things" in tables(store)
+        assert "broken" not in tables(store)
+        assert store.cursor().execute("SELECT count(*) FROM things").fetchone()[0] == 0
+        assert store.cursor().execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+    finally:
+        store.close()
+
+
+def test_a_fixed_migration_applies_after_a_failure(tmp_path):
+    migrations = write_migrations(tmp_path / "migrations", {
+        "0001_first.sql": FIRST, "0002_second.sql": "CREATE TABLE later (x INTEGER); SELECT * FROM nowhere;"})
+    path = tmp_path / "vt.duckdb"
+    with pytest.raises(StoreError):
+        Store(path, migrations_dir=migrations)
+    (migrations / "0002_second.sql").write_text("CREATE TABLE later (x INTEGER);")
+    store = Store(path, migrations_dir=migrations)
+    try:
+        assert store.schema_version() == 2
+        assert {"things", "later"} <= tables(store)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("name", ["1_first.sql", "0001-first.sql", "0001_First.sql", "00001_first.sql"])
+def test_a_misnamed_migration_is_rejected(tmp_path, name):
+    migrations = write_migrations(tmp_path / "migrations", {name: FIRST})
+    with pytest.raises(StoreError, match="NNNN_name.sql") as caught:
+        Store(tmp_path / "vt.duckdb", migrations_dir=migrations)
+    assert name in str(caught.value)
+
+
+@pytest.mark.parametrize("names", [
+    ["0001_first.sql", "0003_third.sql"],
+    ["0002_second.sql"],
+    ["0001_first.sql", "0001_again.sql"],
+], ids=["gap", "no-first", "duplicate"])
+def test_a_numbering_gap_is_rejected(tmp_path, names):
+    migrations = write_migrations(tmp_path / "migrations", {name: FIRST for name in names})
+    with pytest.raises(StoreError, match="without gaps"):
+        Store(tmp_path / "vt.duckdb", migrations_dir=migrations)
+
+
+def test_a_database_newer_than_the_code_is_rejected(tmp_path):
+    migrations = write_migrations(tmp_path / "migrations", {
+        "0001_first.sql": FIRST, "0002_second.sql": "CREATE TABLE later (x INTEGER);"})
+    path = tmp_path / "vt.duckdb"
+    Store(path, migrations_dir=migrations).close()
+    older = write_migrations(tmp_path / "older", {"0001_first.sql": FIRST})
+    with pytest.raises(StoreError, match="schema version 2") as caught:
+        Store(path, migrations_dir=older)
+    assert "(1)" in str(caught.value)
+
+
+def test_concurrent_inserts_through_thread_cursors_lose_nothing(store):
+    store.cursor().execute("CREATE TABLE hits (thread INTEGER, value INTEGER)")
+    threads, per_thread = 8, 500
+    start = threading.Barrier(threads)
+    cursors = []
+
+    def insert(thread: int) -> None:
+        db = store.cursor()
+        assert store.cursor() is db  # one cursor per thread, reused
+        cursors.append(db)
+        start.wait()
+        for i in range(per_thread):
+            db.execute("INSERT INTO hits VALUES (?, ?)", [thread, thread * per_thread + i])
+
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(insert, t) for t in range(threads)]:
+            future.result()
+
+    assert len({id(c) for c in cursors}) == threads
+    count, distinct = store.cursor().execute("SELECT count(*), count(DISTINCT value) FROM hits").fetchone()
+    assert (count, distinct) == (threads * per_thread, threads * per_thread)
+    per = store.cursor().execute("SELECT thread, count(*) FROM hits GROUP BY thread ORDER BY thread").fetchall()
+    assert per == [(t, per_thread) for t in range(threads)]
+
+
+HOLDER = (
+    "import sys, time, duckdb\n"
+    "connection = duckdb.connect(sys.argv[1])\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_a_file_held_by_another_process_is_refused_clearly(tmp_path):
+    path = tmp_path / "vt.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready", holder.stderr.read()
+        with pytest.raises(StoreError, match="another process") as caught:
+            Store(path)
+        assert str(path) in str(caught.value)
+        assert "VT_DB_PATH" in str(caught.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    store = Store(path)  # free again once the other process is gone
+    try:
+        assert store.schema_version() == len(SHIPPED)
+    finally:
+        store.close()
