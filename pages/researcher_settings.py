@@ -1,7 +1,7 @@
 import streamlit as st
 
 from pages.common import demo_notice, platform
-from vt_core.llm import ChatRequest, EmbeddedServerError, LLMError
+from vt_core.llm import EmbeddedServerError, LLMError
 
 settings, store, llm = platform()
 
@@ -28,11 +28,9 @@ st.table(
 )
 
 if st.button("Test connection", type="primary"):
-    ping = ChatRequest([{"role": "user", "content": "Reply with the single word: ready"}],
-                       temperature=0.0, max_tokens=16)
     with st.spinner("Calling the model…"):
         try:
-            completion = llm.complete(ping, fresh=True)
+            completion = llm.check()
         except (LLMError, EmbeddedServerError) as exc:
             st.error(f"Connection failed: {exc}")
         else:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from vt_core.config import ConfigError, Settings
-from vt_core.llm import LLM, ChatRequest, EmbeddedServerError, LLMError
+from vt_core.llm import LLM, EmbeddedServerError, LLMError
 from vt_core.store import Store, StoreError
 
 
@@ -19,9 +19,7 @@ def doctor(_args: argparse.Namespace) -> int:
     print(f"database: {settings.db_path} (schema version {store.schema_version()})")
     print(f"endpoint: {llm.endpoint()}")
     print(f"model:    {llm.model}")
-    ping = ChatRequest([{"role": "user", "content": "Reply with the single word: ready"}],
-                       temperature=0.0, max_tokens=16)
-    completion = llm.complete(ping, fresh=True)
+    completion = llm.check()
     note = "  (demo model: the words mean nothing)" if llm.backend.demo else ""
     print(
         f"call:     ok in {completion.latency_ms:.0f} ms, {completion.tokens_in} tokens in, "

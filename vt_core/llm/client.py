@@ -141,6 +141,11 @@ class _Connection:
 
 
 class LLM:
+    """A model behind the openai client. Thread-safe: one per process, shared by all sessions.
+
+    Copies made by `for_run` share the client, the model name and the store's call log.
+    """
+
     def __init__(
         self,
         store: Store,
@@ -263,6 +268,12 @@ class LLM:
         if error is not None:
             raise _InvalidReply(text, error)
         return Completion(text, payload["model"], tokens_in, tokens_out, latency_ms, False, attempts)
+
+    def check(self) -> Completion:
+        """One real, uncached call: proves that the backend answers (doctor, Settings page)."""
+        ping = ChatRequest([{"role": "user", "content": "Reply with the single word: ready"}],
+                           temperature=0.0, max_tokens=16)
+        return self.complete(ping, fresh=True)
 
     def structured(self, messages: list[dict[str, str]], schema: type[M], **params: Any) -> M:
         """A reply validated against the pydantic model `schema`.

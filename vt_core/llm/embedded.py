@@ -88,10 +88,11 @@ class EmbeddedServer:
             except OSError:  # not listening yet (URLError and timeouts are OSErrors)
                 pass
             time.sleep(0.1)
+        tail = self.log_tail()
         self.stop()
         raise EmbeddedServerError(
             f"the embedded model server did not answer within {STARTUP_TIMEOUT_S:.0f} s; "
-            f"its log ends:\n{self.log_tail()}"
+            f"its log ends:\n{tail}"
         )
 
     @property
@@ -104,15 +105,19 @@ class EmbeddedServer:
         return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
+        """Stop the server and delete its log (a server that failed to start keeps it)."""
         process, self._process, self.base_url = self._process, None, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log_path is not None:
+            self._log_path.unlink(missing_ok=True)
 
 
 _servers: dict[Path, EmbeddedServer] = {}
