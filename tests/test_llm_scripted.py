@@ -447,3 +447,15 @@ def test_concurrent_calls_from_many_threads_are_all_recorded(make_llm, scripted,
     assert llm_calls_summary(store, "count(*), count(DISTINCT request_hash)") == (200, 200)
     assert llm.usage().calls == 200
 
+
+
+def test_runs_nest_and_count_towards_their_parents(make_llm, scripted):
+    llm = make_llm()
+    session = llm.for_run("session:7")
+    session.chat(user("in the session"))
+    session.for_run("selfplay:3").chat(user("in a run of the session"))
+    llm.for_run("session:70").chat(user("another session, same prefix"))
+    assert session.for_run("selfplay:3").run_id == "session:7/selfplay:3"
+    assert llm.usage("session:7").calls == 2
+    assert llm.usage("session:7/selfplay:3").calls == 1
+    assert llm.usage("session:70").calls == 1

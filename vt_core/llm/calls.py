@@ -99,14 +99,15 @@ class CallLog:
             return {h for h in request_hashes if bytes.fromhex(h) in self._cacheable}
 
     def usage(self, run_id: str | None) -> tuple[int, int, int, int, int]:
-        """(calls, cache hits, errors, tokens in, tokens out) for a run, or for all calls."""
+        """(calls, cache hits, errors, tokens in, tokens out) for a run and the runs nested in
+        it, or for all calls."""
         self.flush()
         row = self.store.cursor().execute(
             "SELECT count(*), count(*) FILTER (WHERE cache_hit), count(*) FILTER (WHERE status <> 'ok'),"
             " coalesce(sum(tokens_in) FILTER (WHERE NOT cache_hit), 0),"
             " coalesce(sum(tokens_out) FILTER (WHERE NOT cache_hit), 0)"
-            " FROM llm_calls WHERE ? IS NULL OR run_id = ?",
-            [run_id, run_id],
+            " FROM llm_calls WHERE ? IS NULL OR run_id = ? OR starts_with(run_id, ? || '/')",
+            [run_id, run_id, run_id],
         ).fetchone()
         return tuple(int(v) for v in row)
 

@@ -177,9 +177,13 @@ class LLM:
         )
 
     def for_run(self, run_id: str) -> LLM:
-        """The same LLM, with every call recorded under `run_id` for `usage()`."""
+        """The same LLM, with every call recorded under `run_id` for `usage()`.
+
+        Runs nest: `llm.for_run("session:7").for_run("selfplay:3")` records under
+        "session:7/selfplay:3", which counts towards both.
+        """
         bound = copy.copy(self)
-        bound.run_id = run_id
+        bound.run_id = f"{self.run_id}/{run_id}" if self.run_id else run_id
         return bound
 
     # -- the endpoint ----------------------------------------------------------------------
@@ -360,7 +364,8 @@ class LLM:
         )
 
     def usage(self, run_id: str | None = None) -> Usage:
-        """Calls and tokens recorded under `run_id` (default: this LLM's run; else all calls)."""
+        """Calls and tokens recorded under `run_id` and the runs nested in it (default: this
+        LLM's run; for an LLM bound to no run, all calls)."""
         return Usage(*self._connection.calls.usage(run_id or self.run_id))
 
     # -- internals -------------------------------------------------------------------------
