@@ -18,8 +18,10 @@ class Turn:
 class Transcript:
     id: int
     run_id: int
+    position: int  # the conversation's place in its run's plan
     project_id: int
-    version_id: int
+    version_id: int | None  # the prompt version played, or else
+    candidate_id: int | None  # the refinement candidate played
     persona_id: int
     scenario_id: int
     seed: int
@@ -35,21 +37,24 @@ class Transcript:
                          for i, t in enumerate(self.turns))
 
 
-_COLUMNS = ("id, run_id, project_id, version_id, persona_id, scenario_id, seed, simulator_model,"
+_COLUMNS = ("id, run_id, position, project_id, version_id, candidate_id, persona_id, scenario_id, seed, simulator_model,"
             " bot_model, ended_by, created_at")
 
 
-def save_transcript(store: Store, *, run_id: int, project_id: int, version_id: int, persona_id: int,
-                    scenario_id: int, seed: int, simulator_model: str, bot_model: str, ended_by: str,
-                    turns: list[Turn]) -> int:
+def save_transcript(store: Store, *, run_id: int, project_id: int, version_id: int | None,
+                    persona_id: int, scenario_id: int, seed: int, simulator_model: str, bot_model: str,
+                    ended_by: str, turns: list[Turn], candidate_id: int | None = None,
+                    position: int = 0) -> int:
     """Store a finished conversation with its turns, in one transaction; returns its id."""
     db = store.cursor()
     db.execute("BEGIN TRANSACTION")
     try:
         transcript_id = db.execute(
-            "INSERT INTO transcripts (run_id, project_id, version_id, persona_id, scenario_id, seed,"
-            " simulator_model, bot_model, ended_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [run_id, project_id, version_id, persona_id, scenario_id, seed, simulator_model, bot_model, ended_by],
+            "INSERT INTO transcripts (run_id, position, project_id, version_id, candidate_id, persona_id,"
+            " scenario_id, seed, simulator_model, bot_model, ended_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [run_id, position, project_id, version_id, candidate_id, persona_id, scenario_id, seed, simulator_model,
+             bot_model, ended_by],
         ).fetchone()[0]
         if turns:
             db.executemany(
@@ -85,9 +90,10 @@ def get_transcript(store: Store, transcript_id: int) -> Transcript:
 
 
 def list_transcripts(store: Store, project_id: int, *, run_id: int | None = None) -> list[Transcript]:
-    """The project's transcripts (of one run, if given), oldest first, with their turns."""
+    """The project's transcripts (of one run, if given) in run and plan order, with their turns."""
     rows = store.cursor().execute(
-        f"SELECT {_COLUMNS} FROM transcripts WHERE project_id = ? AND (? IS NULL OR run_id = ?) ORDER BY id",
+        f"SELECT {_COLUMNS} FROM transcripts WHERE project_id = ? AND (? IS NULL OR run_id = ?)"
+        " ORDER BY run_id, position",
         [project_id, run_id, run_id],
     ).fetchall()
     return _with_turns(store, rows)

@@ -56,7 +56,8 @@ CREATE SEQUENCE runs_id_seq;
 CREATE TABLE selfplay_runs (
     id              BIGINT PRIMARY KEY DEFAULT nextval('runs_id_seq'),
     project_id      BIGINT NOT NULL,
-    version_id      BIGINT NOT NULL,
+    version_id      BIGINT,                 -- the prompt played: a version, or else
+    candidate_id    BIGINT,                 -- a refinement candidate not yet approved
     purpose         TEXT NOT NULL CHECK (purpose IN ('selfplay', 'refine')),
     conversations   INTEGER NOT NULL,
     max_turns       INTEGER NOT NULL,
@@ -73,8 +74,10 @@ CREATE SEQUENCE transcripts_id_seq;
 CREATE TABLE transcripts (
     id              BIGINT PRIMARY KEY DEFAULT nextval('transcripts_id_seq'),
     run_id          BIGINT NOT NULL,
+    position        INTEGER NOT NULL,       -- the conversation's place in its run's plan
     project_id      BIGINT NOT NULL,
-    version_id      BIGINT NOT NULL,
+    version_id      BIGINT,                 -- as in selfplay_runs: a version or a candidate
+    candidate_id    BIGINT,
     persona_id      BIGINT NOT NULL,
     scenario_id     BIGINT NOT NULL,
     seed            BIGINT NOT NULL,
