@@ -4,10 +4,43 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
-from vt_core.config import ConfigError, Settings
+from vt_core import patterns as patterns_
+from vt_core import refine as refine_
+from vt_core.config import Settings
 from vt_core.llm import LLM, EmbeddedServerError, LLMError
+from vt_core.projects import get_project, get_version
+from vt_core.selfplay import SelfPlayError, estimate_run, plan_for_project, run_conversations
 from vt_core.store import Store, StoreError
+
+# What a user can cause and fix; anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, StoreError, LLMError, EmbeddedServerError, SelfPlayError, refine_.RefineError)
+
+
+def _open() -> tuple[Store, LLM]:
+    settings = Settings.from_env()
+    store = Store(settings.db_path)
+    return store, LLM.from_settings(settings, store)
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr, fed by the same callbacks as the pages."""
+
+    def __init__(self, label: str = ""):
+        self.label = label
+
+    def __call__(self, done: int, total: int, label: str | None = None) -> None:
+        width = 30
+        filled = width * done // total if total else width
+        text = label or self.label
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {text[:60]:<60}")
+        if total and done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def stage(self, stage: str, done: int, total: int) -> None:
+        self(done, total, stage)
 
 
 def doctor(_args: argparse.Namespace) -> int:
@@ -28,13 +61,96 @@ def doctor(_args: argparse.Namespace) -> int:
     return 0
 
 
+def selfplay(args: argparse.Namespace) -> int:
+    store, llm = _open()
+    project = get_project(store, args.project)
+    version = project.current_version_id
+    plan = plan_for_project(store, project.id, args.n, args.seed, args.split)
+    estimate = estimate_run(llm, project.goal, get_version(store, version).text, plan, args.turns)
+    print(f"{llm.backend.describe()}: up to {estimate.calls} calls ({estimate.cached} cached), about "
+          f"{estimate.tokens_in} tokens in and at most {estimate.tokens_out} out", file=sys.stderr)
+    started = time.perf_counter()
+    result = run_conversations(store, llm, project.id, plan, max_turns=args.turns, seed=args.seed,
+                               version_id=version, progress=ProgressBar("conversations"))
+    usage = llm.usage(f"selfplay:{result.run_id}")
+    print(f"self-play run {result.run_id}: {len(result.transcript_ids)} transcripts, {usage.calls} calls "
+          f"({usage.cache_hits} cached), {usage.tokens_in} tokens in, {usage.tokens_out} out, "
+          f"{time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def patterns(args: argparse.Namespace) -> int:
+    store, llm = _open()
+    project = get_project(store, args.project)
+    proposed = patterns_.propose_patterns(llm, store, project.id, seed=args.seed)
+    print(f"{len(proposed)} new candidate patterns", file=sys.stderr)
+    reports = patterns_.evaluate_patterns(llm, store, project.id, progress=ProgressBar("judging"))
+    for report in reports:
+        pattern = patterns_.get_pattern(store, report.pattern_id)
+        kappa = "n/a" if report.kappa is None else f"{report.kappa:.2f}"
+        print(f"[{pattern.id}] {pattern.status:9} {pattern.kind:5} pass {report.passed} fail {report.failed} "
+              f"n/a {report.not_applicable} kappa {kappa}: {pattern.statement}")
+    print(f"patterns: {len(proposed)} proposed, {len(reports)} evaluated for project {project.name!r}")
+    return 0
+
+
+def refine(args: argparse.Namespace) -> int:
+    store, llm = _open()
+    project = get_project(store, args.project)
+    result = refine_.refine(store, llm, project.id, rounds=args.rounds, k=args.candidates, n_train=args.train,
+                            n_heldout=args.heldout, max_turns=args.turns, seed=args.seed,
+                            progress=ProgressBar().stage)
+    for c in refine_.leaderboard(store, result.refine_run_id):
+        score = lambda v: "  n/a" if v is None else f"{v:5.0%}"  # noqa: E731
+        print(f"candidate {c.id:4} round {c.round} {c.status:9} train {score(c.train_pass)} "
+              f"held-out {score(c.heldout_pass)} quality {c.quality or 0:.1f}")
+    print(f"refine run {result.refine_run_id}: best candidate {result.best.id} ({result.stopped}); "
+          f"approve it with: python -m vt_core approve {result.best.id}")
+    return 0
+
+
+def approve(args: argparse.Namespace) -> int:
+    store, _ = _open()
+    version = refine_.approve(store, args.candidate)
+    print(f"candidate {args.candidate} is now prompt version {version.id}, current for its project")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vt_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("doctor", help="check the model backend and the database").set_defaults(run=doctor)
+
+    command = commands.add_parser("selfplay", help="simulated users talk to the project's current prompt")
+    command.add_argument("--project", required=True, help="project name")
+    command.add_argument("--n", type=int, default=8, help="conversations")
+    command.add_argument("--turns", type=int, default=4, help="exchanges per conversation at most")
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--split", choices=["train", "heldout"], default="train", help="which scenarios")
+    command.set_defaults(run=selfplay)
+
+    command = commands.add_parser("patterns", help="propose patterns from the annotations and test them")
+    command.add_argument("--project", required=True)
+    command.add_argument("--seed", type=int, default=0)
+    command.set_defaults(run=patterns)
+
+    command = commands.add_parser("refine", help="write, test and rank candidate prompts")
+    command.add_argument("--project", required=True)
+    command.add_argument("--rounds", type=int, default=2)
+    command.add_argument("--candidates", type=int, default=3, help="candidates per round")
+    command.add_argument("--train", type=int, default=4, help="conversations on training scenarios")
+    command.add_argument("--heldout", type=int, default=2, help="conversations on held-out scenarios")
+    command.add_argument("--turns", type=int, default=3)
+    command.add_argument("--seed", type=int, default=0)
+    command.set_defaults(run=refine)
+
+    command = commands.add_parser("approve", help="make a refinement candidate the current prompt")
+    command.add_argument("candidate", type=int)
+    command.set_defaults(run=approve)
+
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, StoreError, LLMError, EmbeddedServerError) as exc:
+    except USER_ERRORS as exc:
         print(f"{args.command}: FAILED: {exc}", file=sys.stderr)
         return 1

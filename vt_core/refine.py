@@ -135,9 +135,13 @@ def restore_locked(parent: str, candidate: str, locked: list[str]) -> tuple[str,
 def copied_text(candidate: str, parent: str, transcripts: list[Transcript]) -> str | None:
     """A run of words the candidate took from a transcript (and not from its parent), if any."""
     seen = set().union(*(_windows(t.content) for tr in transcripts for t in tr.turns)) if transcripts else set()
-    new = _windows(candidate) - _windows(parent)
-    copied = sorted(new & seen)
-    return " ".join(copied[0]) if copied else None
+    parents = _windows(parent)
+    words = _words(candidate)
+    for i in range(len(words) - COPY_WINDOW_WORDS + 1):
+        window = tuple(words[i : i + COPY_WINDOW_WORDS])
+        if window in seen and window not in parents:
+            return " ".join(window)
+    return None
 
 
 def apply_guards(project: Project, parent: str, draft: str, transcripts: list[Transcript]) -> tuple[str, list[str], bool]:

@@ -1,0 +1,133 @@
+"""The whole designer loop against a scripted model whose bot uses emojis unless its system
+prompt forbids them: the loop must find that anti-behaviour from the designer's marks, write a
+prompt that forbids it, and show a higher pass rate for it, on held-out scenarios too."""
+
+import pytest
+
+from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
+from vt_core.annotations import annotate
+from vt_core.patterns import add_pattern, evaluate_patterns, propose_patterns, update_pattern
+from vt_core.personas import generate_personas
+from vt_core.projects import create_project, current_version, get_project, update_project, versions
+from vt_core.refine import (RefineError, apply_guards, approve, copied_text, leaderboard, linked_diff, refine,
+                            restore_locked)
+from vt_core.scenarios import add_scenario
+from vt_core.selfplay import plan_for_project, run_conversations
+from vt_core.transcripts import Turn, get_transcript, list_transcripts, save_transcript
+
+
+@pytest.fixture
+def project(store):
+    project = create_project(store, "Movie bot", goal="recommend films", audience="film fans", prompt=PROMPT)
+    update_project(store, project.id, locked_sections=["Persona"])
+    generate_personas(store, project.id, 2, seed=0)
+    for i, split in enumerate(["train", "train", "heldout"]):
+        add_scenario(store, project.id, title=f"s{i}", description=f"situation {i}", user_goal="a film",
+                     difficulty=1, split=split)
+    return get_project(store, project.id)
+
+
+def test_the_loop_finds_the_anti_behaviour_and_fixes_it(store, make_llm, scripted, project):
+    scripted.respond = world = EmojiWorld()
+    llm = make_llm()
+    first_version = current_version(store, project.id)
+
+    # Self-play and the designer's marks.
+    run = run_conversations(store, llm, project.id, plan_for_project(store, project.id, 2, seed=1),
+                            max_turns=1, seed=1, version_id=first_version.id)
+    marked = get_transcript(store, run.transcript_ids[0])
+    assert "🎬" in marked.turns[1].content
+    annotate(store, marked.id, turn_idx=1, label="bad", critique="No emojis, please.")
+    annotate(store, marked.id, turn_idx=None, label="bad")
+
+    # Pattern discovery finds it, the judge agrees with the designer, the designer accepts it.
+    [pattern] = propose_patterns(llm, store, project.id)
+    assert (pattern.kind, pattern.status) == ("avoid", "candidate")
+    [report] = evaluate_patterns(llm, store, project.id)
+    assert (report.passed, report.failed, report.evidence_against) == (0, 1, [marked.id])
+    update_pattern(store, pattern.id, status="accepted")
+
+    # Refinement writes a prompt that forbids it and scores it higher, held-out too.
+    stages = []
+    result = refine(store, llm, project.id, rounds=2, k=2, n_train=2, n_heldout=1, max_turns=1, seed=3,
+                    progress=lambda stage, done, total: stages.append(stage))
+    board = leaderboard(store, result.refine_run_id)
+    baseline = next(c for c in board if c.status == "baseline")
+    assert (baseline.train_pass, baseline.heldout_pass) == (0.0, 0.0)
+    assert result.best.status == "evaluated" and result.best.round == 1
+    assert (result.best.train_pass, result.best.heldout_pass) == (1.0, 1.0)
+    assert result.best.pass_by_pattern == {str(pattern.id): {"train": 1.0, "heldout": 1.0}}
+    assert result.best.quality == 5.0
+    assert RULE in result.best.text
+    assert "a film expert" in result.best.text and "cheerful" not in result.best.text  # locked section held
+    assert any("restored locked section 'Persona'" in note for note in result.best.guard_notes)
+    assert result.stopped.startswith("round 2: the best candidate did not raise the held-out pass rate")
+    assert world.writer_calls == 4
+    assert any(stage.startswith("baseline: self-play on train") for stage in stages)
+
+    # The candidates played the baseline's conversations: same personas, scenarios and seeds.
+    runs = store.cursor().execute(
+        "SELECT id, candidate_id FROM selfplay_runs WHERE purpose = 'refine' ORDER BY id").fetchall()
+    plays = {run_id: [(t.persona_id, t.scenario_id, t.seed) for t in list_transcripts(store, project.id, run_id=run_id)]
+             for run_id, _ in runs}
+    baseline_train = plays[runs[0][0]]
+    candidate_train = plays[next(r for r, c in runs if c == result.best.id)]
+    assert candidate_train == baseline_train
+
+    # The diff links the added rule to the pattern behind it.
+    [added] = [h for h in linked_diff(result.best) if h.hunk.tag != "equal"]
+    assert added.hunk.new == [RULE]
+    assert added.changes[0]["pattern_ids"] == [pattern.id]
+
+    # Nothing is current until the designer approves; then it is a new version.
+    assert current_version(store, project.id).id == first_version.id
+    version = approve(store, result.best.id)
+    assert current_version(store, project.id).id == version.id
+    assert (version.author, version.parent_id, version.pattern_ids) == ("refinement", first_version.id, [pattern.id])
+    assert version.text == result.best.text
+    assert [v.id for v in versions(store, project.id)] == [first_version.id, version.id]
+    with pytest.raises(RefineError, match="approved"):
+        approve(store, result.best.id)
+
+
+def test_refinement_needs_accepted_patterns_and_held_out_scenarios(store, make_llm, project):
+    with pytest.raises(RefineError, match="accept at least one pattern"):
+        refine(store, make_llm(), project.id)
+    bare = create_project(store, "bare", goal="g", audience="a", prompt="p")
+    add_pattern(store, bare.id, "avoid", "The bot uses emojis")
+    generate_personas(store, bare.id, 1, seed=0)
+    add_scenario(store, bare.id, title="t", description="d", user_goal="g", difficulty=1, split="train")
+    with pytest.raises(RefineError, match="held-out"):
+        refine(store, make_llm(), bare.id)
+
+
+def test_locked_sections_are_restored_even_when_dropped(project):
+    candidate = "# Rules\nRecommend two films.\n"
+    text, notes = restore_locked(PROMPT, candidate, ["Persona"])
+    assert "# Persona\nYou are MovieBot, a film expert.\n" in text and "Recommend two films." in text
+    assert notes == ["restored locked section 'Persona', which the candidate had dropped"]
+    unchanged, none = restore_locked(PROMPT, PROMPT, ["Persona"])
+    assert (unchanged, none) == (PROMPT, [])
+
+
+def test_the_token_budget_rejects_a_long_candidate(store, project):
+    project = update_project(store, project.id, prompt_token_budget=60)
+    long = PROMPT + "\n".join(f"- rule number {i} about films" for i in range(40))
+    text, notes, rejected = apply_guards(project, PROMPT, long, [])
+    assert rejected and "over the budget of 60" in notes[-1]
+    _, _, fits = apply_guards(project, PROMPT, PROMPT + RULE, [])
+    assert fits is False
+
+
+def test_conversation_text_copied_into_a_candidate_is_rejected(store, project):
+    transcript_id = save_transcript(
+        store, run_id=1, project_id=project.id, version_id=1, persona_id=1, scenario_id=1, seed=0,
+        simulator_model="m", bot_model="m", ended_by="user",
+        turns=[Turn("user", "I loved the long slow ending of that strange Swedish vampire film"),
+               Turn("assistant", "Then try Let the Right One In.")])
+    transcripts = [get_transcript(store, transcript_id)]
+    copying = PROMPT + "- If a user loved the long slow ending of that strange Swedish vampire film, agree.\n"
+    assert copied_text(copying, PROMPT, transcripts) == "loved the long slow ending of that strange"
+    _, notes, rejected = apply_guards(project, PROMPT, copying, transcripts)
+    assert rejected and "copies conversation text" in notes[-1]
+    assert copied_text(PROMPT + RULE, PROMPT, transcripts) is None
