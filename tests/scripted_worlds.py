@@ -25,7 +25,7 @@ class EmojiWorld:
             conversation = messages[-1]["content"]
             verdict = "exhibited" if "🎬" in conversation else "not_exhibited"
             return Reply(content=json.dumps({"verdict": verdict, "reason": "checked the bot turns"}))
-        if "turn her review notes" in first:
+        if "turn their review notes" in first:
             return Reply(content=json.dumps({"patterns": [
                 {"kind": "avoid", "statement": "The bot uses emojis in its replies"}]}))
         if first.startswith("You improve the system prompt"):

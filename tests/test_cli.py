@@ -110,3 +110,14 @@ def test_a_missing_project_is_a_clear_error(tmp_path):
                  tmp_path)
     assert result.returncode == 1
     assert "selfplay: FAILED: no project 'nope'" in result.stderr
+
+
+def test_seed_demo_creates_the_demo_project_once(tmp_path):
+    for _ in range(2):
+        result = cli(["seed-demo"], {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "VT_MODEL": "m"}, tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "demo project 'Movie night (demo)' is ready (id 1)"
+    store = Store(tmp_path / "vt.duckdb")
+    assert len(list_transcripts(store, 1)) == 4
+    assert {p.status for p in list_patterns(store, 1)} == {"accepted", "candidate"}
+    store.close()

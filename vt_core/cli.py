@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from vt_core import demo
 from vt_core import patterns as patterns_
 from vt_core import refine as refine_
 from vt_core.config import Settings
@@ -116,6 +117,13 @@ def approve(args: argparse.Namespace) -> int:
     return 0
 
 
+def seed_demo(_args: argparse.Namespace) -> int:
+    store, _ = _open()
+    project = demo.seed_demo(store)
+    print(f"demo project {project.name!r} is ready (id {project.id})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vt_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     command = commands.add_parser("approve", help="make a refinement candidate the current prompt")
     command.add_argument("candidate", type=int)
     command.set_defaults(run=approve)
+
+    commands.add_parser("seed-demo", help="create the demo project (no model calls)").set_defaults(run=seed_demo)
 
     args = parser.parse_args(argv)
     try:

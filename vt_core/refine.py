@@ -76,6 +76,26 @@ class RefineResult:
     stopped: str  # why the run ended
 
 
+@dataclass(frozen=True)
+class RefineRun:
+    id: int
+    parent_version_id: int
+    rounds: int
+    candidates: int
+    seed: int
+    status: str
+    error: str | None
+    created_at: object
+
+
+def list_refine_runs(store: Store, project_id: int) -> list[RefineRun]:
+    """The project's refinement runs, newest first."""
+    rows = store.cursor().execute(
+        "SELECT id, parent_version_id, rounds, candidates, seed, status, error, created_at FROM refine_runs"
+        " WHERE project_id = ? ORDER BY id DESC", [project_id]).fetchall()
+    return [RefineRun(*row) for row in rows]
+
+
 _COLUMNS = ("id, refine_run_id, round, parent_text, text, changes, guard_notes, train_pass, heldout_pass,"
             " quality, pass_by_pattern, status, version_id")
 

@@ -45,6 +45,22 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class Run:
+    id: int
+    version_id: int | None
+    candidate_id: int | None
+    purpose: str  # "selfplay" (the designer's) or "refine" (evaluating a candidate)
+    conversations: int
+    max_turns: int
+    seed: int
+    simulator_model: str
+    bot_model: str
+    status: str  # running, done or failed
+    error: str | None
+    created_at: object
+
+
+@dataclass(frozen=True)
 class RunResult:
     run_id: int
     transcript_ids: list[int]
@@ -184,3 +200,14 @@ def replan(store: Store, run_id: int) -> list[Conversation]:
         raise SelfPlayError(f"no self-play run {run_id}")
     return [Conversation(get_persona(store, t.persona_id), get_scenario(store, t.scenario_id), t.seed)
             for t in list_transcripts(store, project_id[0], run_id=run_id)]
+
+
+def list_runs(store: Store, project_id: int, purpose: str | None = "selfplay") -> list[Run]:
+    """The project's runs, newest first (only the designer's own, unless `purpose` is None)."""
+    rows = store.cursor().execute(
+        "SELECT id, version_id, candidate_id, purpose, conversations, max_turns, seed, simulator_model,"
+        " bot_model, status, error, created_at FROM selfplay_runs"
+        " WHERE project_id = ? AND (? IS NULL OR purpose = ?) ORDER BY id DESC",
+        [project_id, purpose, purpose],
+    ).fetchall()
+    return [Run(*row) for row in rows]

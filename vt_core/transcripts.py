@@ -37,6 +37,12 @@ class Transcript:
                          for i, t in enumerate(self.turns))
 
 
+# The designer's own transcripts: everything but the conversations refinement plays to score its
+# candidates. Review, annotation and pattern evidence work on these only.
+DESIGNER_TRANSCRIPT_IDS = (
+    "SELECT id FROM transcripts WHERE run_id NOT IN (SELECT id FROM selfplay_runs WHERE purpose = 'refine')"
+)
+
 _COLUMNS = ("id, run_id, position, project_id, version_id, candidate_id, persona_id, scenario_id, seed, simulator_model,"
             " bot_model, ended_by, created_at")
 
