@@ -2,25 +2,34 @@
 
 import streamlit as st
 
-from pages.common import platform
+from views.common import platform, study_session
 
 st.set_page_config(page_title="Visionary Tuning", layout="wide")
 
-overview = st.Page("pages/overview.py", title="Overview", default=True)
-projects = st.Page("pages/designer_projects.py", title="Projects")
-studies = st.Page("pages/researcher_studies.py", title="Rating studies")
-statistics = st.Page("pages/researcher_statistics.py", title="Statistics")
-critic = st.Page("pages/researcher_critic.py", title="Critic case study")
-settings = st.Page("pages/researcher_settings.py", title="Settings")
-rate = st.Page("pages/rater.py", title="Rate transcripts")
+overview = st.Page("views/overview.py", title="Overview", default=True)
+projects = st.Page("views/designer_projects.py", title="Projects")
+setup = st.Page("views/designer_setup.py", title="Personas & scenarios")
+selfplay = st.Page("views/designer_selfplay.py", title="Self-play")
+review = st.Page("views/designer_review.py", title="Review")
+patterns = st.Page("views/designer_patterns.py", title="Patterns")
+refine = st.Page("views/designer_refine.py", title="Refine")
+playground = st.Page("views/designer_playground.py", title="Playground")
+studies = st.Page("views/researcher_studies.py", title="Rating studies")
+statistics = st.Page("views/researcher_statistics.py", title="Statistics")
+critic = st.Page("views/researcher_critic.py", title="Critic case study")
+settings = st.Page("views/researcher_settings.py", title="Settings")
+rate = st.Page("views/rater.py", title="Rate transcripts")
 
 page = st.navigation(
     {
-        "Designer": [overview, projects],
+        "Designer": [overview, projects, setup, selfplay, review, patterns, refine, playground],
         "Researcher": [studies, statistics, critic, settings],
         "Rater": [rate],
-    }
+    },
+    expanded=True,  # the menu is short enough to show whole; collapsed, it hid whole sections
 )
 _, _, llm = platform()
 st.sidebar.caption(f"Model: {llm.backend.describe()}")
+if session_id := study_session():  # read on whichever page a study link opens
+    st.sidebar.caption(f"Study session: {session_id}")
 page.run()

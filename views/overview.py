@@ -1,5 +1,9 @@
 import streamlit as st
 
+from views.common import choose_project, platform
+from vt_core.demo import seed_demo
+from vt_core.projects import list_projects
+
 st.title("Visionary Tuning")
 st.markdown(
     """
@@ -20,3 +24,11 @@ reproduce the movie-critic case study under *Researcher*; *Settings* shows which
 the platform uses. **Crowdworkers** reach the rating page only through a study link.
 """
 )
+
+_, store, _ = platform()
+if not list_projects(store):
+    st.info("The database is empty. Create the demo project to see every designer page with data: a movie "
+            "recommendation bot with hand-written transcripts, the designer's marks and patterns.", icon="🎬")
+    if st.button("Create the demo project", type="primary", key="ov_demo"):
+        choose_project(seed_demo(store).id)
+        st.switch_page("views/designer_projects.py")

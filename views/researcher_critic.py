@@ -1,6 +1,6 @@
 import streamlit as st
 
-from pages.common import not_built_yet
+from views.common import not_built_yet
 
 st.title("Critic case study")
 not_built_yet(

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from pages.common import demo_notice, platform
+from views.common import demo_notice, platform
 from vt_core.llm import EmbeddedServerError, LLMError
 
 settings, store, llm = platform()

@@ -1,0 +1,94 @@
+"""The designer loop through its pages (Self-play, Review, Patterns, Refine) with AppTest, against
+the scripted emoji world: the clicks a designer makes, from a run to an approved prompt."""
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.scripted_server import ScriptedServer
+from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
+from vt_core.annotations import current_annotations
+from vt_core.patterns import list_patterns
+from vt_core.personas import generate_personas
+from vt_core.projects import create_project, current_version
+from vt_core.refine import list_refine_runs
+from vt_core.scenarios import add_scenario
+from vt_core.store import Store
+from vt_core.transcripts import list_transcripts
+
+SELFPLAY, REVIEW = "views/designer_selfplay.py", "views/designer_review.py"
+PATTERNS, REFINE = "views/designer_patterns.py", "views/designer_refine.py"
+
+
+@pytest.fixture
+def store(monkeypatch, tmp_path):
+    with ScriptedServer(respond=EmojiWorld()) as server:
+        for name in ("OPENAI_API_KEY", "VT_MODEL", "VT_LOCAL_MODEL", "VT_RESPONSE_FORMAT"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("VT_DB_PATH", str(tmp_path / "vt.duckdb"))
+        st.cache_resource.clear()
+        store = Store(tmp_path / "vt.duckdb")  # the same database the app opens, in this process
+        project = create_project(store, "Movie bot", goal="recommend films", audience="fans", prompt=PROMPT)
+        generate_personas(store, project.id, 2, seed=0)
+        for i, split in enumerate(["train", "train", "heldout"]):
+            add_scenario(store, project.id, title=f"s{i}", description=f"situation {i}", user_goal="a film",
+                         difficulty=1, split=split)
+        yield store
+        st.cache_resource.clear()
+
+
+def page(path: str) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_from_self_play_to_an_approved_prompt(store):
+    at = page(SELFPLAY)
+    assert "up to **64 calls**" in at.info[0].value  # 8 conversations x 4 exchanges x 2 calls, the defaults
+    at.number_input(key="sp_n").set_value(2)
+    at.number_input(key="sp_turns").set_value(1)
+    at.button(key="sp_run").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Self-play run 1: 2 transcripts, 4 calls")
+    [transcript, _] = list_transcripts(store, 1)
+
+    at.button(key="sp_repeat").click().run()  # the same run again: all from the cache
+    assert at.success[0].value.startswith("Self-play run 2: 2 transcripts, 4 calls (4 from the cache)")
+
+    at = page(REVIEW)
+    assert [m.text[0].value for m in at.chat_message] == ["Can you suggest a film for tonight?", "Try Alien 🎬🍿"]
+    form = f"rv_{transcript.id}_1"
+    at.radio(key=f"{form}_label").set_value("bad")
+    at.text_input(key=f"{form}_critique").input("No emojis, please.")
+    at.button(key=f"{form}_save").click().run()
+    assert not at.exception
+    [note] = current_annotations(store, transcript_id=transcript.id)
+    assert (note.turn_idx, note.label, note.critique) == (1, "bad", "No emojis, please.")
+
+    at = page(PATTERNS)
+    at.button(key="pt_propose").click().run()
+    [pattern] = list_patterns(store, 1)
+    assert pattern.statement == "The bot uses emojis in its replies"
+    at.button(key="pt_test").click().run()
+    assert "fails **1**" in " ".join(m.value for m in at.markdown)
+    at.button(key=f"pt_accept_{pattern.id}").click().run()
+    assert not at.exception
+    assert list_patterns(store, 1)[0].status == "accepted"
+
+    at = page(REFINE)
+    for key, value in (("rf_rounds", 1), ("rf_k", 1), ("rf_train", 2), ("rf_heldout", 1), ("rf_turns", 1)):
+        at.number_input(key=key).set_value(value)
+    at.button(key="rf_submit").click().run()
+    assert not at.exception, at.exception
+    assert at.success[0].value.startswith(f"Refinement run {list_refine_runs(store, 1)[0].id} finished")
+    board = at.dataframe[0].value
+    assert list(board["status"]) == ["evaluated", "baseline"]
+    assert list(board["held-out pass"]) == ["100%", "0%"]
+    assert any(RULE in block.value for block in at.code)
+    at.button(key="rf_approve").click().run()
+    assert not at.exception
+    assert RULE in current_version(store, 1).text
+    assert current_version(store, 1).author == "refinement"

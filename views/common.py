@@ -1,0 +1,123 @@
+"""What every page shares: the process-wide store and LLM, and the demo-model notice."""
+
+import streamlit as st
+
+from vt_core.config import ConfigError, Settings
+from vt_core.llm import LLM
+from vt_core.projects import Project, list_projects
+from vt_core.sessions import log_event
+from vt_core.sessions import run_id as session_run_id
+from vt_core.store import Store, StoreError
+
+
+@st.cache_resource(show_spinner=False)
+def _open() -> tuple[Settings, Store, LLM]:
+    # One Store (one DuckDB connection) and one LLM per server process, shared by all sessions.
+    settings = Settings.from_env()
+    store = Store(settings.db_path)
+    return settings, store, LLM.from_settings(settings, store)
+
+
+def platform() -> tuple[Settings, Store, LLM]:
+    """Settings, store and LLM; a page that cannot have them shows why and stops."""
+    try:
+        return _open()
+    except (ConfigError, StoreError) as exc:
+        st.error(f"The platform cannot start: {exc}")
+        st.stop()
+
+
+def demo_notice(llm: LLM) -> None:
+    """Say plainly, on every page that shows model output, when it comes from the toy model."""
+    if llm.backend.demo:
+        st.warning(
+            "**Demo model.** Model output on this page comes from the bundled SmolLM2-135M, a tiny "
+            "model that runs anywhere but writes incoherent replies and meaningless verdicts. "
+            "For real results, set `OPENAI_BASE_URL` / `OPENAI_API_KEY` (see README).",
+            icon="⚠️",
+        )
+
+
+def not_built_yet(issue: int, what: str) -> None:
+    """For pages a later issue fills: say what the page will do, and that it does not yet."""
+    st.info(f"Not built yet (issue {issue}). {what}", icon="🚧")
+
+
+# -- the designer pages ------------------------------------------------------------------------
+
+_PROJECT = "vt_project_id"  # the chosen project; a plain key, so it outlives page switches
+_PROJECT_WIDGET = "project_select"
+_SESSION = "vt_study_session"
+_FLASH = "vt_flash"
+
+
+def choose_project(project_id: int) -> None:
+    """Make `project_id` the chosen project (e.g. right after creating it)."""
+    st.session_state[_PROJECT] = project_id
+
+
+def _remember_project() -> None:
+    st.session_state[_PROJECT] = st.session_state[_PROJECT_WIDGET]
+
+
+def current_project(store: Store, *, hint: bool = True) -> Project | None:
+    """The project chosen in the sidebar (every designer page shares the choice), or None.
+
+    Widget state belongs to one page under st.navigation, so the choice lives under a key of its
+    own and the selectbox is set from it on each page.
+    """
+    projects = {p.id: p for p in list_projects(store)}
+    if not projects:
+        if hint:
+            st.info("No project yet. Create one on the **Projects** page.")
+            st.page_link("views/designer_projects.py", label="Go to Projects")
+        return None
+    chosen = st.session_state.get(_PROJECT)
+    if chosen not in projects:
+        chosen = next(iter(projects))
+    st.session_state[_PROJECT] = chosen
+    st.session_state[_PROJECT_WIDGET] = chosen
+    st.sidebar.selectbox("Project", list(projects), format_func=lambda i: projects[i].name,
+                         key=_PROJECT_WIDGET, on_change=_remember_project)
+    return projects[chosen]
+
+
+def study_session() -> str | None:
+    """The user-study session this browser tab works in, if any.
+
+    A study link opens the app with `?session=ID`; the id is remembered for the rest of the visit
+    (query parameters are cleared when the user moves to another page) and a 'started' event is
+    logged the first time it is seen.
+    """
+    session_id = (st.query_params.get("session") or "").strip()
+    if session_id and st.session_state.get(_SESSION) != session_id:
+        st.session_state[_SESSION] = session_id
+        _, store, _ = platform()
+        log_event(store, session_id, "started")
+    return st.session_state.get(_SESSION)
+
+
+def session_llm(llm: LLM) -> LLM:
+    """The LLM to use for the designer's own calls: inside a study session, its calls count
+    towards the session's measures."""
+    session_id = st.session_state.get(_SESSION)
+    return llm.for_run(session_run_id(session_id)) if session_id else llm
+
+
+def log_session_event(kind: str, *, project_id: int | None = None, **detail) -> None:
+    """Log a study measure, when this tab works inside a study session."""
+    session_id = st.session_state.get(_SESSION)
+    if session_id:
+        _, store, _ = platform()
+        log_event(store, session_id, kind, project_id=project_id, **detail)
+
+
+def flash(message: str) -> None:
+    """A success message to show after the next st.rerun()."""
+    st.session_state[_FLASH] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop(_FLASH, None)
+    if message:
+        st.success(message)
