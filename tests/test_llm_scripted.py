@@ -459,3 +459,9 @@ def test_runs_nest_and_count_towards_their_parents(make_llm, scripted):
     assert llm.usage("session:7").calls == 2
     assert llm.usage("session:7/selfplay:3").calls == 1
     assert llm.usage("session:70").calls == 1
+
+
+def test_structured_accepts_raw_newlines_inside_strings(make_llm, scripted):
+    scripted.script(Reply(content='{"verdict": "holds", "confidence": 3, "note": "line one\nline two"}'))
+    assert make_llm().structured(HELLO, Verdict) == Verdict(verdict="holds", confidence=3)
+    assert len(scripted.requests) == 1

@@ -4,6 +4,7 @@ prompt that forbids it, and show a higher pass rate for it, on held-out scenario
 
 import pytest
 
+from tests.scripted_server import Reply
 from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
 from vt_core.annotations import annotate
 from vt_core.patterns import add_pattern, evaluate_patterns, propose_patterns, update_pattern
@@ -131,3 +132,30 @@ def test_conversation_text_copied_into_a_candidate_is_rejected(store, project):
     _, notes, rejected = apply_guards(project, PROMPT, copying, transcripts)
     assert rejected and "copies conversation text" in notes[-1]
     assert copied_text(PROMPT + RULE, PROMPT, transcripts) is None
+
+
+class FlakyRater(EmojiWorld):
+    """The emoji world, but the quality rater's first two replies (one rating and its corrective
+    retry) are not JSON."""
+
+    def __init__(self):
+        super().__init__()
+        self.ratings = 0
+
+    def __call__(self, request):
+        if request["messages"][0]["content"].startswith("Rate the overall quality"):
+            self.ratings += 1
+            if self.ratings <= 2:
+                return Reply(content="I would say it was fine overall.")
+        return super().__call__(request)
+
+
+def test_a_few_unusable_judge_replies_are_left_out_not_fatal(store, make_llm, scripted, project):
+    scripted.respond = FlakyRater()
+    llm = make_llm({"VT_CONCURRENCY": "1"})  # one call at a time: the first rating is the one that fails
+    add_pattern(store, project.id, "avoid", "The bot uses emojis in its replies")
+    result = refine(store, llm, project.id, rounds=1, k=1, n_train=2, n_heldout=1, max_turns=1, seed=0)
+    baseline = next(c for c in leaderboard(store, result.refine_run_id) if c.status == "baseline")
+    assert baseline.guard_notes[0].startswith("1 of 3 quality ratings failed and are left out of the scores")
+    assert baseline.quality == 5.0  # the mean of the two ratings that came back
+    assert result.best.status == "evaluated" and result.best.heldout_pass == 1.0

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from vt_core.annotations import current_annotations
-from vt_core.llm import LLM, estimate_tokens
+from vt_core.llm import LLM, BatchError, estimate_tokens
 from vt_core.patterns import Pattern, judge_many, list_patterns, passes
 from vt_core.projects import Hunk, Project, PromptVersion, add_version, current_version, diff, get_project, sections
 from vt_core.prompts import render
@@ -284,14 +284,26 @@ def _evaluate(store: Store, llm: LLM, project: Project, candidate_id: int, text:
         transcript_ids[split] = result.transcript_ids
     every = [i for ids in transcript_ids.values() for i in ids]
     transcripts = [t for t in list_transcripts(store, project.id) if t.id in set(every)]
-    judge_many(llm, store, patterns, transcripts, progress=report("judging against the patterns"))
-    judge_quality(llm, store, transcripts)
+    notes = get_candidate(store, candidate_id).guard_notes
+    for what, step in (
+        ("verdicts", lambda: judge_many(llm, store, patterns, transcripts, progress=report("judging against the patterns"))),
+        ("quality ratings", lambda: judge_quality(llm, store, transcripts)),
+    ):
+        try:
+            step()
+        except BatchError as exc:  # a few unusable judge replies leave those checks out of the score
+            failures = [r for r in exc.results if isinstance(r, Exception)]
+            if len(failures) == len(exc.results):
+                raise
+            notes.append(f"{len(failures)} of {len(exc.results)} {what} failed and are left out of the "
+                         f"scores (first: {failures[0]})")
     train, train_by = pass_rate(store, transcript_ids["train"], patterns)
     heldout, heldout_by = pass_rate(store, transcript_ids["heldout"], patterns)
     by_pattern = {str(p.id): {"train": train_by[p.id], "heldout": heldout_by[p.id]} for p in patterns}
     store.cursor().execute(
-        "UPDATE candidates SET train_pass = ?, heldout_pass = ?, quality = ?, pass_by_pattern = ? WHERE id = ?",
-        [train, heldout, mean_quality(store, every), json.dumps(by_pattern), candidate_id],
+        "UPDATE candidates SET train_pass = ?, heldout_pass = ?, quality = ?, pass_by_pattern = ?, guard_notes = ?"
+        " WHERE id = ?",
+        [train, heldout, mean_quality(store, every), json.dumps(by_pattern), json.dumps(notes), candidate_id],
     )
     return get_candidate(store, candidate_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from pydantic import BaseModel
@@ -33,4 +34,9 @@ def parse_reply(text: str, schema: type[BaseModel]) -> BaseModel:
     start, end = candidate.find("{"), candidate.rfind("}")
     if start != -1 and end > start:
         candidate = candidate[start : end + 1]
-    return schema.model_validate_json(candidate.strip())
+    try:
+        # strict=False lets raw newlines and tabs inside strings through, as small models write them
+        data = json.loads(candidate.strip(), strict=False)
+    except json.JSONDecodeError:
+        return schema.model_validate_json(candidate.strip())  # raises a ValidationError saying why
+    return schema.model_validate(data)
