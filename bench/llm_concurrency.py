@@ -10,16 +10,15 @@ the endpoint (the server's own request count says so).
 
 import json
 import math
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.scripted_server import request_count, scripted_process  # noqa: E402
 from vt_core.config import Settings  # noqa: E402
 from vt_core.llm import LLM, ChatRequest  # noqa: E402
 from vt_core.store import Store  # noqa: E402
@@ -27,11 +26,6 @@ from vt_core.store import Store  # noqa: E402
 LATENCY_S = 0.2
 REQUESTS = 64
 CONCURRENCY = 16
-
-
-def endpoint_calls(url: str) -> int:
-    with urllib.request.urlopen(url.removesuffix("/v1") + "/scripted/requests") as response:
-        return json.load(response)["count"]
 
 
 def measure(url: str, db_path: str) -> dict:
@@ -43,17 +37,17 @@ def measure(url: str, db_path: str) -> dict:
     # One call first, outside the timing: the openai package builds its response types and
     # imports its modules lazily on first use, a one-off cost of a new process, not of batching.
     llm.chat([{"role": "user", "content": "warm-up"}], max_tokens=16)
-    warmup_calls = endpoint_calls(url)
+    warmup_calls = request_count(url)
 
     started = time.perf_counter()
     llm.batch(requests)
     wall_s = time.perf_counter() - started
-    first_calls = endpoint_calls(url) - warmup_calls
+    first_calls = request_count(url) - warmup_calls
 
     started = time.perf_counter()
     llm.batch(requests)
     repeat_wall_s = time.perf_counter() - started
-    repeat_calls = endpoint_calls(url) - first_calls - warmup_calls
+    repeat_calls = request_count(url) - first_calls - warmup_calls
 
     ideal_s = math.ceil(REQUESTS / CONCURRENCY) * LATENCY_S
     return {
@@ -73,18 +67,8 @@ def measure(url: str, db_path: str) -> dict:
 
 
 def main() -> None:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.scripted_server", "--delay", str(LATENCY_S)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        url = server.stdout.readline().strip()
-        with tempfile.TemporaryDirectory() as tmp:
-            figures = measure(url, f"{tmp}/bench.duckdb")
-    finally:
-        server.kill()
-        server.wait()
-    print(json.dumps(figures))
+    with scripted_process(LATENCY_S) as url, tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps(measure(url, f"{tmp}/bench.duckdb")))
 
 
 if __name__ == "__main__":

@@ -10,16 +10,15 @@ is then repeated from the first run's plan; the LLM cache should answer all of i
 
 import json
 import math
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.scripted_server import request_count, scripted_process  # noqa: E402
 from vt_core.config import Settings  # noqa: E402
 from vt_core.llm import LLM  # noqa: E402
 from vt_core.personas import generate_personas  # noqa: E402
@@ -32,11 +31,6 @@ LATENCY_S = 0.2
 CONVERSATIONS = 32
 TURNS = 4
 CONCURRENCY = 16
-
-
-def endpoint_calls(url: str) -> int:
-    with urllib.request.urlopen(url.removesuffix("/v1") + "/scripted/requests") as response:
-        return json.load(response)["count"]
 
 
 def measure(url: str, db_path: str) -> dict:
@@ -53,19 +47,19 @@ def measure(url: str, db_path: str) -> dict:
     plan = plan_for_project(store, project.id, CONVERSATIONS, seed=0)
     # One call first, outside the timing: the openai package builds its types on first use.
     llm.chat([{"role": "user", "content": "warm-up"}], max_tokens=8)
-    warmup_calls = endpoint_calls(url)
+    warmup_calls = request_count(url)
 
     started = time.perf_counter()
     first = run_conversations(store, llm, project.id, plan, max_turns=TURNS, seed=0,
                               version_id=project.current_version_id)
     wall_s = time.perf_counter() - started
-    calls = endpoint_calls(url) - warmup_calls
+    calls = request_count(url) - warmup_calls
 
     started = time.perf_counter()
     run_conversations(store, llm, project.id, replan(store, first.run_id), max_turns=TURNS, seed=0,
                       version_id=project.current_version_id)
     repeat_wall_s = time.perf_counter() - started
-    repeat_calls = endpoint_calls(url) - warmup_calls - calls
+    repeat_calls = request_count(url) - warmup_calls - calls
 
     ideal_s = math.ceil(CONVERSATIONS / CONCURRENCY) * 2 * TURNS * LATENCY_S
     return {
@@ -86,18 +80,8 @@ def measure(url: str, db_path: str) -> dict:
 
 
 def main() -> None:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.scripted_server", "--delay", str(LATENCY_S)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        url = server.stdout.readline().strip()
-        with tempfile.TemporaryDirectory() as tmp:
-            figures = measure(url, f"{tmp}/bench.duckdb")
-    finally:
-        server.kill()
-        server.wait()
-    print(json.dumps(figures))
+    with scripted_process(LATENCY_S) as url, tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps(measure(url, f"{tmp}/bench.duckdb")))
 
 
 if __name__ == "__main__":

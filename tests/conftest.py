@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+import streamlit as st
 
 from tests.scripted_server import ScriptedServer
 from vt_core.config import Settings
@@ -64,3 +65,19 @@ def llm_calls_summary(store: Store, aggregates: str) -> tuple:
     """One row of aggregates over llm_calls, e.g. "count(*), count(DISTINCT request_hash)"."""
     call_log(store).flush()
     return store.cursor().execute(f"SELECT {aggregates} FROM llm_calls").fetchone()
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path) -> Iterator[Callable[[str], None]]:
+    """`app_env(url)`: the app that AppTest runs in this process will use the endpoint at `url`
+    and a database in tmp_path, with no other model settings, and fresh cached resources."""
+
+    def point(url: str) -> None:
+        for name in ("OPENAI_API_KEY", "VT_MODEL", "VT_LOCAL_MODEL", "VT_RESPONSE_FORMAT"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        monkeypatch.setenv("VT_DB_PATH", str(tmp_path / "vt.duckdb"))
+        st.cache_resource.clear()
+
+    yield point
+    st.cache_resource.clear()

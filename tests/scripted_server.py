@@ -7,12 +7,17 @@ each reply: content, HTTP status, delay, or a raw (possibly broken) body.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 MODEL = "scripted-model"
 
@@ -140,6 +145,25 @@ def _completion(request: dict, reply: Reply) -> dict:
         "usage": {"prompt_tokens": reply.tokens_in, "completion_tokens": reply.tokens_out,
                   "total_tokens": reply.tokens_in + reply.tokens_out},
     }
+
+
+@contextmanager
+def scripted_process(delay_s: float) -> Iterator[str]:
+    """A scripted server in a process of its own (so that a benchmark does not share its GIL),
+    answering every request after `delay_s`; yields its base URL."""
+    process = subprocess.Popen([sys.executable, "-m", "tests.scripted_server", "--delay", str(delay_s)],
+                               cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+    try:
+        yield process.stdout.readline().strip()
+    finally:
+        process.kill()
+        process.wait()
+
+
+def request_count(url: str) -> int:
+    """How many chat requests the scripted server at `url` has answered (in any process)."""
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/scripted/requests") as response:
+        return json.load(response)["count"]
 
 
 def main() -> None:

@@ -1,7 +1,6 @@
 """The Streamlit pages, headless through AppTest, against a scripted endpoint."""
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import Reply, ScriptedServer
@@ -14,15 +13,10 @@ PAGES = ["views/overview.py", "views/designer_projects.py", "views/designer_setu
 
 
 @pytest.fixture
-def server(monkeypatch, tmp_path):
+def server(app_env):
     with ScriptedServer(Reply(content="ready")) as server:
-        for name in ("OPENAI_API_KEY", "VT_MODEL", "VT_LOCAL_MODEL", "VT_RESPONSE_FORMAT"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
-        monkeypatch.setenv("VT_DB_PATH", str(tmp_path / "vt.duckdb"))
-        st.cache_resource.clear()
+        app_env(server.url)
         yield server
-        st.cache_resource.clear()
 
 
 def test_every_page_renders(server):

@@ -2,7 +2,6 @@
 the scripted emoji world: the clicks a designer makes, from a run to an approved prompt."""
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import ScriptedServer
@@ -21,13 +20,9 @@ PATTERNS, REFINE = "views/designer_patterns.py", "views/designer_refine.py"
 
 
 @pytest.fixture
-def store(monkeypatch, tmp_path):
+def store(app_env, tmp_path):
     with ScriptedServer(respond=EmojiWorld()) as server:
-        for name in ("OPENAI_API_KEY", "VT_MODEL", "VT_LOCAL_MODEL", "VT_RESPONSE_FORMAT"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
-        monkeypatch.setenv("VT_DB_PATH", str(tmp_path / "vt.duckdb"))
-        st.cache_resource.clear()
+        app_env(server.url)
         store = Store(tmp_path / "vt.duckdb")  # the same database the app opens, in this process
         project = create_project(store, "Movie bot", goal="recommend films", audience="fans", prompt=PROMPT)
         generate_personas(store, project.id, 2, seed=0)
@@ -35,7 +30,6 @@ def store(monkeypatch, tmp_path):
             add_scenario(store, project.id, title=f"s{i}", description=f"situation {i}", user_goal="a film",
                          difficulty=1, split=split)
         yield store
-        st.cache_resource.clear()
 
 
 def page(path: str) -> AppTest:

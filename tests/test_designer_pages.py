@@ -33,15 +33,10 @@ def respond(request: dict) -> Reply:
 
 
 @pytest.fixture
-def server(monkeypatch, tmp_path):
+def server(app_env):
     with ScriptedServer(respond=respond) as server:
-        for name in ("OPENAI_API_KEY", "VT_MODEL", "VT_LOCAL_MODEL", "VT_RESPONSE_FORMAT"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
-        monkeypatch.setenv("VT_DB_PATH", str(tmp_path / "vt.duckdb"))
-        st.cache_resource.clear()
+        app_env(server.url)
         yield server
-        st.cache_resource.clear()
 
 
 def open_app(query: dict[str, str] | None = None) -> AppTest:

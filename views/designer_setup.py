@@ -18,6 +18,14 @@ if project is None:
 pid = project.id
 NEW = 0  # the "new ..." entry of the edit pickers
 
+
+def edit_picker(kind: str, names: dict[int, str], pid: int) -> int:
+    """Choose a `kind` (persona or scenario) to edit, or NEW; after an add, the one just added."""
+    if (pending := st.session_state.pop(f"{kind}_pick_next_{pid}", None)) in names:
+        st.session_state[f"{kind}_pick_{pid}"] = pending
+    return st.selectbox(kind.capitalize(), [NEW, *names], key=f"{kind}_pick_{pid}",
+                        format_func=lambda i: f"New {kind}" if i == NEW else f"#{i} {names[i]}")
+
 # a keyed tab bar keeps its tab when a message above it appears or goes
 personas_tab, scenarios_tab = st.tabs(["Personas", "Scenarios"], key=f"setup_tab_{pid}", on_change="rerun")
 
@@ -48,12 +56,8 @@ with personas_tab:
             st.rerun()
 
     st.markdown("**Add or edit a persona**")
-    personas_by_id = {p.id: p for p in personas}
-    if (pending := st.session_state.pop(f"persona_pick_next_{pid}", None)) in personas_by_id:
-        st.session_state[f"persona_pick_{pid}"] = pending  # show the persona just added
-    chosen = st.selectbox("Persona", [NEW, *personas_by_id], key=f"persona_pick_{pid}",
-                          format_func=lambda i: "New persona" if i == NEW else f"#{i} {personas_by_id[i].name}")
-    persona = personas_by_id.get(chosen)
+    chosen = edit_picker("persona", {p.id: p.name for p in personas}, pid)
+    persona = next((p for p in personas if p.id == chosen), None)
     with st.form(f"persona_form_{pid}_{chosen}"):
         suffix = f"{pid}_{chosen}"
         name = st.text_input("Name", value=persona.name if persona else "", key=f"persona_name_{suffix}")
@@ -132,12 +136,8 @@ with scenarios_tab:
                     st.rerun()
 
     st.markdown("**Add or edit a scenario**")
-    scenarios_by_id = {s.id: s for s in scenarios}
-    if (pending := st.session_state.pop(f"scenario_pick_next_{pid}", None)) in scenarios_by_id:
-        st.session_state[f"scenario_pick_{pid}"] = pending  # show the scenario just added
-    chosen = st.selectbox("Scenario", [NEW, *scenarios_by_id], key=f"scenario_pick_{pid}",
-                          format_func=lambda i: "New scenario" if i == NEW else f"#{i} {scenarios_by_id[i].title}")
-    scenario = scenarios_by_id.get(chosen)
+    chosen = edit_picker("scenario", {s.id: s.title for s in scenarios}, pid)
+    scenario = next((s for s in scenarios if s.id == chosen), None)
     with st.form(f"scenario_form_{pid}_{chosen}"):
         suffix = f"{pid}_{chosen}"
         title = st.text_input("Title", value=scenario.title if scenario else "", key=f"scenario_title_{suffix}")
