@@ -97,7 +97,7 @@ def test_the_designer_loop_headless(tmp_path):
 
         summary = step("refine", "--project", "Movie bot", "--rounds", "1", "--candidates", "1",
                        "--train", "2", "--heldout", "1", "--turns", "1")
-        assert summary.startswith("refine run 1: best candidate 2 (ran all 1 rounds)")
+        assert summary.startswith("refine run 1: best candidate 2 (ran every round (1))")
         assert step("approve", "2") == "candidate 2 is now prompt version 2, current for its project"
 
     store = Store(tmp_path / "vt.duckdb")

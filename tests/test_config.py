@@ -103,7 +103,7 @@ def test_custom_base_url_without_model_leaves_the_model_to_the_endpoint():
     assert backend.model is None
     assert backend.api_key == "not-needed"
     assert backend.structured_format == "json_schema"
-    assert "(first listed)" in backend.describe()
+    assert "chosen from the ones it lists" in backend.describe()
 
 
 def test_explicit_model_and_format_override_the_defaults():

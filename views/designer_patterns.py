@@ -25,7 +25,7 @@ if propose.button("Propose patterns from my marks", type="primary", key="pt_prop
         except (ValueError, LLMError) as exc:
             st.error(str(exc))
         else:
-            flash(f"{len(new)} new candidate patterns. Test them to see how well the judge agrees with you.")
+            flash(f"New candidate patterns: {len(new)}. Test them to see how well the judge agrees with you.")
             st.rerun()
 if test.button("Test patterns against my labels", key="pt_test"):
     bar = st.progress(0.0, text="Judging…")
@@ -50,10 +50,10 @@ for status, heading in (("candidate", "Candidates"), ("accepted", "Accepted"), (
             st.markdown(
                 f"Passes **{report.passed}** · fails **{report.failed}** · not applicable "
                 f"**{report.not_applicable}** · agreement with your labels: kappa **{kappa}** "
-                f"over {report.agreement_n} transcripts")
+                f"(transcripts compared: {report.agreement_n})")
             if report.evidence_for or report.evidence_against:
-                st.caption(f"Evidence for (passes): {', '.join(f'#{i}' for i in report.evidence_for) or 'none'} · "
-                           f"against (fails): {', '.join(f'#{i}' for i in report.evidence_against) or 'none'}")
+                st.caption(f"Transcripts where it passes: {', '.join(map(str, report.evidence_for)) or 'none'} · "
+                           f"where it fails: {', '.join(map(str, report.evidence_against)) or 'none'}")
             with st.form(f"pt_edit_{pattern.id}"):
                 statement = st.text_input("Statement", pattern.statement, key=f"pt_statement_{pattern.id}")
                 kind = st.radio("Kind", KINDS, index=KINDS.index(pattern.kind), horizontal=True,

@@ -36,8 +36,8 @@ with st.form("rf_settings"):
     seed = cols[5].number_input("Seed", 0, 2**31 - 1, 0, key="rf_seed")
     calls = planned_calls(rounds=rounds, k=k, n_train=n_train, n_heldout=n_heldout, max_turns=turns,
                           n_patterns=len(accepted))
-    st.caption(f"At most {calls:,} model calls against {len(accepted)} accepted patterns, within a prompt "
-               f"budget of {project.prompt_token_budget} tokens; locked sections: "
+    st.caption(f"At most {calls:,} model calls; accepted patterns: {len(accepted)}; prompt token "
+               f"budget: {project.prompt_token_budget}; locked sections: "
                f"{', '.join(project.locked_sections) or 'none'} (set both on the Projects page).")
     if st.form_submit_button("Run refinement", type="primary", key="rf_submit"):
         bar = st.progress(0.0, text="Starting…")
@@ -96,7 +96,7 @@ candidate = next(c for c in board if c.id == st.selectbox("Candidate", choices, 
 for linked in linked_diff(candidate):
     if linked.hunk.tag == "equal":
         continue
-    lines = [f"- {line}" for line in linked.hunk.old] + [f"+ {line}" for line in linked.hunk.new]
+    lines = [f"-{line}" for line in linked.hunk.old] + [f"+{line}" for line in linked.hunk.new]
     st.code("\n".join(lines), language="diff")
     if linked.changes:
         for change in linked.changes:

@@ -59,8 +59,11 @@ except SelfPlayError as exc:
     st.warning(str(exc))
     st.stop()
 estimate = estimate_run(llm, project.goal, version.text, plan, int(turns))
-st.info(f"This run makes up to **{estimate.calls} calls** ({estimate.cached} already in the cache), about "
-        f"**{estimate.tokens_in:,} tokens in** and at most **{estimate.tokens_out:,} out**.", icon="🧮")
+if estimate.cached == estimate.calls:
+    st.info(f"All **{estimate.calls} calls** of this run are already in the cache: it costs nothing.", icon="🧮")
+else:
+    st.info(f"This run makes up to **{estimate.calls} calls** ({estimate.cached} already in the cache), about "
+            f"**{estimate.tokens_in:,} tokens in** and at most **{estimate.tokens_out:,} out**.", icon="🧮")
 if st.button("Run self-play", type="primary", key="sp_run"):
     run(plan, int(seed), version.id, int(turns))
 

@@ -84,7 +84,7 @@ def patterns(args: argparse.Namespace) -> int:
     store, llm = _open()
     project = get_project(store, args.project)
     proposed = patterns_.propose_patterns(llm, store, project.id, seed=args.seed)
-    print(f"{len(proposed)} new candidate patterns", file=sys.stderr)
+    print(f"new candidate patterns: {len(proposed)}", file=sys.stderr)
     reports = patterns_.evaluate_patterns(llm, store, project.id, progress=ProgressBar("judging"))
     for report in reports:
         pattern = patterns_.get_pattern(store, report.pattern_id)

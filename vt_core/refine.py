@@ -334,7 +334,7 @@ def refine(store: Store, llm: LLM, project_id: int, *, rounds: int = 2, k: int =
         baseline_id = _insert_candidate(store, refine_run_id, 0, parent.text, parent.text, [], [], "baseline")
         best = _evaluate(store, llm, project, baseline_id, parent.text, plans, patterns, max_turns=max_turns,
                          seed=seed, version_id=parent.id, stage="baseline", progress=progress)
-        stopped = f"ran all {rounds} rounds"
+        stopped = f"ran every round ({rounds})"
         for round_ in range(1, rounds + 1):
             if progress:
                 progress(f"round {round_}: writing {k} candidates", 0, k)

@@ -42,7 +42,7 @@ class Backend:
             return f"embedded demo model {self.model} (SmolLM2-135M, toy quality)"
         if self.kind == "embedded":
             return f"embedded local model {self.model}"
-        return f"endpoint {self.base_url}, model {self.model or '(first listed)'}"
+        return f"endpoint {self.base_url}, model {self.model or 'chosen from the ones it lists'}"
 
 
 def resolve_backend(settings: Settings) -> Backend:
