@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from tests.conftest import llm_calls, llm_calls_summary
 from tests.scripted_server import MODEL, Reply
 from vt_core.llm import (
-    LLM,
     BatchError,
     ChatRequest,
     Completion,

@@ -4,7 +4,7 @@ import streamlit as st
 
 from vt_core.config import ConfigError, Settings
 from vt_core.llm import LLM
-from vt_core.projects import Project, list_projects
+from vt_core.projects import Project, ProjectError, PromptVersion, add_version, list_projects
 from vt_core.sessions import log_event
 from vt_core.sessions import run_id as session_run_id
 from vt_core.store import Store, StoreError
@@ -121,3 +121,18 @@ def show_flash() -> None:
     message = st.session_state.pop(_FLASH, None)
     if message:
         st.success(message)
+
+
+def save_version(store: Store, project_id: int, text: str, rationale: str, make_current: bool,
+                 page: str) -> PromptVersion | None:
+    """Save the designer's prompt as a new version: logged for a study session, announced after
+    the rerun; on a bad prompt, say why and return None (the editor keeps the text)."""
+    try:
+        saved = add_version(store, project_id, text, author="designer", rationale=rationale.strip(),
+                            make_current=make_current)
+    except ProjectError as exc:
+        st.error(f"Cannot save the version: {exc}.")
+        return None
+    log_session_event("version_saved", project_id=project_id, version_id=saved.id, page=page)
+    flash(f"Saved version v{saved.id}" + (" as the current prompt." if make_current else "."))
+    return saved

@@ -1,6 +1,7 @@
 import streamlit as st
 
-from views.common import current_project, demo_notice, flash, log_session_event, platform, session_llm, show_flash
+from views.common import (current_project, demo_notice, flash, log_session_event, platform, save_version, session_llm,
+                          show_flash)
 from vt_core import patterns as pt
 from vt_core import projects as pj
 from vt_core.llm import EmbeddedServerError, LLMError, estimate_tokens
@@ -58,14 +59,7 @@ with prompt_col:
         rationale = st.text_input("What changed and why", key=f"pg_rationale_{pid}")
         make_current = st.checkbox("Make it the current prompt", value=True, key=f"pg_make_current_{pid}")
         if st.form_submit_button("Save version", type="primary", key=f"pg_save_button_{pid}"):
-            try:
-                saved = pj.add_version(store, pid, prompt, author="designer", rationale=rationale.strip(),
-                                       make_current=make_current)
-            except pj.ProjectError as exc:
-                st.error(f"Cannot save the version: {exc}.")
-            else:
-                log_session_event("version_saved", project_id=pid, version_id=saved.id, page="playground")
-                flash(f"Saved version v{saved.id}" + (" as the current prompt." if make_current else "."))
+            if save_version(store, pid, prompt, rationale, make_current, page="playground"):
                 st.rerun()
 
     if st.session_state.pop(f"pg_pattern_clear_{pid}", False):

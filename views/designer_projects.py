@@ -1,6 +1,6 @@
 import streamlit as st
 
-from views.common import choose_project, current_project, flash, log_session_event, platform, show_flash
+from views.common import choose_project, current_project, flash, platform, save_version, show_flash
 from vt_core import projects as pj
 from vt_core.llm import estimate_tokens
 
@@ -150,15 +150,8 @@ with edit_tab:
         rationale = st.text_input("What changed and why", key=f"rationale_{pid}")
         make_current = st.checkbox("Make it the current prompt", value=True, key=f"make_current_new_{pid}")
         if st.form_submit_button("Save version", type="primary", key=f"save_version_{pid}"):
-            try:
-                saved = pj.add_version(store, pid, text, author="designer", rationale=rationale.strip(),
-                                       make_current=make_current)
-            except pj.ProjectError as exc:
-                st.error(f"Cannot save the version: {exc}.")
-            else:
-                log_session_event("version_saved", project_id=pid, version_id=saved.id, page="projects")
+            if saved := save_version(store, pid, text, rationale, make_current, page="projects"):
                 st.session_state[f"rationale_clear_{pid}"] = True
                 st.session_state[f"show_version_{pid}"] = saved.id
-                flash(f"Saved version v{saved.id}" + (" as the current prompt." if make_current else "."))
                 st.rerun()
     st.caption(f"About {estimate_tokens(text)} tokens; the budget is {project.prompt_token_budget}.")

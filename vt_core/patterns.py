@@ -237,14 +237,14 @@ def _evidence(store: Store, project_id: int) -> str:
     'unrealistic_user' marks are left out: they are faults of the simulator, not of the bot.
     """
     blocks = []
-    for transcript_id, annotations in by_transcript(current_annotations(store, project_id=project_id)).items():
-        annotations = [a for a in annotations if a.label != "unrealistic_user"]
-        label = transcript_label(annotations)
+    for transcript_id, marks in by_transcript(current_annotations(store, project_id=project_id)).items():
+        marks = [a for a in marks if a.label != "unrealistic_user"]
+        label = transcript_label(marks)
         if label is None:
             continue
         transcript = get_transcript(store, transcript_id)
-        whole = [a for a in annotations if a.turn_idx is None]
-        notes = [_turn_note(transcript, a) for a in annotations if a.turn_idx is not None]
+        whole = [a for a in marks if a.turn_idx is None]
+        notes = [_turn_note(transcript, a) for a in marks if a.turn_idx is not None]
         blocks.append(render("pattern_evidence", transcript_id=transcript_id, label=label,
                              critique=(whole[0].critique if whole else "") or "(none)",
                              conversation=transcript.text(), notes="\n".join(notes) or "(none)").rstrip())
