@@ -2,9 +2,16 @@
 
 import streamlit as st
 
-from views.common import platform, study_session
+from views.common import platform, remember_rater_link, study_session
 
 st.set_page_config(page_title="Visionary Tuning", layout="wide")
+
+if remember_rater_link():
+    # A study link (`?study=TOKEN`), now or earlier in this browser session: the rater page is the
+    # only page, whatever the URL says, so editing the URL cannot reach designer or researcher pages.
+    st.navigation([st.Page("views/rater.py", title="Rate transcripts", default=True)],
+                  position="hidden").run()
+    st.stop()
 
 overview = st.Page("views/overview.py", title="Overview", default=True)
 projects = st.Page("views/designer_projects.py", title="Projects")

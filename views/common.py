@@ -136,3 +136,46 @@ def save_version(store: Store, project_id: int, text: str, rationale: str, make_
     log_session_event("version_saved", project_id=project_id, version_id=saved.id, page=page)
     flash(f"Saved version v{saved.id}" + (" as the current prompt." if make_current else "."))
     return saved
+
+
+# -- the rater side ----------------------------------------------------------------------------
+
+RATER_LINK = "vt_rater_link"  # the study link's parameters, once this browser session opened one
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>$~:=^")
+
+
+def remember_rater_link() -> bool:
+    """Whether this browser session is a rater's: it opened a study link (`?study=TOKEN`), now or
+    earlier in the session. The link's parameters are kept, so that a rater who edits the URL
+    still gets the rater page for their own study and identity."""
+    params = st.query_params.to_dict()
+    if params.get("study"):
+        st.session_state[RATER_LINK] = params
+    return RATER_LINK in st.session_state
+
+
+def rater_link() -> dict[str, str]:
+    """The study link's parameters: from the URL, else the ones this session opened (put back into
+    the URL, so a refresh keeps them). Empty when the page was opened without a study link."""
+    params = st.query_params.to_dict()
+    if params.get("study"):
+        st.session_state[RATER_LINK] = params
+        return params
+    remembered = st.session_state.get(RATER_LINK)
+    if remembered:
+        st.query_params.from_dict(remembered)
+        return dict(remembered)
+    return {}
+
+
+def keep_in_rater_link(name: str, value: str) -> None:
+    """Add a parameter to the rater's URL (and to the remembered link)."""
+    st.query_params[name] = value
+    if RATER_LINK in st.session_state:
+        st.session_state[RATER_LINK] = {**st.session_state[RATER_LINK], name: value}
+
+
+def plain(text: str) -> str:
+    """Text for a place where Streamlit renders Markdown (widget labels, options): every Markdown
+    character escaped, so study-provided text shows exactly as written."""
+    return "".join("\\" + c if c in _MARKDOWN_SPECIALS else c for c in str(text))
