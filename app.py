@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from views.common import platform, remember_rater_link, study_session
+from views.common import platform, refuse_an_open_server_without_login, remember_rater_link, staff_gate, study_session
 
 st.set_page_config(page_title="Visionary Tuning", layout="wide")
+refuse_an_open_server_without_login()
 
 if remember_rater_link():
     # A study link (`?study=TOKEN`), now or earlier in this browser session: the rater page is the
@@ -12,6 +13,8 @@ if remember_rater_link():
     st.navigation([st.Page("views/rater.py", title="Rate transcripts", default=True)],
                   position="hidden").run()
     st.stop()
+
+staff_gate()  # designer and researcher pages: a login when one is configured
 
 overview = st.Page("views/overview.py", title="Overview", default=True)
 projects = st.Page("views/designer_projects.py", title="Projects")
