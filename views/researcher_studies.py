@@ -1,11 +1,212 @@
+import tomllib
+from pathlib import Path
+
 import streamlit as st
 
-from views.common import not_built_yet
-
-st.title("Rating studies")
-not_built_yet(
-    4,
-    "Here a researcher will build a crowd-rating study (conditions, transcripts, rating scales, "
-    "attention checks, completion codes), hand out Prolific or MTurk links, monitor raters and "
-    "export the ratings.",
+from views.common import demo_notice, flash, platform, show_flash
+from vt_core.export import FORMATS, MEDIA_TYPES, export_bytes
+from vt_core.llm import LLMError
+from vt_core.monitor import KINDS, ExclusionRules, monitor
+from vt_core.selfplay import SelfPlayError
+from vt_core.studies import (
+    CHECKS_CONDITION,
+    StudyError,
+    StudyFileError,
+    add_check_items,
+    add_items_from_selfplay,
+    create_study,
+    import_items_jsonl,
+    list_studies,
+    load_study_file,
+    parse_study,
+    set_status,
 )
+
+STUDIES_DIR = Path(__file__).resolve().parent.parent / "studies"
+PROLIFIC_PARAMS = "&PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+
+_, store, llm = platform()
+st.title("Rating studies")
+demo_notice(llm)  # self-play items are model output
+show_flash()
+
+
+def show_error(exc: Exception) -> None:
+    """A study error, one st.error per line (a study file names one field per line)."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            st.error(line)
+
+
+def definition_from_upload(upload):
+    name = upload.name
+    try:
+        data = tomllib.loads(upload.getvalue().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StudyFileError(f"{name}: not UTF-8 text: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyFileError(f"{name}: TOML syntax error: {exc}") from None
+    return parse_study(data, name)
+
+
+# -- load a study ------------------------------------------------------------------------------
+
+studies = list_studies(store)
+with st.expander("Load a study from a TOML file", expanded=not studies):
+    source = st.radio("Source", ["studies/ folder", "upload"], horizontal=True, key="rs_source")
+    files = sorted(STUDIES_DIR.glob("*.toml"))
+    chosen_file, upload = None, None
+    if source == "studies/ folder":
+        chosen_file = st.selectbox("Study file", files, format_func=lambda p: p.name, key="rs_file")
+    else:
+        upload = st.file_uploader("Study file (TOML)", type=["toml"], key="rs_upload")
+    if st.button("Load study", type="primary", key="rs_load", disabled=chosen_file is None and upload is None):
+        try:
+            definition = load_study_file(chosen_file) if chosen_file else definition_from_upload(upload)
+            study = create_study(store, definition)
+        except StudyError as exc:
+            show_error(exc)
+        else:
+            st.session_state["rs_study"] = study.id
+            flash(f"Created draft study {study.id} {study.name!r}.")
+            st.rerun()
+
+if not studies:
+    st.info("No study yet. Load one above; `studies/crowd_study.toml` reproduces the method's crowd study.")
+    st.stop()
+
+st.dataframe([{"id": s.id, "name": s.name, "status": s.status, "platform": s.definition.platform,
+               "conditions": ", ".join(c.name for c in s.definition.conditions),
+               "created": f"{s.created_at:%Y-%m-%d %H:%M}"} for s in studies], hide_index=True)
+by_id = {s.id: s for s in studies}
+if st.session_state.get("rs_study") not in by_id:
+    st.session_state["rs_study"] = studies[-1].id
+study = by_id[st.selectbox("Study", list(by_id), key="rs_study",
+                           format_func=lambda i: f"#{i} {by_id[i].name} ({by_id[i].status})")]
+definition = study.definition
+
+# -- items (draft only) --------------------------------------------------------------------------
+
+m = monitor(store, study.id, exclusion=ExclusionRules(
+    exclude_failed_attention=st.session_state.get("rs_ex_attention", True),
+    max_too_fast_share=st.session_state.get("rs_ex_share") if st.session_state.get("rs_ex_fast") else None))
+items_by_condition = {row["condition"]: row["items"] for row in m.per_condition}
+st.subheader("Items")
+st.caption(f"{definition.items_per_rater} items per rater, {definition.ratings_per_item} ratings per item, "
+           f"{len(definition.attention_checks)} attention checks, {len(definition.gold_items)} gold items.")
+st.dataframe([{"condition": c.name,
+               "source": f"project {c.project!r}, prompt version {c.version}" if c.is_selfplay else "imported",
+               "items": items_by_condition.get(c.name, 0)} for c in definition.conditions]
+             + [{"condition": CHECKS_CONDITION, "source": "attention checks and gold items",
+                 "items": items_by_condition.get(CHECKS_CONDITION, 0)}], hide_index=True)
+
+if study.status == "draft":
+    if all(c.is_selfplay for c in definition.conditions):
+        with st.form("rs_selfplay"):
+            st.markdown("**Add items from self-play** (the same scenarios, personas and seeds in every condition)")
+            cols = st.columns(3)
+            n = cols[0].number_input("Conversations per condition", 1, 1000, 10, key="rs_sp_n")
+            turns = cols[1].number_input("Exchanges at most", 1, 20, 4, key="rs_sp_turns")
+            seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="rs_sp_seed")
+            if st.form_submit_button("Play and add items", key="rs_sp_submit"):
+                bar = st.progress(0.0, text="Starting…")
+                try:
+                    added = add_items_from_selfplay(
+                        store, llm, study, n=n, max_turns=turns, seed=seed,
+                        progress=lambda done, total: bar.progress(done / total if total else 0.0,
+                                                                  text=f"conversations {done}/{total}"))
+                except (StudyError, SelfPlayError, LLMError) as exc:
+                    show_error(exc)
+                else:
+                    flash(f"Study now has {len(added)} self-play items.")
+                    st.rerun()
+    st.markdown("**Import items from JSONL** (one conversation per line, OpenAI chat format: "
+                "`{\"messages\": [...], \"match_key\": \"...\"}`)")
+    cols = st.columns([1, 2])
+    condition = cols[0].selectbox("Condition", [c.name for c in definition.conditions], key="rs_jsonl_condition")
+    jsonl = cols[1].file_uploader("JSONL file", type=["jsonl", "json", "txt"], key="rs_jsonl")
+    if st.button("Import", key="rs_import", disabled=jsonl is None):
+        try:
+            imported = import_items_jsonl(store, study, condition,
+                                          jsonl.getvalue().decode("utf-8", errors="replace").splitlines())
+        except StudyError as exc:
+            show_error(exc)
+        else:
+            flash(f"Imported {len(imported)} items into condition {condition!r}.")
+            st.rerun()
+    if not items_by_condition.get(CHECKS_CONDITION) and \
+            st.button("Add the attention checks and gold items", key="rs_checks"):
+        try:
+            added = add_check_items(store, study)
+        except StudyError as exc:
+            show_error(exc)
+        else:
+            flash(f"Added {len(added)} check items.")
+            st.rerun()
+
+# -- status and link -----------------------------------------------------------------------------
+
+st.subheader("Status and link")
+st.write(f"This study is **{study.status}**.")
+target = {"draft": ("open", "Open the study to raters"), "open": ("closed", "Close the study"),
+          "closed": ("open", "Reopen the study")}[study.status]
+if st.button(target[1], key="rs_status", type="primary" if target[0] == "open" else "secondary"):
+    try:
+        set_status(store, study.id, target[0])
+    except StudyError as exc:
+        show_error(exc)
+    else:
+        flash(f"Study {study.name!r} is now {target[0]}.")
+        st.rerun()
+link = f"/?study={study.token}"
+if definition.platform == "prolific":
+    st.caption("Prolific study URL (append it to this app's address; Prolific fills in the placeholders):")
+    st.code(link + PROLIFIC_PARAMS, language=None)
+elif definition.platform == "mturk":
+    st.caption("MTurk external question URL (MTurk adds workerId, assignmentId, hitId and turkSubmitTo):")
+    st.code(link, language=None)
+else:
+    st.caption("Rater link (each visitor gets an anonymous id):")
+    st.code(link, language=None)
+
+# -- monitor -------------------------------------------------------------------------------------
+
+st.subheader("Monitor")
+cols = st.columns(3)
+cols[0].checkbox("Exclude raters who failed an attention check", value=True, key="rs_ex_attention")
+cols[1].checkbox("Exclude raters with too many too-fast ratings", value=False, key="rs_ex_fast")
+cols[2].number_input("Largest share of too-fast ratings", 0.0, 1.0, 0.25, step=0.05, key="rs_ex_share",
+                     disabled=not st.session_state.get("rs_ex_fast"))
+st.dataframe([{"raters": kind, "started": m.raters[kind].started, "rating": m.raters[kind].rating,
+               "completed": m.raters[kind].completed, "failed checks": m.raters[kind].failed_checks,
+               "screened out": m.raters[kind].screened_out, "ratings": m.ratings(kind),
+               "median seconds per item": "n/a" if m.median_seconds[kind] is None
+               else f"{m.median_seconds[kind]:.1f}"} for kind in KINDS], hide_index=True, key="rs_counts")
+st.markdown("**Ratings per condition**")
+st.dataframe([{"condition": row["condition"], "items": row["items"], "human ratings": row["human"],
+               "LLM ratings": row["llm"]} for row in m.per_condition], hide_index=True, key="rs_per_condition")
+with st.expander("Ratings per item"):
+    st.dataframe([{"item": row["item_id"], "condition": row["condition"], "kind": row["kind"],
+                   "match key": row["match_key"], "human ratings": row["human"], "LLM ratings": row["llm"]}
+                  for row in m.per_item], hide_index=True, key="rs_per_item")
+st.markdown("**Agreement** (Krippendorff's alpha, ordinal; regular items rated more than once; excluded "
+            "raters left out; human-LLM compares the mean human and mean LLM rating of each item)")
+st.dataframe([{"dimension": a.dimension, "raters": a.group,
+               "alpha": "n/a" if a.alpha is None else f"{a.alpha:.3f}", "items": a.items,
+               "raters in matrix": a.raters, "note": a.note} for a in m.agreement], hide_index=True,
+             key="rs_agreement")
+st.markdown(f"**Excluded raters: {len(m.excluded)}** (flagged in the export, never removed)")
+if m.excluded:
+    st.dataframe([{"rater": r.rater_id, "kind": r.kind, "platform": r.platform, "external id": r.external_id,
+                   "reasons": "; ".join(r.reasons)} for r in m.excluded], hide_index=True, key="rs_excluded")
+
+# -- export --------------------------------------------------------------------------------------
+
+st.subheader("Export")
+st.caption("One row per rating and dimension, with rater, item, condition, timings, flags and the "
+           "exclusion under the rules above.")
+cols = st.columns(len(FORMATS))
+for col, fmt in zip(cols, FORMATS, strict=True):
+    col.download_button(f"Download {fmt.upper() if fmt != 'parquet' else 'Parquet'}",
+                        data=export_bytes(store, study.id, fmt, m.rules),
+                        file_name=f"study-{study.id}-ratings.{fmt}", mime=MEDIA_TYPES[fmt], key=f"rs_export_{fmt}")

@@ -7,12 +7,20 @@ import sys
 import time
 
 from vt_core import demo
+from vt_core import export as export_
+from vt_core import monitor as monitor_
 from vt_core import patterns as patterns_
 from vt_core import refine as refine_
+from vt_core import studies as studies_
 from vt_core.config import Settings
 from vt_core.llm import LLM, EmbeddedServerError, LLMError
 from vt_core.projects import get_project, get_version
-from vt_core.selfplay import SelfPlayError, estimate_run, plan_for_project, run_conversations
+from vt_core.selfplay import (
+    SelfPlayError,
+    estimate_run,
+    plan_for_project,
+    run_conversations,
+)
 from vt_core.store import Store, StoreError
 
 # What a user can cause and fix; anything else is a bug and keeps its traceback.
@@ -124,6 +132,52 @@ def seed_demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_store() -> Store:
+    return Store(Settings.from_env().db_path)
+
+
+def _study_key(text: str) -> int | str:
+    """A study named on the command line by id or by name."""
+    return int(text) if text.isdigit() else text
+
+
+def _rules(args: argparse.Namespace) -> monitor_.ExclusionRules:
+    return monitor_.ExclusionRules(exclude_failed_attention=not args.keep_failed_attention,
+                                   max_too_fast_share=args.max_too_fast_share)
+
+
+def study_load(args: argparse.Namespace) -> int:
+    definition = studies_.load_study_file(args.file)  # an invalid file fails before the database opens
+    study = studies_.create_study(_study_store(), definition)
+    print(f"study {study.id} {study.name!r} created as a draft")
+    print(f"rater link: /?study={study.token}")
+    return 0
+
+
+def study_export(args: argparse.Namespace) -> int:
+    store = _study_store()
+    study = studies_.get_study(store, _study_key(args.study))
+    out = args.out or f"study-{study.id}-ratings.{args.format}"
+    rows = export_.export_ratings(store, study.id, out, args.format, _rules(args))
+    print(f"wrote {rows} rating rows of study {study.id} {study.name!r} to {out}")
+    return 0
+
+
+def study_monitor(args: argparse.Namespace) -> int:
+    store = _study_store()
+    study = studies_.get_study(store, _study_key(args.study))
+    print(f"study {study.id} {study.name!r} ({study.status})")
+    print(monitor_.summary(monitor_.monitor(store, study.id, exclusion=_rules(args))))
+    return 0
+
+
+def _add_rules(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--keep-failed-attention", action="store_true",
+                         help="do not exclude raters who failed an attention check")
+    command.add_argument("--max-too-fast-share", type=float, default=None,
+                         help="exclude raters with a larger share of too-fast ratings (0-1)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vt_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -158,9 +212,26 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("seed-demo", help="create the demo project (no model calls)").set_defaults(run=seed_demo)
 
+    study = commands.add_parser("study", help="crowd-rating studies: load, monitor, export")
+    study_commands = study.add_subparsers(dest="study_command", required=True)
+    command = study_commands.add_parser("load", help="create a draft study from a TOML file")
+    command.add_argument("file")
+    command.set_defaults(run=study_load)
+    command = study_commands.add_parser("export", help="write the study's ratings to a file")
+    command.add_argument("study", help="study id or name")
+    command.add_argument("--format", choices=export_.FORMATS, default="csv")
+    command.add_argument("--out", help="output path (default: study-ID-ratings.FORMAT)")
+    _add_rules(command)
+    command.set_defaults(run=study_export)
+    command = study_commands.add_parser("monitor", help="a short summary of the study's progress")
+    command.add_argument("study", help="study id or name")
+    _add_rules(command)
+    command.set_defaults(run=study_monitor)
+
     args = parser.parse_args(argv)
     try:
         return args.run(args)
     except USER_ERRORS as exc:
-        print(f"{args.command}: FAILED: {exc}", file=sys.stderr)
+        name = args.command + (f" {args.study_command}" if args.command == "study" else "")
+        print(f"{name}: FAILED: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,167 @@
+"""Researcher › Rating studies through AppTest, on a real DuckDB file: load a study (and refuse a bad
+one), import items, add checks, open it, watch the monitor fill, and the export buttons."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.scripted_server import ScriptedServer
+from tests.test_monitor import definition, jsonl
+from tests.test_studies import scripted_conversation, selfplay_study
+from tests.test_study_cli import toml_of
+from vt_core.assignment import (
+    Identity,
+    finish,
+    mark_shown,
+    next_item,
+    register_rater,
+    set_status,
+    submit,
+)
+from vt_core.llm.calls import call_log
+from vt_core.personas import generate_personas
+from vt_core.projects import add_version, create_project, versions
+from vt_core.scenarios import add_scenario
+from vt_core.studies import create_study
+
+PAGE = "views/researcher_studies.py"
+T0 = datetime(2026, 11, 24, 12, 0, 0)
+
+
+@pytest.fixture
+def app(app_env):
+    with ScriptedServer(respond=scripted_conversation) as server:
+        app_env(server.url)
+        at = AppTest.from_file("../app.py", default_timeout=30).run()
+        at.switch_page(PAGE).run()
+        assert not at.exception
+        yield at
+
+
+def app_store():
+    from views.common import (
+        _open,  # the page's own store: one DuckDB connection per process
+    )
+    return _open()[1]
+
+
+def count(table: str) -> int:
+    return app_store().cursor().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def upload_study(at: AppTest, data: dict, name: str = "study.toml") -> AppTest:
+    at.radio(key="rs_source").set_value("upload").run()
+    at.file_uploader(key="rs_upload").upload(name, toml_of(data).encode()).run()
+    return at.button(key="rs_load").click().run()
+
+
+def table(at: AppTest, column: str):
+    """The first dataframe with this column."""
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def test_a_bad_file_shows_each_problem_and_saves_nothing(app):
+    at = upload_study(app, definition(items_per_rater=0, attention_checks=[]), "bad.toml")
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert "bad.toml: items_per_rater: must be at least 1, found 0" in errors
+    assert any(e.startswith("bad.toml: attention_checks: at least 2") for e in errors)
+    assert count("studies") == 0
+
+
+def test_the_whole_study_from_the_page(app):
+    at = upload_study(app, definition(name="page study"))
+    assert not at.exception
+    assert at.success[0].value == "Created draft study 1 'page study'."
+    assert table(at, "status")["status"].tolist() == ["draft"]
+
+    # opening needs items: the error is shown, nothing changes
+    at.button(key="rs_status").click().run()
+    assert any("no items yet for condition(s) a, b" in e.value for e in at.error)
+
+    for condition in ("a", "b"):
+        at.selectbox(key="rs_jsonl_condition").set_value(condition).run()
+        at.file_uploader(key="rs_jsonl").upload(f"{condition}.jsonl", "\n".join(jsonl(condition, 3)).encode()).run()
+        at.button(key="rs_import").click().run()
+        assert at.success[0].value == f"Imported 3 items into condition {condition!r}."
+    at.file_uploader(key="rs_jsonl").upload("broken.jsonl", b'{"messages": []}\n').run()
+    at.button(key="rs_import").click().run()
+    assert [e.value for e in at.error] == ["nothing was imported:",
+                                          "JSONL input line 1: 'messages' must be a non-empty list"]
+    at.button(key="rs_checks").click().run()
+    assert at.success[0].value == "Added 2 check items."
+    assert table(at, "source")["items"].tolist() == [3, 3, 2]
+    at.button(key="rs_status").click().run()
+    assert at.success[0].value == "Study 'page study' is now open."
+    token = app_store().cursor().execute("SELECT token FROM studies").fetchone()[0]
+    assert at.code[0].value == (f"/?study={token}&PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}"
+                                f"&STUDY_ID={{{{%STUDY_ID%}}}}&SESSION_ID={{{{%SESSION_ID%}}}}")
+
+    # two raters through the real assignment functions; one fails both checks, too fast
+    store, now = app_store(), T0
+    for name in ("good", "careless"):
+        rater = register_rater(store, 1, Identity("prolific", name), conditions=["a", "b"])
+        set_status(store, rater.id, "rating")
+        while item := next_item(store, rater, items_per_rater=4, k=2, lease_minutes=30, now=now):
+            mark_shown(store, rater.id, item.id, now=now)
+            values = {"adherence": 5, "quality": 5}  # wrong on both checks (they expect 2 and 6)
+            if item.kind == "attention" and name == "good":
+                values.update(item.expected)
+            submit(store, rater.id, item.id, values, now=now + timedelta(seconds=10 if name == "good" else 1),
+                   min_seconds=4)
+            now += timedelta(seconds=20)
+        finish(store, rater, now=now)
+    at.run()
+    assert not at.exception
+    counts = table(at, "started")
+    human = counts[counts["raters"] == "human"].iloc[0]
+    assert (human["started"], human["completed"], human["failed checks"], human["ratings"]) == (2, 1, 1, 12)
+    assert human["median seconds per item"] == "5.5"
+    per_condition = table(at, "human ratings")
+    assert per_condition["human ratings"].tolist() == [4, 4, 4]  # a, b, _checks
+    excluded = table(at, "reasons")
+    assert excluded["external id"].tolist() == ["careless"]
+    assert set(table(at, "alpha")["dimension"]) == {"adherence", "quality"}
+
+    # the exclusion rules are widgets: unticking brings the careless rater back
+    at.checkbox(key="rs_ex_attention").uncheck().run()
+    assert not any("reasons" in df.value.columns for df in at.dataframe)
+    at.checkbox(key="rs_ex_fast").check().run()
+    at.number_input(key="rs_ex_share").set_value(0.5).run()
+    assert table(at, "reasons")["external id"].tolist() == ["careless"]
+
+    buttons = at.get("download_button")
+    assert len(buttons) == 3
+    rows = app_store().cursor().execute("SELECT count(*) FROM ratings").fetchone()[0]
+    assert rows == 24  # 12 rated items x 2 dimensions
+
+
+def test_loading_a_file_from_the_studies_folder(app):
+    at = app
+    assert at.selectbox(key="rs_file").value.name == "crowd_study.toml"
+    at.button(key="rs_load").click().run()
+    assert not at.exception
+    assert at.success[0].value == "Created draft study 1 'Crowd study: baseline vs tuned prompt'."
+    assert at.get("form")  # self-play conditions: the self-play form is offered
+
+
+def test_items_from_selfplay(app):
+    store = app_store()
+    project = create_project(store, "Movie bot", goal="recommend movies", audience="film fans",
+                             prompt="You recommend movies.")
+    add_version(store, project.id, "You recommend at most three movies.", author="refinement")
+    generate_personas(store, project.id, 2, seed=1)
+    for i in range(2):
+        add_scenario(store, project.id, title=f"scenario {i}", description=f"situation {i}",
+                     user_goal=f"goal {i}", difficulty=1)
+    create_study(store, selfplay_study(project, [v.id for v in versions(store, project.id)]))
+    at = app.run()
+    at.number_input(key="rs_sp_n").set_value(2)
+    at.number_input(key="rs_sp_turns").set_value(1)
+    at.button(key="rs_sp_submit").click().run()
+    assert not at.exception
+    assert at.success[0].value == "Study now has 4 self-play items."
+    assert table(at, "source")["items"].tolist() == [2, 2, 0]
+    call_log(store).close()  # stop the call log's writer thread, then close the cached store
+    store.close()
