@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import ScriptedServer
 from tests.test_monitor import definition, jsonl
+from tests.test_pilot import scripted_rater
 from tests.test_studies import scripted_conversation, selfplay_study
 from tests.test_study_cli import toml_of
 from vt_core.assignment import (
@@ -165,3 +166,24 @@ def test_items_from_selfplay(app):
     assert table(at, "source")["items"].tolist() == [2, 2, 0]
     call_log(store).close()  # stop the call log's writer thread, then close the cached store
     store.close()
+
+
+def test_a_pilot_from_the_page(app_env):
+    with ScriptedServer(respond=scripted_rater) as server:
+        app_env(server.url)
+        at = AppTest.from_file("../app.py", default_timeout=30).run()
+        at.switch_page(PAGE).run()
+        at = upload_study(at, definition(name="pilot study"))
+        for condition in ("a", "b"):
+            at.selectbox(key="rs_jsonl_condition").set_value(condition).run()
+            at.file_uploader(key="rs_jsonl").upload(f"{condition}.jsonl", "\n".join(jsonl(condition, 4)).encode()).run()
+            at.button(key="rs_import").click().run()
+        at.button(key="rs_checks").click().run()
+        at.button(key="rs_status").click().run()
+        at.number_input(key="rs_pilot_raters").set_value(2)
+        at.button(key="rs_pilot_run").click().run()
+        assert not at.exception
+        assert at.success[0].value == "Pilot finished: 2 simulated raters rated 12 items."
+        counts = table(at, "started")
+        llm_row = counts[counts["raters"] == "llm"].iloc[0]
+        assert (llm_row["started"], llm_row["completed"]) == (2, 2)

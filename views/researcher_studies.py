@@ -7,6 +7,7 @@ from views.common import demo_notice, flash, platform, show_flash
 from vt_core.export import FORMATS, MEDIA_TYPES, export_bytes
 from vt_core.llm import LLMError
 from vt_core.monitor import KINDS, ExclusionRules, monitor
+from vt_core.pilot import run_pilot
 from vt_core.selfplay import SelfPlayError
 from vt_core.studies import (
     CHECKS_CONDITION,
@@ -168,6 +169,28 @@ elif definition.platform == "mturk":
 else:
     st.caption("Rater link (each visitor gets an anonymous id):")
     st.code(link, language=None)
+
+# -- pilot ---------------------------------------------------------------------------------------
+
+st.subheader("Pilot with simulated raters")
+st.caption("Before paying people: LLM raters with varied personas rate the study through the same "
+           "assignment. They are stored as rater kind 'llm', kept apart from people, and use their own "
+           "capacity, so they take no items away from human raters.")
+with st.form("rs_pilot"):
+    pilot_raters = st.number_input("Simulated raters", 1, 200, 4, key="rs_pilot_raters")
+    pilot_seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="rs_pilot_seed")
+    if st.form_submit_button("Run the pilot", key="rs_pilot_run", disabled=study.status == "draft"):
+        bar = st.progress(0.0, text="Simulated raters at work…")
+        try:
+            result = run_pilot(store, llm, study, raters=int(pilot_raters), seed=int(pilot_seed),
+                               progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} raters"))
+        except (LLMError, ValueError) as exc:
+            st.error(str(exc))
+        else:
+            flash(f"Pilot finished: {len(result.rater_ids)} simulated raters rated {result.ratings} items.")
+            st.rerun()
+if study.status == "draft":
+    st.caption("Open the study first: the pilot rates its items as they will be handed out.")
 
 # -- monitor -------------------------------------------------------------------------------------
 

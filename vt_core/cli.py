@@ -10,6 +10,7 @@ from vt_core import demo
 from vt_core import export as export_
 from vt_core import monitor as monitor_
 from vt_core import patterns as patterns_
+from vt_core import pilot
 from vt_core import refine as refine_
 from vt_core import studies as studies_
 from vt_core.config import Settings
@@ -171,6 +172,16 @@ def study_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
+def study_pilot(args: argparse.Namespace) -> int:
+    store, llm = _open()
+    study = studies_.get_study(store, _study_key(args.study))
+    result = pilot.run_pilot(store, llm, study, raters=args.raters, seed=args.seed,
+                             progress=ProgressBar("simulated raters"))
+    print(f"pilot of study {study.id} {study.name!r}: {len(result.rater_ids)} simulated raters ({llm.backend.describe()}), "
+          f"{result.ratings} items rated")
+    return 0
+
+
 def _add_rules(command: argparse.ArgumentParser) -> None:
     command.add_argument("--keep-failed-attention", action="store_true",
                          help="do not exclude raters who failed an attention check")
@@ -212,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("seed-demo", help="create the demo project (no model calls)").set_defaults(run=seed_demo)
 
-    study = commands.add_parser("study", help="crowd-rating studies: load, monitor, export")
+    study = commands.add_parser("study", help="crowd-rating studies: load, pilot, monitor, export")
     study_commands = study.add_subparsers(dest="study_command", required=True)
     command = study_commands.add_parser("load", help="create a draft study from a TOML file")
     command.add_argument("file")
@@ -227,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("study", help="study id or name")
     _add_rules(command)
     command.set_defaults(run=study_monitor)
+    command = study_commands.add_parser("pilot", help="simulated LLM raters rate the study first")
+    command.add_argument("study", help="study id or name")
+    command.add_argument("--raters", type=int, default=4)
+    command.add_argument("--seed", type=int, default=0)
+    command.set_defaults(run=study_pilot)
 
     args = parser.parse_args(argv)
     try:
