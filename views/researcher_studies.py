@@ -8,6 +8,7 @@ from vt_core.export import FORMATS, MEDIA_TYPES, export_bytes
 from vt_core.llm import LLMError
 from vt_core.monitor import KINDS, ExclusionRules, monitor
 from vt_core.pilot import run_pilot
+from vt_core.projects import current_version, list_projects, versions
 from vt_core.selfplay import SelfPlayError
 from vt_core.studies import (
     CHECKS_CONDITION,
@@ -16,6 +17,7 @@ from vt_core.studies import (
     add_check_items,
     add_items_from_selfplay,
     create_study,
+    definition_to_toml,
     import_items_jsonl,
     list_studies,
     load_study_file,
@@ -72,8 +74,129 @@ with st.expander("Load a study from a TOML file", expanded=not studies):
             flash(f"Created draft study {study.id} {study.name!r}.")
             st.rerun()
 
+# -- build a study --------------------------------------------------------------------------------
+
+CONDITION_NAMES = ("baseline", "tuned")
+CHECK_DEFAULTS = (("Please answer 2 ('Disagree') for the first question.", "adherence", 2),
+                  ("Please answer 6 ('Agree') for the second question.", "quality", 6))
+COMPREHENSION_OPTIONS = ("Whether I would like the bot's suggestions",
+                         "Whether the bot follows the instructions, and how helpful and well written its replies are",
+                         "Whether the user in the conversation is polite")
+TASK_TEXT = ("You will see conversations between a user and a chatbot, one at a time, with the instructions "
+             "its designer gave it. For each, say whether the chatbot follows the instructions and whether "
+             "its replies are helpful and well written. Some screens are checks that tell you how to "
+             "answer: follow what they say.")
+
+
+def bullet_lines(prompt: str) -> list[str]:
+    """The prompt's list items ("- x", "* x"): the designer's instructions, as raters see them."""
+    return [line.strip()[2:].strip() for line in prompt.splitlines()
+            if line.strip()[:2] in ("- ", "* ") and line.strip()[2:].strip()]
+
+
+def prefill_from_project() -> None:
+    """A newly chosen project: its first and current prompt versions, its prompt's list items."""
+    project_id = st.session_state["rs_b_project"]
+    ids = [v.id for v in versions(store, project_id)]
+    current = current_version(store, project_id)
+    st.session_state["rs_b_versions"] = ids[:1] + [current.id] if current.id != ids[0] else ids[:2]
+    st.session_state["rs_b_instructions"] = "\n".join(bullet_lines(current.text))
+
+
+def lines_of(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def build_study_form(projects) -> None:
+    by_project = {p.id: p for p in projects}
+    if st.session_state.get("rs_b_project") not in by_project:
+        st.session_state["rs_b_project"] = projects[0].id
+        prefill_from_project()
+    project = by_project[st.selectbox("Project", list(by_project), key="rs_b_project",
+                                      format_func=lambda i: by_project[i].name, on_change=prefill_from_project)]
+    project_versions = {v.id: v for v in versions(store, project.id)}
+    chosen = st.multiselect("Prompt versions to compare (two or more; the first is the baseline)",
+                            list(project_versions), key="rs_b_versions",
+                            format_func=lambda i: f"version {i} ({project_versions[i].author}, "
+                                                  f"{project_versions[i].created_at:%Y-%m-%d %H:%M})")
+    with st.form("rs_build"):
+        name = st.text_input("Study name", key="rs_b_name")
+        description = st.text_area("Description (for you; raters do not see it)", key="rs_b_description")
+        study_platform = st.selectbox("Platform", ["prolific", "mturk", "anonymous"], key="rs_b_platform")
+        st.markdown("**Conditions** (raters never see these names)")
+        condition_names = [st.text_input(f"Condition name for version {version_id}", key=f"rs_b_condition_{i}",
+                                         value=CONDITION_NAMES[i] if i < len(CONDITION_NAMES) else f"condition_{i + 1}")
+                           for i, version_id in enumerate(chosen)]
+        if not chosen:
+            st.caption("Choose the prompt versions above the form.")
+        instructions = st.text_area("The designer's instructions, one per line (raters see them with the "
+                                    "adherence question)", key="rs_b_instructions", height=150)
+        cols = st.columns(4)
+        items_per_rater = cols[0].number_input("Items per rater", 1, 1000, 20, key="rs_b_items")
+        ratings_per_item = cols[1].number_input("Ratings per item (k)", 1, 100, 5, key="rs_b_k")
+        lease_minutes = cols[2].number_input("Lease minutes", 1, 24 * 60, 30, key="rs_b_lease")
+        min_seconds = cols[3].number_input("Min seconds per item", 0.0, 600.0, 4.0, step=1.0, key="rs_b_min_seconds")
+        st.markdown("**Attention checks** (shown in place of a transcript)")
+        checks = []
+        for i, (text, dimension, expected) in enumerate(CHECK_DEFAULTS):
+            cols = st.columns([4, 1, 1])
+            checks.append({
+                "instruction": cols[0].text_input(f"Check {i + 1}", text, key=f"rs_b_check_{i}_instruction"),
+                "dimension": cols[1].selectbox("Dimension", ["adherence", "quality"],
+                                               ["adherence", "quality"].index(dimension), key=f"rs_b_check_{i}_dimension"),
+                "expected": cols[2].number_input("Expected answer", 1, 7, expected, key=f"rs_b_check_{i}_expected"),
+            })
+        st.markdown("**Comprehension check** (two attempts)")
+        question = st.text_input("Question", "What do you rate in this study?", key="rs_b_question")
+        options = st.text_area("Options, one per line", "\n".join(COMPREHENSION_OPTIONS), key="rs_b_options")
+        answer = st.text_input("Correct answer (one of the options, word for word)", COMPREHENSION_OPTIONS[1],
+                               key="rs_b_answer")
+        consent_text = st.text_area("Consent text", key="rs_b_consent",
+                                    placeholder="What the study is, what is recorded, that taking part is voluntary…")
+        instruction_text = st.text_area("Task instructions (shown before the comprehension check)", TASK_TEXT,
+                                        key="rs_b_task")
+        st.markdown("**Completion codes** (from the platform)")
+        cols = st.columns(3)
+        codes = {key: col.text_input(label, key=f"rs_b_code_{key}") for col, key, label in
+                 zip(cols, ("completed", "screened_out", "failed_checks"),
+                     ("Completed", "Screened out", "Failed checks"), strict=True)}
+        if st.form_submit_button("Create the study", type="primary", key="rs_b_submit"):
+            data = {
+                "name": name, "description": description, "platform": study_platform,
+                "conditions": [{"name": condition, "project": project.name, "version": version_id}
+                               for condition, version_id in zip(condition_names, chosen, strict=True)],
+                "instructions": lines_of(instructions),
+                "items_per_rater": int(items_per_rater), "ratings_per_item": int(ratings_per_item),
+                "lease_minutes": int(lease_minutes), "min_seconds_per_item": float(min_seconds),
+                "attention_checks": [{**check, "expected": int(check["expected"])} for check in checks],
+                "comprehension": {"question": question, "options": lines_of(options), "answer": answer.strip()},
+                "consent_text": consent_text, "instruction_text": instruction_text, "completion_codes": codes,
+            }
+            try:
+                built = create_study(store, parse_study(data, source="the form"))
+            except StudyError as exc:
+                show_error(exc)
+            else:
+                st.session_state["rs_study"] = built.id
+                st.session_state["rs_b_toml"] = (built.name, definition_to_toml(built.definition))
+                flash(f"Created draft study {built.id} {built.name!r}.")
+                st.rerun()
+    if "rs_b_toml" in st.session_state:
+        built_name, toml_text = st.session_state["rs_b_toml"]
+        slug = "".join(c if c.isalnum() else "_" for c in built_name.lower()).strip("_") or "study"
+        st.download_button(f"Download {built_name!r} as a TOML study file", toml_text, file_name=f"{slug}.toml",
+                           mime="application/toml", key="rs_b_download")
+
+
+with st.expander("Build a study", expanded=False):
+    if projects := list_projects(store):
+        build_study_form(projects)
+    else:
+        st.info("No project yet: a built study compares prompt versions of a project. Create one on the "
+                "**Projects** page, or load a study file above.")
+
 if not studies:
-    st.info("No study yet. Load one above; `studies/crowd_study.toml` reproduces the method's crowd study.")
+    st.info("No study yet. Load or build one above; `studies/crowd_study.toml` reproduces the method's crowd study.")
     st.stop()
 
 st.dataframe([{"id": s.id, "name": s.name, "status": s.status, "platform": s.definition.platform,

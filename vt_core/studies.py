@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import duckdb
+import tomli_w
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -332,6 +333,11 @@ def load_study_file(path: str | Path) -> StudyDefinition:
     except tomllib.TOMLDecodeError as exc:
         raise StudyFileError(f"{path}: TOML syntax error: {exc}") from None
     return parse_study(data, str(path))
+
+
+def definition_to_toml(definition: StudyDefinition) -> str:
+    """The definition as a TOML study file that load_study_file reads back to an equal definition."""
+    return tomli_w.dumps(definition.model_dump(exclude_none=True))
 
 
 # -- the study row ----------------------------------------------------------------------------
