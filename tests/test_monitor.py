@@ -261,3 +261,41 @@ def test_monitor_alpha_per_kind_and_human_llm(store):
     assert alpha_of(m, "adherence", "human").alpha == pytest.approx(
         krippendorff.alpha(reliability_data=np.array(FIXED[:3]), level_of_measurement="ordinal"))
     assert m.ratings("human") == sum(1 for row in FIXED for v in row if not np.isnan(v)) + 4
+
+
+def test_gold_items_are_compared_with_their_known_answer(store):
+    gold = {"turns": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "BUY NOW!!!"}],
+            "expected": {"adherence": 1}}
+    study = build_study(store, n_items=1, items_per_rater=2, gold_items=[gold, gold])
+    golds = item_ids(store, study.id, "gold")
+    near, far = add_rater(store, study.id, "near"), add_rater(store, study.id, "far")
+
+    def answer(rater, adherence):
+        """Rate whatever comes next through the page's functions until a gold item is answered."""
+        while True:
+            item = next_item(store, rater, items_per_rater=2, k=3, lease_minutes=5, now=T0)
+            mark_shown(store, rater.id, item.id, now=T0)
+            value = adherence if item.kind == "gold" else 4
+            expected = item.expected if item.kind == "attention" else None
+            result = submit(store, rater.id, item.id, {"adherence": value, "quality": 4},
+                            now=T0 + timedelta(seconds=10), expected=expected)
+            if item.kind == "gold":
+                return result
+
+    assert answer(near, 2).flags == ()                 # one point off the known 1: within tolerance
+    assert answer(far, 4).flags == ("gold_missed",)    # three points off
+    assert answer(far, 1).flags == ()
+    missed = store.cursor().execute("SELECT detail FROM rater_flags WHERE rater_id = ? AND flag = 'gold_missed'",
+                                    [far.id]).fetchall()
+    assert [json.loads(d)["given"] for (d,) in missed] == [{"adherence": 4}]
+    assert json.loads(missed[0][0])["item_id"] in golds
+
+    def excluded(share):
+        rules = ExclusionRules(exclude_failed_attention=False, max_gold_miss_share=share)
+        return {r.external_id for r in monitor(store, study.id, exclusion=rules).excluded}
+
+    assert excluded(None) == set()
+    assert excluded(0.5) == set()      # 1 of 2 missed does not exceed a half
+    assert excluded(0.4) == {"far"}
+    with pytest.raises(ValueError, match="max_gold_miss_share"):
+        ExclusionRules(max_gold_miss_share=2)

@@ -129,7 +129,7 @@ def test_the_whole_study_from_the_page(app):
     at.checkbox(key="rs_ex_attention").uncheck().run()
     assert not any("reasons" in df.value.columns for df in at.dataframe)
     at.checkbox(key="rs_ex_fast").check().run()
-    at.number_input(key="rs_ex_share").set_value(0.5).run()
+    at.number_input(key="rs_ex_fast_share").set_value(0.5).run()
     assert table(at, "reasons")["external id"].tolist() == ["careless"]
 
     buttons = at.get("download_button")

@@ -5,6 +5,7 @@ import streamlit as st
 from vt_core.access import login_mode, loopback_only, password_matches
 from vt_core.config import ConfigError, Settings
 from vt_core.llm import LLM
+from vt_core.monitor import ExclusionRules
 from vt_core.projects import Project, ProjectError, PromptVersion, add_version, list_projects
 from vt_core.sessions import log_event
 from vt_core.sessions import run_id as session_run_id
@@ -137,6 +138,33 @@ def save_version(store: Store, project_id: int, text: str, rationale: str, make_
     log_session_event("version_saved", project_id=project_id, version_id=saved.id, page=page)
     flash(f"Saved version v{saved.id}" + (" as the current prompt." if make_current else "."))
     return saved
+
+
+# -- exclusion rules (monitor and statistics) -------------------------------------------------
+
+
+def exclusion_rules(prefix: str) -> ExclusionRules:
+    """The rules chosen with exclusion_controls(prefix); the defaults before those render."""
+    get = st.session_state.get
+    return ExclusionRules(
+        exclude_failed_attention=get(f"{prefix}_attention", True),
+        max_too_fast_share=get(f"{prefix}_fast_share", 0.25) if get(f"{prefix}_fast") else None,
+        max_gold_miss_share=get(f"{prefix}_gold_share", 0.5) if get(f"{prefix}_gold") else None,
+    )
+
+
+def exclusion_controls(prefix: str) -> ExclusionRules:
+    """The researcher's exclusion rules, as widgets keyed by `prefix`; excluded raters stay in the data."""
+    get = st.session_state.get
+    attention, fast, gold = st.columns(3)
+    attention.checkbox("Exclude raters who failed an attention check", value=True, key=f"{prefix}_attention")
+    fast.checkbox("Exclude raters with too many too-fast ratings", value=False, key=f"{prefix}_fast")
+    fast.number_input("Largest share of too-fast ratings", 0.0, 1.0, 0.25, step=0.05, key=f"{prefix}_fast_share",
+                      disabled=not get(f"{prefix}_fast"))
+    gold.checkbox("Exclude raters who missed too many gold items", value=False, key=f"{prefix}_gold")
+    gold.number_input("Largest share of gold items missed (more than one point off)", 0.0, 1.0, 0.5, step=0.05,
+                      key=f"{prefix}_gold_share", disabled=not get(f"{prefix}_gold"))
+    return exclusion_rules(prefix)
 
 
 # -- the rater side ----------------------------------------------------------------------------

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from views.common import demo_notice, flash, platform, show_flash
+from views.common import demo_notice, exclusion_controls, exclusion_rules, flash, platform, show_flash
 from vt_core.export import FORMATS, MEDIA_TYPES, export_bytes
 from vt_core.llm import LLMError
-from vt_core.monitor import KINDS, ExclusionRules, monitor
+from vt_core.monitor import KINDS, monitor
 from vt_core.pilot import run_pilot
 from vt_core.projects import current_version, list_projects, versions
 from vt_core.selfplay import SelfPlayError
@@ -211,9 +211,7 @@ definition = study.definition
 
 # -- items (draft only) --------------------------------------------------------------------------
 
-m = monitor(store, study.id, exclusion=ExclusionRules(
-    exclude_failed_attention=st.session_state.get("rs_ex_attention", True),
-    max_too_fast_share=st.session_state.get("rs_ex_share") if st.session_state.get("rs_ex_fast") else None))
+m = monitor(store, study.id, exclusion=exclusion_rules("rs_ex"))
 items_by_condition = {row["condition"]: row["items"] for row in m.per_condition}
 st.subheader("Items")
 st.caption(f"{definition.items_per_rater} items per rater, {definition.ratings_per_item} ratings per item, "
@@ -318,11 +316,7 @@ if study.status == "draft":
 # -- monitor -------------------------------------------------------------------------------------
 
 st.subheader("Monitor")
-cols = st.columns(3)
-cols[0].checkbox("Exclude raters who failed an attention check", value=True, key="rs_ex_attention")
-cols[1].checkbox("Exclude raters with too many too-fast ratings", value=False, key="rs_ex_fast")
-cols[2].number_input("Largest share of too-fast ratings", 0.0, 1.0, 0.25, step=0.05, key="rs_ex_share",
-                     disabled=not st.session_state.get("rs_ex_fast"))
+exclusion_controls("rs_ex")
 st.dataframe([{"raters": kind, "started": m.raters[kind].started, "rating": m.raters[kind].rating,
                "completed": m.raters[kind].completed, "failed checks": m.raters[kind].failed_checks,
                "screened out": m.raters[kind].screened_out, "ratings": m.ratings(kind),

@@ -93,6 +93,7 @@ PLATFORMS = ("prolific", "mturk", "anonymous", "llm")
 STATUSES = ("consent", "comprehension", "rating", "completed", "screened_out", "failed_checks")
 FINAL_STATUSES = ("completed", "screened_out", "failed_checks")
 ATTENTION_FAILURES_TO_FAIL = 2
+GOLD_TOLERANCE = 1  # a gold answer more than this many scale points from the known one is a miss
 MAX_RETRIES = 50
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -670,9 +671,10 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
     """Store one rating (a row per dimension) in one transaction and release the lease.
 
     A second submit of the same (rater, item) stores nothing: ``duplicate=True``. ``seconds``
-    is ``now - shown_at``. Flags 'too_fast' when seconds < min_seconds and, for attention
+    is ``now - shown_at``. Flags 'too_fast' when seconds < min_seconds; for attention
     items, 'attention_failed' when a value differs from ``expected`` (default: the item's
-    own). Values must cover exactly the study's dimensions (``dimensions``, default from the
+    own); for gold items, 'gold_missed' when a value is more than GOLD_TOLERANCE points from
+    the known answer. Values must cover exactly the study's dimensions (``dimensions``, default from the
     study definition, else adherence and quality), each from 1 to 7 (to the number of labels
     when the definition gives a dimension its own), or ValueError is raised before anything
     is written. A late submit on an expired lease is stored only if nobody took the
@@ -734,12 +736,12 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
             if min_seconds is not None and seconds is not None and seconds < min_seconds:
                 flags.append(("too_fast", {"item_id": item_id, "seconds": round(seconds, 3),
                                            "min_seconds": min_seconds}))
-            if item_kind == "attention":
+            if item_kind in ("attention", "gold"):
                 want = expected if expected is not None else (
                     json.loads(item_expected) if item_expected is not None else {})
-                wrong = {d: v for d, v in want.items() if values.get(d) != v}
-                if wrong:
-                    flags.append(("attention_failed", {
+                tolerance = 0 if item_kind == "attention" else GOLD_TOLERANCE
+                if any(values.get(d) is None or abs(values[d] - v) > tolerance for d, v in want.items()):
+                    flags.append(("attention_failed" if item_kind == "attention" else "gold_missed", {
                         "item_id": item_id, "expected": want,
                         "given": {d: values.get(d) for d in want}}))
             for flag, detail in flags:

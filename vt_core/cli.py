@@ -144,7 +144,8 @@ def _study_key(text: str) -> int | str:
 
 def _rules(args: argparse.Namespace) -> monitor_.ExclusionRules:
     return monitor_.ExclusionRules(exclude_failed_attention=not args.keep_failed_attention,
-                                   max_too_fast_share=args.max_too_fast_share)
+                                   max_too_fast_share=args.max_too_fast_share,
+                                   max_gold_miss_share=args.max_gold_miss_share)
 
 
 def study_load(args: argparse.Namespace) -> int:
@@ -187,6 +188,8 @@ def _add_rules(command: argparse.ArgumentParser) -> None:
                          help="do not exclude raters who failed an attention check")
     command.add_argument("--max-too-fast-share", type=float, default=None,
                          help="exclude raters with a larger share of too-fast ratings (0-1)")
+    command.add_argument("--max-gold-miss-share", type=float, default=None,
+                         help="exclude raters who missed a larger share of the gold items (0-1)")
 
 
 def main(argv: list[str] | None = None) -> int:

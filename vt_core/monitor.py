@@ -11,7 +11,8 @@ Decisions, in one place:
   ratings stay in the database and in every export, with ``excluded = true``. A rater is excluded
   when ``exclude_failed_attention`` is set and they failed at least one attention check, or when
   their share of ratings flagged 'too_fast' (too_fast flags / items they rated) exceeds
-  ``max_too_fast_share``.
+  ``max_too_fast_share``, or when their share of gold items answered more than one point from the
+  known answer ('gold_missed' flags / gold items they rated) exceeds ``max_gold_miss_share``.
 - **Agreement** is Krippendorff's alpha, ordinal (``krippendorff.alpha`` over a raters x items
   matrix with NaN where a rater did not rate an item), per dimension, over the *regular* items only
   (attention checks have instructed answers and gold items a known one, so they would inflate it),
@@ -46,13 +47,16 @@ class ExclusionRules:
 
     exclude_failed_attention: bool = True
     max_too_fast_share: float | None = None  # e.g. 0.25: more than a quarter of ratings too fast
+    max_gold_miss_share: float | None = None  # e.g. 0.5: more than half of the gold items missed
 
     def __post_init__(self) -> None:
-        if self.max_too_fast_share is not None and not 0 <= self.max_too_fast_share <= 1:
-            raise ValueError(f"max_too_fast_share must be a share from 0 to 1, not {self.max_too_fast_share!r}")
+        for name in ("max_too_fast_share", "max_gold_miss_share"):
+            share = getattr(self, name)
+            if share is not None and not 0 <= share <= 1:
+                raise ValueError(f"{name} must be a share from 0 to 1, not {share!r}")
 
 
-NO_EXCLUSION = ExclusionRules(exclude_failed_attention=False, max_too_fast_share=None)
+NO_EXCLUSION = ExclusionRules(exclude_failed_attention=False)
 
 
 @dataclass(frozen=True)
@@ -117,18 +121,24 @@ def excluded_raters(store: Store, study_id: int, rules: ExclusionRules | None = 
         "SELECT ra.id, ra.kind, ra.platform, ra.external_id,"
         " (SELECT count(*) FROM rater_flags f WHERE f.rater_id = ra.id AND f.flag = 'attention_failed'),"
         " (SELECT count(*) FROM rater_flags f WHERE f.rater_id = ra.id AND f.flag = 'too_fast'),"
-        " (SELECT count(DISTINCT r.item_id) FROM ratings r WHERE r.rater_id = ra.id)"
+        " (SELECT count(DISTINCT r.item_id) FROM ratings r WHERE r.rater_id = ra.id),"
+        " (SELECT count(*) FROM rater_flags f WHERE f.rater_id = ra.id AND f.flag = 'gold_missed'),"
+        " (SELECT count(DISTINCT r.item_id) FROM ratings r JOIN study_items i ON i.id = r.item_id"
+        "   WHERE r.rater_id = ra.id AND i.kind = 'gold')"
         " FROM raters ra WHERE ra.study_id = ? ORDER BY ra.id",
         [study_id],
     ).fetchall()
     excluded = []
-    for rater_id, kind, platform, external_id, failed, too_fast, rated in rows:
+    for rater_id, kind, platform, external_id, failed, too_fast, rated, missed, gold in rows:
         reasons = []
         if rules.exclude_failed_attention and failed:
             reasons.append(f"failed {failed} attention check(s)")
         if rules.max_too_fast_share is not None and rated and too_fast / rated > rules.max_too_fast_share:
             reasons.append(f"{too_fast} of {rated} ratings too fast ({too_fast / rated:.0%} > "
                            f"{rules.max_too_fast_share:.0%})")
+        if rules.max_gold_miss_share is not None and gold and missed / gold > rules.max_gold_miss_share:
+            reasons.append(f"missed {missed} of {gold} gold items ({missed / gold:.0%} > "
+                           f"{rules.max_gold_miss_share:.0%})")
         if reasons:
             excluded.append(ExcludedRater(rater_id, kind, platform, external_id, tuple(reasons)))
     return excluded
