@@ -168,14 +168,19 @@ def test_prolific_link_registers_at_once_and_shows_consent(study):
     assert not at.sidebar.caption  # no model caption for raters
 
 
-def test_mturk_link_registers_the_worker(study):
-    open_link(study, MTURK)
+@pytest.fixture
+def mturk_study(server):
+    return make_study(platform="mturk", name="mturk study")
+
+
+def test_mturk_link_registers_the_worker(mturk_study):
+    open_link(mturk_study, MTURK)
     assert raters("platform, external_id, assignment_id, hit_id, submit_to") == [
         ("mturk", "W1", "A1", "H1", "https://www.mturk.com")]
 
 
-def test_mturk_preview_shows_the_task_and_registers_nobody(study):
-    at = open_link(study, {**MTURK, "assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "workerId": ""})
+def test_mturk_preview_shows_the_task_and_registers_nobody(mturk_study):
+    at = open_link(mturk_study, {**MTURK, "assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "workerId": ""})
     assert "Accept the HIT" in at.info[0].value
     shown = texts(at)
     assert CONSENT in shown and "Question 0?" in shown and "Read each conversation" in shown
@@ -183,7 +188,8 @@ def test_mturk_preview_shows_the_task_and_registers_nobody(study):
     assert raters() == []
 
 
-def test_anonymous_link_gets_an_id_in_the_url_and_resumes_with_it(study):
+def test_anonymous_link_gets_an_id_in_the_url_and_resumes_with_it(server):
+    study = make_study(platform="anonymous")
     at = open_link(study)
     (platform, external_id, status), = raters()
     assert (platform, status) == ("anonymous", "consent")
@@ -201,6 +207,17 @@ def test_a_bad_token_or_a_closed_study_shows_a_message_only(server):
     draft = make_study(status="draft")
     at = open_link(draft, PROLIFIC)
     assert "not open" in at.error[0].value
+    assert not at.button and raters() == []
+
+
+def test_a_link_from_another_platform_is_refused(study, server):
+    at = open_link(study, {})  # a Prolific study opened without PROLIFIC_PID
+    assert "runs on Prolific, but the link carries no PROLIFIC_PID" in at.error[0].value
+    at = open_link(study, MTURK)
+    assert "runs on Prolific, but the link comes from MTurk" in at.error[0].value
+    anonymous = make_study(platform="anonymous", name="anonymous study")
+    at = open_link(anonymous, PROLIFIC)
+    assert "anonymous link, but the link carries Prolific parameters" in at.error[0].value
     assert not at.button and raters() == []
 
 
@@ -310,8 +327,8 @@ def test_finishing_shows_the_completion_code_and_the_prolific_link(study):
     assert [c.value for c in shown.code] == [CODES["completed"]]
 
 
-def test_mturk_rater_finishes_too(study):
-    at = rating_session(study, MTURK)
+def test_mturk_rater_finishes_too(mturk_study):
+    at = rating_session(mturk_study, MTURK)
     for _ in range(TOTAL):
         at = answer_item(at)
     assert [c.value for c in at.code] == [CODES["completed"]]
@@ -356,7 +373,8 @@ def test_condition_names_never_appear(study):
         seen.append(texts(at))
         at = answer_item(at)
     seen.append(texts(at))
-    preview = open_link(study, {**MTURK, "assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "workerId": ""})
+    mturk = make_study(platform="mturk", name="mturk study")
+    preview = open_link(mturk, {**MTURK, "assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "workerId": ""})
     seen.append(texts(preview))
     everything = "\n".join(seen)
     assert "Question" in everything and CODES["completed"] in everything

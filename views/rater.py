@@ -13,6 +13,7 @@ import streamlit as st
 
 from views.common import keep_in_rater_link, plain, platform, rater_link
 from vt_core.assignment import (
+    check_platform,
     completion_url,
     finish,
     identity_from_params,
@@ -53,6 +54,7 @@ definition = study.definition
 
 try:
     identity = identity_from_params(link, anonymous_id=link.get(ANON_PARAM) or None)
+    check_platform(identity, definition.platform)
 except ValueError as exc:
     st.error(f"This study link is incomplete or malformed: {exc}. Please reopen the task from the "
              "platform that sent you.")

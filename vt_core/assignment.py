@@ -69,6 +69,7 @@ __all__ = [
     "Rater",
     "SubmitResult",
     "balanced_latin_square",
+    "check_platform",
     "completion_url",
     "finish",
     "get_rater",
@@ -185,6 +186,26 @@ def identity_from_params(params: Mapping[str, str], anonymous_id: str | None = N
         anonymous_id = _ANON_PREFIX + secrets.token_hex(10)
     return Identity(platform="anonymous",
                     external_id=_check_id("anonymous id", anonymous_id, required=True))
+
+
+_PLATFORM_NAMES = {"prolific": "Prolific", "mturk": "MTurk", "anonymous": "an anonymous link"}
+_PLATFORM_PARAMS = {"prolific": "PROLIFIC_PID", "mturk": "workerId and assignmentId"}
+
+
+def check_platform(identity: Identity, study_platform: str) -> None:
+    """Refuse a link from another platform than the study's: a Prolific study opened without
+    PROLIFIC_PID would otherwise register an anonymous rater who could never be paid, and a
+    platform's parameters on an anonymous study would promise a return to a platform that
+    knows nothing of it. Raises ValueError saying what the link lacks or carries."""
+    if identity.platform == study_platform:
+        return
+    if study_platform in _PLATFORM_PARAMS:
+        raise ValueError(f"this study runs on {_PLATFORM_NAMES[study_platform]}, but the link carries no "
+                         f"{_PLATFORM_PARAMS[study_platform]}" if identity.platform == "anonymous" else
+                         f"this study runs on {_PLATFORM_NAMES[study_platform]}, but the link comes from "
+                         f"{_PLATFORM_NAMES[identity.platform]}")
+    raise ValueError(f"this study is run with {_PLATFORM_NAMES[study_platform]}, but the link carries "
+                     f"{_PLATFORM_NAMES[identity.platform]} parameters")
 
 
 # --------------------------------------------------------------------------------------------
