@@ -264,13 +264,22 @@ def propose_patterns(llm: LLM, store: Store, project_id: int, *, seed: int = 0) 
             f"'good' or 'bad' first ('unrealistic_user' marks say nothing about the bot)"
         )
     existing = [p.statement for p in list_patterns(store, project_id, status=("candidate", "accepted", "merged"))]
-    content = render("patterns_propose", goal=get_project(store, project_id).goal, evidence=evidence,
-                     existing="\n".join(f"- {s}" for s in existing) or "(none)", max_patterns=MAX_PROPOSED)
-    reply = llm.structured([{"role": "user", "content": content}], PatternProposal,
-                           temperature=0.4, seed=seed, max_tokens=900)
+    drafts = propose(llm, "patterns_propose", PatternProposal, existing, seed=seed,
+                     goal=get_project(store, project_id).goal, evidence=evidence)
+    return [_insert(store, project_id, d.kind, d.statement, "candidate", "proposed") for d in drafts]
+
+
+def propose(llm: LLM, template: str, schema: type[BaseModel], existing: list[str], *, seed: int, **values) -> list:
+    """The drafts of one structured call to the proposer `template`, filled with `values`, the
+    `existing` statements (as $existing) and $max_patterns. `schema` holds a list `patterns` of
+    drafts with a `statement`; at most MAX_PROPOSED are kept, none empty, none a near-duplicate
+    of an existing statement or of an earlier draft (see `dedupe`). The critic's taste patterns
+    come from here too."""
+    content = render(template, existing="\n".join(f"- {s}" for s in existing) or "(none)",
+                     max_patterns=MAX_PROPOSED, **values)
+    reply = llm.structured([{"role": "user", "content": content}], schema, temperature=0.4, seed=seed, max_tokens=900)
     drafts = [d for d in reply.patterns[:MAX_PROPOSED] if d.statement.strip()]
-    keep = dedupe([d.statement for d in drafts], existing)
-    return [_insert(store, project_id, drafts[i].kind, drafts[i].statement, "candidate", "proposed") for i in keep]
+    return [drafts[i] for i in dedupe([d.statement for d in drafts], existing)]
 
 
 # -- judging -------------------------------------------------------------------------------------

@@ -164,18 +164,31 @@ def copied_text(candidate: str, parent: str, transcripts: list[Transcript]) -> s
     return None
 
 
-def apply_guards(project: Project, parent: str, draft: str, transcripts: list[Transcript]) -> tuple[str, list[str], bool]:
-    """(text, notes, rejected): locked sections restored; over budget or copied text rejects."""
-    text, notes = restore_locked(parent, draft, project.locked_sections)
+def check_draft(parent: str, draft: str, *, locked: list[str], budget: int,
+                copied: Callable[[str], str | None]) -> tuple[str, list[str], bool]:
+    """(text, notes, rejected): the parent's locked sections restored; a text over the token
+    budget, or one in which `copied(text)` finds something taken from the evidence (it says
+    what), is rejected. The critic's taste specifications pass the same guards."""
+    text, notes = restore_locked(parent, draft, locked)
     tokens = estimate_tokens(text)
-    if tokens > project.prompt_token_budget:
-        notes.append(f"rejected: about {tokens} tokens, over the budget of {project.prompt_token_budget}")
+    if tokens > budget:
+        notes.append(f"rejected: about {tokens} tokens, over the budget of {budget}")
         return text, notes, True
-    copied = copied_text(text, parent, transcripts)
-    if copied:
-        notes.append(f"rejected: copies conversation text into the prompt ('{copied}')")
+    found = copied(text)
+    if found:
+        notes.append(f"rejected: {found}")
         return text, notes, True
     return text, notes, False
+
+
+def apply_guards(project: Project, parent: str, draft: str, transcripts: list[Transcript]) -> tuple[str, list[str], bool]:
+    """(text, notes, rejected): locked sections restored; over budget or copied text rejects."""
+    def copied(text: str) -> str | None:
+        words = copied_text(text, parent, transcripts)
+        return f"copies conversation text into the prompt ('{words}')" if words else None
+
+    return check_draft(parent, draft, locked=project.locked_sections, budget=project.prompt_token_budget,
+                       copied=copied)
 
 
 # -- writing, scoring ------------------------------------------------------------------------
@@ -183,18 +196,23 @@ def apply_guards(project: Project, parent: str, draft: str, transcripts: list[Tr
 
 def write_candidate(llm: LLM, project: Project, parent: str, patterns: list[Pattern], critiques: list[str],
                     *, sample: int, seed: int) -> Draft:
-    budget = project.prompt_token_budget
-    prompt = render(
-        "refine",
+    return write_draft(
+        llm, "refine", locked=project.locked_sections, budget=project.prompt_token_budget, seed=seed, sample=sample,
         goal=project.goal,
         audience=project.audience,
         prompt=parent,
         patterns="\n".join(f"- [{p.id}] {p.kind.upper()}: {p.statement}" for p in patterns),
         critiques="\n".join(f"- {c}" for c in critiques) or "- (none)",
-        locked=", ".join(f"'{h}'" for h in project.locked_sections) or "(none)",
-        budget=budget,
-        words=int(budget * 0.75),
     )
+
+
+def write_draft(llm: LLM, template: str, *, locked: list[str], budget: int, seed: int, sample: int,
+                **values) -> Draft:
+    """One candidate from the writer `template`, filled with `values`, the locked section headings
+    ($locked) and the token budget ($budget, and about as many $words). The critic's taste
+    specifications are written here too."""
+    prompt = render(template, locked=", ".join(f"'{h}'" for h in locked) or "(none)", budget=budget,
+                    words=int(budget * 0.75), **values)
     return llm.structured([{"role": "user", "content": prompt}], Draft, temperature=0.8,
                           max_tokens=min(4 * budget, 4000), seed=seed, sample=sample)
 
