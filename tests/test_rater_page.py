@@ -381,3 +381,78 @@ def test_condition_names_never_appear(study):
     for name in CONDITIONS:
         assert name not in everything
         assert name not in str(at.query_params)
+
+
+# -- a study that has all its ratings ----------------------------------------------------------
+
+
+def rate_until_nothing_left(study, pid: str) -> int:
+    """Another rater, through the functions the page calls: rate every item handed out."""
+    from vt_core.assignment import Identity, mark_shown, next_item, register_rater, set_status, submit
+
+    store, d = app_store(), study.definition
+    rater = register_rater(store, study.id, Identity("prolific", pid), conditions=list(CONDITIONS))
+    set_status(store, rater.id, "rating")
+    rated = 0
+    while item := next_item(store, rater, items_per_rater=d.items_per_rater, k=d.ratings_per_item,
+                            lease_minutes=d.lease_minutes):
+        mark_shown(store, rater.id, item.id)
+        submit(store, rater.id, item.id, {"adherence": 4, "quality": 4}, k=d.ratings_per_item)
+        rated += 1
+    return rated
+
+
+def test_a_full_study_ends_before_consent_with_the_screened_out_code(server):
+    study = make_study(ratings_per_item=1)  # 6 regular items, 2 per rater
+    for pid in ("other1", "other2", "other3"):
+        assert rate_until_nothing_left(study, pid) == TOTAL
+    at = open_link(study, PROLIFIC)
+    assert "already has all the ratings it needs" in texts(at), texts(at)
+    assert [c.value for c in at.code] == [CODES["screened_out"]]
+    assert not at.button and raters()[-1] == ("prolific", "pid0001", "screened_out")
+
+
+def test_a_rater_waits_while_others_hold_the_last_items(server):
+    from vt_core.assignment import Identity, next_item, register_rater, set_status, submit
+
+    study = make_study(ratings_per_item=1)
+    for pid in ("other1", "other2"):
+        rate_until_nothing_left(study, pid)
+    store, d = app_store(), study.definition
+    holders = []
+    for pid in ("holder1", "holder2"):  # each holds a lease on one of the two items left
+        holder = register_rater(store, study.id, Identity("prolific", pid), conditions=list(CONDITIONS))
+        set_status(store, holder.id, "rating")
+        while (item := next_item(store, holder, items_per_rater=d.items_per_rater, k=1,
+                                 lease_minutes=30)).kind != "regular":
+            submit(store, holder.id, item.id, {"adherence": 4, "quality": 4})
+        holders.append(holder.id)
+    at = open_link(study, PROLIFIC)
+    assert "being rated by someone else" in at.info[0].value
+    assert [b.label for b in at.button] == ["Check again"]
+    assert raters()[-1][2] == "consent" and not at.code
+    # the holders leave: their leases expire, and the same screen now lets the rater start
+    store.cursor().execute("UPDATE leases SET expires_at = TIMESTAMP '2000-01-01' WHERE rater_id IN (?, ?)", holders)
+    at = click(at, "Check again")
+    assert [b.label for b in at.button] == ["I agree", "I do not agree"]
+
+
+def test_a_rater_whose_items_fill_up_midway_completes_early(server):
+    study = make_study(ratings_per_item=1, items_per_rater=4)  # 6 regular items
+    at = rating_session(study)
+    while not current_turns(at)[0].startswith("Question"):
+        at = answer_item(at)  # past any check item, to one regular rating
+    at = answer_item(at)
+    assert rate_until_nothing_left(study, "other1") >= 4  # the others take every regular item left
+    rate_until_nothing_left(study, "other2")
+    at.run()
+    for _ in range(CHECKS):  # the check items left are exempt from k; then the session ends
+        if at.code:
+            break
+        assert current_turns(at)[0].startswith("This is a check")
+        at = answer_item(at)
+    assert "ended early" in at.success[0].value
+    assert [c.value for c in at.code] == [CODES["completed"]]
+    assert raters()[0] == ("prolific", "pid0001", "completed")
+    flags = app_store().cursor().execute("SELECT flag FROM rater_flags WHERE rater_id = 1").fetchall()
+    assert flags == [("study_full",)]

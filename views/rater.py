@@ -15,6 +15,8 @@ from views.common import keep_in_rater_link, plain, platform, rater_link
 from vt_core.assignment import (
     check_platform,
     completion_url,
+    end_early,
+    ended_early,
     finish,
     identity_from_params,
     mark_shown,
@@ -22,6 +24,7 @@ from vt_core.assignment import (
     progress,
     record_comprehension,
     register_rater,
+    room,
     submit,
 )
 from vt_core.assignment import set_status as set_rater_status
@@ -117,7 +120,30 @@ def rerun_with(message: str | None = None) -> None:
 if notice := st.session_state.pop(_NOTICE, None):
     st.warning(notice)
 
+plan = {"items_per_rater": definition.items_per_rater, "k": definition.ratings_per_item}
+
+
+def no_regular_item_now() -> bool:
+    left = room(store, rater, **plan)
+    return left.needed > 0 and left.now == 0
+
+
+def nothing_left_for_now() -> None:
+    """No item for this rater right now, before they are done: wait while other raters' leases
+    may return items, else end early (the study has all the ratings it needs)."""
+    if room(store, rater, **plan).later:
+        st.info("Every conversation left for you is being rated by someone else right now. Some of them "
+                "may come free in the next minutes: please wait a little, then check again.")
+        st.button("Check again", type="primary")
+        st.stop()
+    end_early(store, rater)
+    rerun_with()
+
+
 # -- consent ------------------------------------------------------------------------------------
+
+if rater.status in ("consent", "comprehension") and no_regular_item_now():
+    nothing_left_for_now()  # full before they start: do not make them read the instructions
 
 if rater.status == "consent":
     st.subheader("Consent")
@@ -162,9 +188,11 @@ if rater.status == "comprehension":
 # -- rating -------------------------------------------------------------------------------------
 
 if rater.status == "rating":
-    plan = {"items_per_rater": definition.items_per_rater, "k": definition.ratings_per_item}
     item = next_item(store, rater, lease_minutes=definition.lease_minutes, **plan)
     if item is None:
+        done, total, _ = progress(store, rater, **plan)
+        if done < total:
+            nothing_left_for_now()
         finish(store, rater)
         rerun_with()
     mark_shown(store, rater.id, item.id)
@@ -207,8 +235,13 @@ if rater.status == "rating":
 # -- the end ------------------------------------------------------------------------------------
 
 code = getattr(definition.completion_codes, rater.status)
+full = ended_early(store, rater)
 if rater.status == "completed":
-    st.success("Thank you! You have finished the task.")
+    st.success("Thank you! You have finished the task."
+               + (" The study had all the ratings it needed, so it ended early for you." if full else ""))
+elif full:
+    st.info("Thank you for your interest. The study already has all the ratings it needs, so there is "
+            "nothing left for you to rate.")
 elif rater.status == "screened_out":
     st.info("Thank you for your interest. You cannot take part in this study, so the task ends "
             "here.")

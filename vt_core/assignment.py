@@ -71,6 +71,10 @@ __all__ = [
     "balanced_latin_square",
     "check_platform",
     "completion_url",
+    "end_early",
+    "ended_early",
+    "Room",
+    "room",
     "finish",
     "get_rater",
     "identity_from_params",
@@ -446,10 +450,11 @@ def _load_items(db, study_id: int) -> list[_StudyItem]:
     return [_StudyItem(*row) for row in rows]
 
 
-def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime
+def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime, count_leases: bool = True
           ) -> tuple[int, int, list[_StudyItem]]:
     """(done, total, candidates in the order they should be offered) for a rater with no live
-    lease. Reads only."""
+    lease. Reads only. With count_leases=False, other raters' live leases take no room: the
+    candidates there would be once those leases end."""
     rater_id, study_id, kind, seed, order_json = rater_row
     order = json.loads(order_json)
     items = _load_items(db, study_id)
@@ -480,9 +485,9 @@ def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime
             "  WHERE r.study_id = ? AND ra.kind = ?"
             " UNION"
             " SELECT l.item_id, l.rater_id FROM leases l JOIN raters ra ON ra.id = l.rater_id"
-            "  WHERE ra.study_id = ? AND ra.kind = ? AND l.expires_at > ? AND l.rater_id <> ?"
+            "  WHERE ra.study_id = ? AND ra.kind = ? AND l.expires_at > ? AND l.rater_id <> ? AND ?"
             ") GROUP BY item_id",
-            [study_id, kind, study_id, kind, now, rater_id]).fetchall())
+            [study_id, kind, study_id, kind, now, rater_id, count_leases]).fetchall())
         block = _block_condition(order, items_per_rater, regular_done)
         rank = {name: (i - block) % len(order) for i, name in enumerate(order)}
         regular_candidates = sorted(
@@ -513,6 +518,15 @@ def _fetch_item(db, item_id: int, position: int, expires_at: datetime, shown_at:
 
 def _rater_id(rater: Rater | int) -> int:
     return rater if isinstance(rater, int) else rater.id
+
+
+def _plan_row(db, rater: Rater | int) -> tuple:
+    """The rater's columns _plan needs."""
+    row = db.execute("SELECT id, study_id, kind, seed, condition_order FROM raters WHERE id = ?",
+                     [_rater_id(rater)]).fetchone()
+    if row is None:
+        raise ValueError(f"no rater {_rater_id(rater)}")
+    return row
 
 
 def next_item(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
@@ -589,19 +603,69 @@ def progress(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
              now: datetime | None = None) -> Progress:
     """(done, total, left): items rated, items this rater should rate in all, and how many
     could be handed to them right now. After next_item returns None, done == total means the
-    rater finished; done < total means nothing is left for them (every remaining item at k)."""
+    rater finished; done < total means nothing is left for them right now: see room."""
     now = _now(now)
     db = store.cursor()
-    row = db.execute("SELECT id, study_id, kind, seed, condition_order FROM raters WHERE id = ?",
-                     [_rater_id(rater)]).fetchone()
-    if row is None:
-        raise ValueError(f"no rater {_rater_id(rater)}")
+    row = _plan_row(db, rater)
     done, total, candidates = _plan(db, row, items_per_rater=items_per_rater, k=k, now=now)
     held = db.execute(
         "SELECT count(*) FROM leases l WHERE l.rater_id = ? AND l.expires_at > ? AND NOT EXISTS ("
         " SELECT 1 FROM ratings r WHERE r.rater_id = l.rater_id AND r.item_id = l.item_id)",
         [row[0], now]).fetchone()[0]
     return Progress(done, total, 0 if done >= total else min(total - done, len(candidates) + held))
+
+
+class Room(NamedTuple):
+    needed: int  # regular items this rater has still to rate
+    now: int     # regular items that could be handed to them now
+    later: int   # more that could be once other raters' live leases end
+
+
+def room(store: Store, rater: Rater | int, *, items_per_rater: int, k: int, now: datetime | None = None) -> Room:
+    """Whether the study still has regular items for this rater. needed > 0 with now == 0: they
+    cannot go on for the moment; later > 0, they can come back shortly; later == 0, the study is
+    full for them (every remaining item has its k ratings, or only a matched item is left): see
+    end_early. Check items are not counted: they are exempt from k and never run out."""
+    now = _now(now)
+    db = store.cursor()
+    row = _plan_row(db, rater)
+    regular_done = db.execute(
+        "SELECT count(DISTINCT r.item_id) FROM ratings r JOIN study_items i ON i.id = r.item_id"
+        " WHERE r.rater_id = ? AND i.kind = 'regular'", [row[0]]).fetchone()[0]
+
+    def regular(count_leases: bool) -> int:
+        candidates = _plan(db, row, items_per_rater=items_per_rater, k=k, now=now, count_leases=count_leases)[2]
+        return sum(c.kind == "regular" for c in candidates)
+
+    open_now = regular(True)
+    return Room(max(items_per_rater - regular_done, 0), open_now, regular(False) - open_now)
+
+
+def end_early(store: Store, rater: Rater | int, *, now: datetime | None = None) -> str:
+    """End the session of a rater for whom the study is full (see progress): 'completed' if they
+    rated any regular item (they did paid work), else 'screened_out'. Flags 'study_full' with
+    how far they got. Returns the status; a rater already finished keeps theirs."""
+    rater_id = _rater_id(rater)
+    db = store.cursor()
+    row = db.execute("SELECT status FROM raters WHERE id = ?", [rater_id]).fetchone()
+    if row is None:
+        raise ValueError(f"no rater {rater_id}")
+    if row[0] in FINAL_STATUSES:
+        return row[0]
+    rated, regular = db.execute(
+        "SELECT count(DISTINCT r.item_id), count(DISTINCT r.item_id) FILTER (WHERE i.kind = 'regular')"
+        " FROM ratings r JOIN study_items i ON i.id = r.item_id WHERE r.rater_id = ?", [rater_id]).fetchone()
+    status = "completed" if regular else "screened_out"
+    db.execute("INSERT INTO rater_flags (rater_id, flag, detail, created_at) VALUES (?, 'study_full', ?, ?)",
+               [rater_id, json.dumps({"rated": rated, "regular_rated": regular}), _now(now)])
+    set_status(store, rater_id, status, now=now)
+    return status
+
+
+def ended_early(store: Store, rater: Rater | int) -> bool:
+    """Whether the rater's session ended because the study was full for them."""
+    return store.cursor().execute("SELECT count(*) FROM rater_flags WHERE rater_id = ? AND flag = 'study_full'",
+                                  [_rater_id(rater)]).fetchone()[0] > 0
 
 
 def mark_shown(store: Store, rater_id: int, item_id: int, now: datetime | None = None
