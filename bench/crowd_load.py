@@ -9,8 +9,13 @@ nothing. Afterwards the database is checked: ratings stored vs expected, repeate
 (rater, item, dimension) rows, double submits stored twice, items above k.
 
     python bench/crowd_load.py      # last line: JSON with raters, ratings_expected, ...
+    POOL=1 python bench/crowd_load.py   # one thread: the uncontended latency of each call
+
+next_item takes a per-study lock (see vt_core.assignment), so under 16 threads its latency is
+mostly the wait for that lock; POOL=1 shows the cost of one call.
 """
 
+import os
 import json
 import random
 import statistics
@@ -40,7 +45,7 @@ CONDITIONS = ("baseline", "tuned")
 ITEMS_PER_CONDITION = 100
 K = 6
 ARRIVAL_WINDOW_S = 2.0
-POOL = 16
+POOL = int(os.environ.get("POOL", 16))
 LEASE_MINUTES = 20
 DIMENSIONS = ("adherence", "quality")
 
