@@ -104,7 +104,8 @@ def movielens() -> pd.DataFrame:
     return _movielens().copy()
 
 
-def _ratings(ratings: pd.DataFrame | None) -> pd.DataFrame:
+def rating_rows(ratings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`ratings` if given (a frame like `movielens()`, e.g. a small one in tests), else MovieLens itself."""
     return _movielens() if ratings is None else ratings
 
 
@@ -117,7 +118,7 @@ def _genres(text: object) -> tuple[str, ...]:
 def movielens_critic(user_id: int, thresholds: Thresholds = Thresholds(),
                      ratings: pd.DataFrame | None = None) -> Critic:
     """One MovieLens user as a critic. `ratings` (same columns as `movielens()`) replaces the data set."""
-    rows = _ratings(ratings)
+    rows = rating_rows(ratings)
     rows = rows[rows["userId"] == user_id].sort_values("movieId")
     if rows.empty:
         raise ValueError(f"MovieLens has no ratings by user {user_id}")
@@ -131,7 +132,7 @@ def movielens_critic(user_id: int, thresholds: Thresholds = Thresholds(),
 def eligible_critics(min_per_class: int, thresholds: Thresholds = Thresholds(),
                      ratings: pd.DataFrame | None = None) -> list[int]:
     """MovieLens users with at least `min_per_class` rated films in every class, by userId."""
-    rows = _ratings(ratings)
+    rows = rating_rows(ratings)
     labels = rows["rating"].map(thresholds.classify)
     counts = pd.crosstab(rows["userId"], labels).reindex(columns=list(CLASSES), fill_value=0)
     return sorted(int(u) for u in counts.index[(counts >= min_per_class).all(axis=1)])
@@ -235,7 +236,7 @@ def load_critic_csv(text_or_path: str | Path, thresholds: Thresholds, scale: tup
     if not rows:
         raise ValueError("the CSV has no usable rows" + (": " + "; ".join(problems[:5]) if problems else ""))
 
-    ids = _catalogue_ids(_ratings(catalogue))
+    ids = _catalogue_ids(rating_rows(catalogue))
     ratings = [r[4] for r in rows]
     films = tuple(Film(ids.get(_key(title, year), -line), title, year, genres, rating, thresholds.classify(rating))
                   for line, title, year, genres, rating in rows)

@@ -1,0 +1,156 @@
+"""Baselines for the critic case study; each predicts every film of a split's test set.
+
+- mean: the critic's mean training rating for every film, and its class. (Training holds K films
+  per class, so a majority vote over it always ties; the class of the mean stands in for it.)
+- genre_means: for each film, the mean of the critic's per-genre mean training ratings over the
+  film's genres; the critic's mean when none of its genres occurs in training.
+- item_knn: item-based nearest neighbours over all other MovieLens users (adjusted cosine:
+  each rating minus its user's mean). The critic's own ratings, train and test alike, are left
+  out of the item vectors; the neighbours of a test film are the `neighbours` training films most
+  similar to it (similarity > 0), and the prediction is the critic's mean training rating plus the
+  similarity-weighted mean of their deviations from it; with no neighbour, the critic's mean.
+- zero_shot: an LLM rates the films from title, year and genres alone.
+- few_shot: the same, with the critic's K-per-class training ratings in the prompt.
+The LLM baselines send `batch_size` films per call, several calls at a time (the LLM's
+concurrency), at temperature 0 with the split's seed, and predict a class per film (as the
+tuned specification does): a class is an enum every backend can be held to, where a free rating
+is not (the embedded model answers 6.8 on a 0.5-5 scale). For the MAE, a class stands for the
+critic's mean training rating of that class (metrics.fill_ratings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, create_model
+from scipy import sparse
+
+from vt_core.critic.data import CLASSES, Critic, Film, Split, rating_rows
+from vt_core.critic.metrics import Prediction
+from vt_core.llm import LLM
+from vt_core.prompts import render
+
+DEFAULT_NEIGHBOURS = 20
+DEFAULT_BATCH = 10
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    predict: Callable[[Split], list[Prediction]]
+    llm: LLM | None = None  # the model behind an LLM method, whose backend is recorded with its results
+
+
+def _rated(critic: Critic, movie_id: int, rating: float, reason: str | None = None) -> Prediction:
+    low, high = critic.scale
+    rating = float(min(max(rating, low), high))
+    return Prediction(movie_id, critic.thresholds.classify(rating), rating, reason)
+
+
+def _mean(films: Sequence[Film]) -> float:
+    return sum(f.rating for f in films) / len(films)
+
+
+def mean(split: Split) -> list[Prediction]:
+    average = _mean(split.train)
+    return [_rated(split.critic, f.movie_id, average) for f in split.test]
+
+
+def genre_means(split: Split) -> list[Prediction]:
+    by_genre: dict[str, list[float]] = {}
+    for film in split.train:
+        for genre in film.genres:
+            by_genre.setdefault(genre, []).append(film.rating)
+    average = _mean(split.train)
+    predictions = []
+    for film in split.test:
+        known = [sum(by_genre[g]) / len(by_genre[g]) for g in film.genres if g in by_genre]
+        predictions.append(_rated(split.critic, film.movie_id, sum(known) / len(known) if known else average))
+    return predictions
+
+
+def item_knn(split: Split, ratings: pd.DataFrame | None = None, neighbours: int = DEFAULT_NEIGHBOURS) -> list[Prediction]:
+    rows = rating_rows(ratings)
+    if split.critic.user_id is not None:
+        rows = rows[rows["userId"] != split.critic.user_id]
+    average = _mean(split.train)
+    items, item_index = pd.factorize(rows["movieId"])
+    users, _ = pd.factorize(rows["userId"])
+    centred = rows["rating"].to_numpy(float) - rows.groupby("userId")["rating"].transform("mean").to_numpy(float)
+    vectors = sparse.csr_matrix((centred, (items, users)), shape=(len(item_index), users.max(initial=-1) + 1))
+    norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
+    position = {int(m): i for i, m in enumerate(item_index)}
+
+    train = [f for f in split.train if f.movie_id in position and norms[position[f.movie_id]] > 0]
+    test_rows = [position.get(f.movie_id, -1) for f in split.test]
+    known = [r for r in test_rows if r >= 0]
+    similarity = np.zeros((len(split.test), len(train)))
+    if known and train:
+        train_rows = [position[f.movie_id] for f in train]
+        dots = (vectors[known] @ vectors[train_rows].T).toarray()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cosine = np.nan_to_num(dots / np.outer(norms[known], norms[train_rows]))
+        similarity[[i for i, r in enumerate(test_rows) if r >= 0]] = cosine
+    deviations = np.array([f.rating - average for f in train])
+
+    predictions = []
+    for film, sims in zip(split.test, similarity):
+        order = [j for j in np.argsort(-sims, kind="stable")[:neighbours] if sims[j] > 0]
+        rating = average
+        if order:
+            weights = sims[order]
+            rating = average + float(weights @ deviations[order] / weights.sum())
+        predictions.append(_rated(split.critic, film.movie_id, rating))
+    return predictions
+
+
+def _line(film: Film) -> str:
+    year = f" ({film.year})" if film.year else ""
+    genres = f": {', '.join(film.genres)}" if film.genres else ""
+    return f"{film.title}{year}{genres}"
+
+
+def _schema(n: int) -> type[BaseModel]:
+    """One class per film of the batch, film_1 ... film_n. An enum, so that even a backend that
+    constrains decoding only by the schema's shape (llama.cpp) yields valid replies."""
+    return create_model("FilmClasses", **{f"film_{i}": (Literal[CLASSES], ...) for i in range(1, n + 1)})
+
+
+def _ask(llm: LLM, split: Split, template: str, batch: Sequence[Film], examples: str) -> list[Prediction]:
+    critic = split.critic
+    low, high = critic.scale
+    fields = ", ".join(f'"film_{i}": "low" or "mid" or "high"' for i in range(1, len(batch) + 1))
+    prompt = render(template, low=f"{low:g}", high=f"{high:g}", low_max=f"{critic.thresholds.low_max:g}",
+                    high_min=f"{critic.thresholds.high_min:g}", examples=examples, fields=fields,
+                    films="\n".join(f"{i}. {_line(f)}" for i, f in enumerate(batch, start=1)))
+    reply = llm.structured([{"role": "user", "content": prompt}], _schema(len(batch)),
+                           temperature=0.0, seed=split.seed, max_tokens=12 * len(batch) + 32)
+    return [Prediction(film.movie_id, getattr(reply, f"film_{i}"), None) for i, film in enumerate(batch, start=1)]
+
+
+def llm_ratings(llm: LLM, split: Split, *, few_shot: bool, batch_size: int = DEFAULT_BATCH) -> list[Prediction]:
+    """The zero-shot (few_shot=False) or few-shot LLM baseline."""
+    name = "few_shot" if few_shot else "zero_shot"
+    llm = llm.for_run(f"critic:{name}:{split.critic.id}:k{split.k}:s{split.seed}")
+    examples = "\n".join(f"- {_line(f)}: {f.rating:g} ({f.label})" for f in split.train) if few_shot else ""
+    template = "critic_predict_few_shot" if few_shot else "critic_predict_zero_shot"
+    batches = [split.test[i:i + batch_size] for i in range(0, len(split.test), batch_size)]
+    results = llm.map(lambda batch: _ask(llm, split, template, batch, examples), batches)
+    return [p for batch in results for p in batch]
+
+
+def baseline_methods(llm: LLM | None, ratings: pd.DataFrame | None = None,
+                     batch_size: int = DEFAULT_BATCH) -> list[Method]:
+    """Every baseline; the LLM ones only when there is an LLM."""
+    methods = [Method("mean", mean), Method("genre_means", genre_means),
+               Method("item_knn", lambda s: item_knn(s, ratings))]
+    if llm is not None:
+        methods += [
+            Method("zero_shot", lambda s: llm_ratings(llm, s, few_shot=False, batch_size=batch_size), llm),
+            Method("few_shot", lambda s: llm_ratings(llm, s, few_shot=True, batch_size=batch_size), llm),
+        ]
+    return methods
