@@ -102,7 +102,8 @@ def test_a_study_built_in_the_form_is_a_draft_on_the_chosen_versions(app, tmp_pa
     assert (d.completion_codes.completed, d.completion_codes.screened_out, d.completion_codes.failed_checks) == \
         ("C1DONE", "C2OUT", "C3FAIL")
     # the built study is offered as a TOML file, which loads back as the same definition
-    assert any(b.proto.label == "Download 'built study' as a TOML study file" for b in at.get("download_button"))
+    label = "Download 'built study' as a TOML study file, to keep it in `studies/`"
+    assert any(b.proto.label == label for b in at.get("download_button"))
     _, toml_text = at.session_state["rs_b_toml"]
     path = tmp_path / "built_study.toml"
     path.write_text(toml_text, encoding="utf-8")

@@ -181,11 +181,6 @@ def build_study_form(projects) -> None:
                 st.session_state["rs_b_toml"] = (built.name, definition_to_toml(built.definition))
                 flash(f"Created draft study {built.id} {built.name!r}.")
                 st.rerun()
-    if "rs_b_toml" in st.session_state:
-        built_name, toml_text = st.session_state["rs_b_toml"]
-        slug = "".join(c if c.isalnum() else "_" for c in built_name.lower()).strip("_") or "study"
-        st.download_button(f"Download {built_name!r} as a TOML study file", toml_text, file_name=f"{slug}.toml",
-                           mime="application/toml", key="rs_b_download")
 
 
 with st.expander("Build a study", expanded=False):
@@ -194,6 +189,11 @@ with st.expander("Build a study", expanded=False):
     else:
         st.info("No project yet: a built study compares prompt versions of a project. Create one on the "
                 "**Projects** page, or load a study file above.")
+if "rs_b_toml" in st.session_state:  # outside the expander, which a rerun closes
+    built_name, toml_text = st.session_state["rs_b_toml"]
+    slug = "".join(c if c.isalnum() else "_" for c in built_name.lower()).strip("_") or "study"
+    st.download_button(f"Download {built_name!r} as a TOML study file, to keep it in `studies/`", toml_text,
+                       file_name=f"{slug}.toml", mime="application/toml", key="rs_b_download")
 
 if not studies:
     st.info("No study yet. Load or build one above; `studies/crowd_study.toml` reproduces the method's crowd study.")
