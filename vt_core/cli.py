@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from vt_core import demo
 from vt_core import export as export_
@@ -14,6 +15,7 @@ from vt_core import pilot
 from vt_core import refine as refine_
 from vt_core import studies as studies_
 from vt_core.config import Settings
+from vt_core.critic import run as critic_run
 from vt_core.llm import LLM, EmbeddedServerError, LLMError
 from vt_core.projects import get_project, get_version
 from vt_core.selfplay import (
@@ -183,6 +185,26 @@ def study_pilot(args: argparse.Namespace) -> int:
     return 0
 
 
+def critic(args: argparse.Namespace) -> int:
+    """Every method (or those named) over MovieLens critics; results and summary into --out."""
+    splits = critic_run.movielens_splits(args.users, args.k, args.seed, args.test_per_class, args.validation_per_class)
+    _, llm = _open()
+    table = critic_run.run_methods(llm, splits, args.methods, progress=ProgressBar().stage,
+                                   batch_size=args.batch_size)
+    summary = critic_run.summary(table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "results.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    title = (f"Critic case study: {args.users} MovieLens critics, K={args.k} per class, seeds "
+             f"{', '.join(map(str, args.seed))}, {args.test_per_class} test films per class\n"
+             f"Backend: {llm.backend.describe()}\n")
+    text = title + "\n" + critic_run.markdown(summary)
+    (out / "summary.md").write_text(text)
+    print(text + f"\nwrote {out / 'results.csv'}, {out / 'summary.csv'} and {out / 'summary.md'}")
+    return 0
+
+
 def _add_rules(command: argparse.ArgumentParser) -> None:
     command.add_argument("--keep-failed-attention", action="store_true",
                          help="do not exclude raters who failed an attention check")
@@ -246,6 +268,18 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--raters", type=int, default=4)
     command.add_argument("--seed", type=int, default=0)
     command.set_defaults(run=study_pilot)
+
+    command = commands.add_parser("critic", help="the movie-critic case study: every method over MovieLens critics")
+    command.add_argument("--users", type=int, default=3, help="critics (MovieLens users) to draw")
+    command.add_argument("--k", type=int, default=10, help="training films per class (5, 10, 20 in the study)")
+    command.add_argument("--seed", type=int, nargs="+", default=[0],
+                         help="one split per critic and seed; the first seed also draws the critics")
+    command.add_argument("--out", required=True, help="folder for results.csv, summary.csv and summary.md")
+    command.add_argument("--methods", nargs="+", help="methods to run (default: all)")
+    command.add_argument("--test-per-class", type=int, default=10)
+    command.add_argument("--validation-per-class", type=int, default=5)
+    command.add_argument("--batch-size", type=int, default=10, help="films per call of the LLM baselines")
+    command.set_defaults(run=critic)
 
     args = parser.parse_args(argv)
     try:
