@@ -103,7 +103,7 @@ def score_predictions(split: Split, predictions: Sequence[Prediction]) -> Scores
     """Score predictions of exactly the split's test films (in any order)."""
     by_id = {p.movie_id: p for p in fill_ratings(predictions, split.train)}
     missing = [f.title for f in split.test if f.movie_id not in by_id]
-    if missing or len(by_id) != len(split.test):
+    if missing or len(predictions) != len(split.test):
         raise ValueError(f"predictions must cover the {len(split.test)} test films once each; "
                          f"missing: {', '.join(missing[:5]) or 'none'}; got {len(predictions)}")
     ordered = [by_id[f.movie_id] for f in split.test]
