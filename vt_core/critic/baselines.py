@@ -34,7 +34,8 @@ from scipy import sparse
 
 from vt_core.critic.data import CLASSES, Critic, Film, Split, rating_rows
 from vt_core.critic.metrics import Prediction, score
-from vt_core.llm import LLM
+from vt_core.llm import LLM, ChatRequest
+from vt_core.llm.structured import response_format
 from vt_core.prompts import render
 
 DEFAULT_NEIGHBOURS = 5
@@ -132,39 +133,55 @@ def item_knn(split: Split, ratings: pd.DataFrame | None = None, neighbours: int 
     return [_rated(split.critic, f.movie_id, r) for f, r in zip(split.test, predicted)]
 
 
-def _line(film: Film) -> str:
+def film_line(film: Film) -> str:
+    """A film as every prompt shows it: "The Matrix (1999): Action, Sci-Fi"."""
     year = f" ({film.year})" if film.year else ""
     genres = f": {', '.join(film.genres)}" if film.genres else ""
     return f"{film.title}{year}{genres}"
 
 
-def _schema(n: int) -> type[BaseModel]:
-    """One class per film of the batch, film_1 ... film_n. An enum, so that even a backend that
+def class_schema(n: int) -> type[BaseModel]:
+    """One class per film of a batch, film_1 ... film_n. An enum, so that even a backend that
     constrains decoding only by the schema's shape (llama.cpp) yields valid replies."""
     return create_model("FilmClasses", **{f"film_{i}": (Literal[CLASSES], ...) for i in range(1, n + 1)})
 
 
-def _ask(llm: LLM, split: Split, template: str, batch: Sequence[Film], examples: str) -> list[Prediction]:
-    critic = split.critic
-    low, high = critic.scale
+def class_request(llm: LLM, template: str, batch: Sequence[Film], *, seed: int, system: str | None = None,
+                  **values: object) -> ChatRequest:
+    """The request for one batch: `template` rendered with the numbered films ($films), the reply's
+    fields ($fields) and `values`; `system`, if given, goes first as the system message."""
     fields = ", ".join(f'"film_{i}": "low" or "mid" or "high"' for i in range(1, len(batch) + 1))
-    prompt = render(template, low=f"{low:g}", high=f"{high:g}", low_max=f"{critic.thresholds.low_max:g}",
-                    high_min=f"{critic.thresholds.high_min:g}", examples=examples, fields=fields,
-                    films="\n".join(f"{i}. {_line(f)}" for i, f in enumerate(batch, start=1)))
-    reply = llm.structured([{"role": "user", "content": prompt}], _schema(len(batch)),
-                           temperature=0.0, seed=split.seed, max_tokens=12 * len(batch) + 32)
-    return [Prediction(film.movie_id, getattr(reply, f"film_{i}"), None) for i, film in enumerate(batch, start=1)]
+    films = "\n".join(f"{i}. {film_line(f)}" for i, f in enumerate(batch, start=1))
+    messages = [{"role": "system", "content": system}] if system is not None else []
+    messages.append({"role": "user", "content": render(template, films=films, fields=fields, **values)})
+    fmt = response_format(class_schema(len(batch)), llm.backend.structured_format)
+    return ChatRequest(messages, temperature=0.0, max_tokens=12 * len(batch) + 32, seed=seed, response_format=fmt)
+
+
+def ask_classes(llm: LLM, template: str, films: Sequence[Film], *, seed: int, system: str | None = None,
+                batch_size: int = DEFAULT_BATCH, progress: Callable[[int, int], None] | None = None,
+                **values: object) -> list[Prediction]:
+    """The class of every film (labels only, rating None), in order: `batch_size` films per call,
+    the calls at the LLM's concurrency, at temperature 0 with `seed`."""
+    def one(batch: Sequence[Film]) -> list[Prediction]:
+        request = class_request(llm, template, batch, seed=seed, system=system, **values)
+        reply = llm.structured(request.messages, class_schema(len(batch)), temperature=request.temperature,
+                               max_tokens=request.max_tokens, seed=request.seed)
+        return [Prediction(f.movie_id, getattr(reply, f"film_{i}"), None) for i, f in enumerate(batch, start=1)]
+
+    batches = [films[i:i + batch_size] for i in range(0, len(films), batch_size)]
+    return [p for batch in llm.map(one, batches, progress=progress) for p in batch]
 
 
 def llm_ratings(llm: LLM, split: Split, *, few_shot: bool, batch_size: int = DEFAULT_BATCH) -> list[Prediction]:
     """The zero-shot (few_shot=False) or few-shot LLM baseline."""
     name = "few_shot" if few_shot else "zero_shot"
-    llm = llm.for_run(f"critic:{name}:{split.critic.id}:k{split.k}:s{split.seed}")
-    examples = "\n".join(f"- {_line(f)}: {f.rating:g} ({f.label})" for f in split.train) if few_shot else ""
-    template = "critic_predict_few_shot" if few_shot else "critic_predict_zero_shot"
-    batches = [split.test[i:i + batch_size] for i in range(0, len(split.test), batch_size)]
-    results = llm.map(lambda batch: _ask(llm, split, template, batch, examples), batches)
-    return [p for batch in results for p in batch]
+    critic = split.critic
+    examples = "\n".join(f"- {film_line(f)}: {f.rating:g} ({f.label})" for f in split.train) if few_shot else ""
+    return ask_classes(llm.for_run(f"critic:{name}:{critic.id}:k{split.k}:s{split.seed}"),
+                       f"critic_predict_{name}", split.test, seed=split.seed, batch_size=batch_size,
+                       examples=examples, low=f"{critic.scale[0]:g}", high=f"{critic.scale[1]:g}",
+                       low_max=f"{critic.thresholds.low_max:g}", high_min=f"{critic.thresholds.high_min:g}")
 
 
 def baseline_methods(llm: LLM | None, ratings: pd.DataFrame | None = None,
