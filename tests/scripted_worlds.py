@@ -42,3 +42,54 @@ class EmojiWorld:
             return Reply(content=json.dumps({"score": 5, "reason": "fine"}))
         # Otherwise it is the bot, under the system prompt being tested.
         return Reply(content="Try Alien." if "Never use emojis" in first else "Try Alien 🎬🍿")
+
+
+class TasteWorld:
+    """A critic who loves science fiction and dislikes comedies, and a model that plays every part of
+    taste tuning, telling the parts apart by their prompts: the predictor rates a Sci-Fi film high
+    only when the specification mentions science fiction, and a Comedy low only when it mentions
+    comedies (else mid); the proposer offers the pattern behind each kind of error it reads; the
+    writer puts the listed patterns into the Taste section and also meddles with the locked Task
+    section. With `titles`, every writer but the first of a round pastes those film titles."""
+
+    def __init__(self, titles: tuple[str, ...] = ()):
+        self.titles = titles
+        self.writer_prompts: list[str] = []
+
+    def __call__(self, request: dict) -> Reply:
+        messages = request["messages"]
+        first = messages[0]["content"]
+        if messages[0]["role"] == "system" and first.startswith("# Task"):
+            spec = first.lower()
+            films = re.findall(r"^(\d+)\. (.*)$", messages[-1]["content"], re.M)
+            return Reply(content=json.dumps({f"film_{n}": self._rate(line, spec) for n, line in films}))
+        if first.startswith("You study one film critic's ratings"):
+            marks = re.findall(r"^\[(\d+)\] (.*)$", first, re.M)
+            patterns = []
+            for genre, statement in (("Sci-Fi", "The critic rates science fiction highly"),
+                                     ("Comedy", "The critic dislikes broad comedies")):
+                wrong = [int(n) for n, line in marks if genre in line and "WRONG" in line]
+                if wrong:  # 999 names no film: the loop must drop it
+                    patterns.append({"statement": statement, "evidence_for": wrong, "evidence_against": [999]})
+            return Reply(content=json.dumps({"patterns": patterns}))
+        if first.startswith("You improve a specification of one film critic's taste"):
+            self.writer_prompts.append(first)
+            parent = first.split("===\n")[1].rsplit("\n===", 1)[0]
+            task = parent.split("# Taste")[0].replace("You predict", "You guess")
+            listed = re.findall(r"^- \[(\d+)\] (.*?) \(films for", first, re.M)
+            if self.titles and request.get("seed", 0) >= 1000:  # a later sample: pastes the training films
+                return Reply(content=json.dumps({"prompt": task + "# Taste\nLoves " + ", ".join(self.titles),
+                                                 "changes": []}))
+            taste = "".join(f"- {statement}\n" for _, statement in listed) or "Nothing known yet.\n"
+            return Reply(content=json.dumps({"prompt": task + "# Taste\n" + taste, "changes": [
+                {"after": f"- {statement}", "rationale": "the errors call for it", "pattern_ids": [int(n)]}
+                for n, statement in listed]}))
+        return Reply(content="unexpected request", status=400)
+
+    @staticmethod
+    def _rate(line: str, spec: str) -> str:
+        if "Sci-Fi" in line and "science fiction" in spec:
+            return "high"
+        if "Comedy" in line and "comed" in spec:
+            return "low"
+        return "mid"
