@@ -11,10 +11,12 @@ import pytest
 
 from tests.scripted_server import MODEL, Reply
 from tests.test_critic_data import ratings_frame
+from vt_core.config import Settings
 from vt_core.critic.baselines import genre_means, item_knn, llm_ratings, mean
-from vt_core.critic.data import Split, movielens_critic, split
+from vt_core.critic.data import Split, choose_critics, movielens_critic, split
 from vt_core.critic.run import run_methods, summary
-from vt_core.llm import LLMError
+from vt_core.llm import LLM, LLMError
+from vt_core.store import Store
 
 A, B, C, T, D, X, Y, Z, M, U = 1, 2, 3, 4, 5, 6, 7, 8, 50, 99
 TITLES = {A: "Alpha", B: "Bravo", C: "Charlie", T: "Tango", D: "Delta", X: "Xray", Y: "Yankee", Z: "Zulu",
@@ -144,3 +146,17 @@ def test_a_failing_llm_method_gets_an_error_row_and_the_run_goes_on(make_llm, sc
     assert totals.loc["mean", "macro_f1_mean"] == pytest.approx(table.iloc[0]["macro_f1"])
     with pytest.raises(LLMError, match="did not validate as FilmClasses"):
         llm_ratings(llm, hand_split(), few_shot=True)
+
+
+@pytest.mark.embedded
+def test_the_llm_baselines_on_the_embedded_model(tmp_path):
+    """The real SmolLM2 on a tiny MovieLens split: structure only, its classes mean nothing."""
+    store = Store(tmp_path / "vt.duckdb")
+    llm = LLM.from_settings(Settings.from_env({"VT_DB_PATH": str(tmp_path / "vt.duckdb")}), store)
+    one = split(movielens_critic(choose_critics(1, 5, seed=0)[0]), k=2, seed=0, test_per_class=1,
+                validation_per_class=0)
+    table = run_methods(llm, [one], ["zero_shot", "few_shot"])
+    assert list(table["method"]) == ["zero_shot", "few_shot"] and set(table["error"]) == {""}
+    assert table["macro_f1"].between(0, 1).all() and table["accuracy"].between(0, 1).all()
+    assert table["mae"].between(0, 4.5).all()
+    assert set(table["backend"]) == {llm.backend.describe()} and "SmolLM2" in table["model"].iloc[0]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
+from vt_core.critic import tuning
 from vt_core.critic.baselines import DEFAULT_BATCH, Method, baseline_methods
 from vt_core.critic.data import DEFAULT_VALIDATION_PER_CLASS, Split, choose_critics, movielens_critic, split
 from vt_core.critic.metrics import score_predictions
@@ -26,7 +27,10 @@ COLUMNS = ("method", "critic", "k", "seed", "n_test", *METRICS, "backend", "mode
 def available_methods(llm: LLM | None, ratings: pd.DataFrame | None = None,
                       batch_size: int = DEFAULT_BATCH) -> list[Method]:
     """Every method, in the order results are shown: the baselines, then Visionary Tuning."""
-    return baseline_methods(llm, ratings, batch_size)
+    methods = baseline_methods(llm, ratings, batch_size)
+    if llm is not None:
+        methods.append(Method("tuning", lambda s: tuning.predict_test(llm, s), llm))
+    return methods
 
 
 def movielens_splits(n_critics: int, k: int, seeds: Sequence[int], test_per_class: int | None = 10,
