@@ -102,6 +102,11 @@ def test_a_prolific_worker_rates_everything(tmp_path):
                     page.reload()
                     expect(main.get_by_text(f"Conversation {n} of {TOTAL}")).to_be_visible()
                     settle(page)
+                # The form comes after the turns in the script, so once its two scales are there the
+                # turns are whole (on a busy machine a chat message can show before its text does).
+                form = main.get_by_test_id("stForm")
+                groups = form.get_by_role("radiogroup")
+                expect(groups).to_have_count(2)
                 turns = main.get_by_test_id("stChatMessage")
                 first = turns.first.inner_text()
                 if "first question" in first:
@@ -111,9 +116,6 @@ def test_a_prolific_worker_rates_everything(tmp_path):
                 else:
                     expect(turns.nth(1)).to_contain_text("<b>as text</b>")  # plain text, not HTML
                     answers = ("Somewhat agree", "Agree")
-                form = main.get_by_test_id("stForm")
-                groups = form.get_by_role("radiogroup")
-                expect(groups).to_have_count(2)
                 for group, label in zip((groups.nth(0), groups.nth(1)), answers, strict=True):
                     choose(group, label)
                 form.get_by_role("button", name="Submit and continue").click()
