@@ -169,9 +169,9 @@ def _matrix(values: dict[tuple[int, int], int]) -> tuple[np.ndarray, int, int]:
     for _, item in values:
         per_item[item] += 1
     items = sorted(i for i, n in per_item.items() if n >= 2)
-    raters = sorted({r for (r, i) in values if i in set(items)})
-    data = np.full((len(raters), len(items)), np.nan)
     col = {item: c for c, item in enumerate(items)}
+    raters = sorted({r for (r, i) in values if i in col})
+    data = np.full((len(raters), len(items)), np.nan)
     row = {rater: r for r, rater in enumerate(raters)}
     for (rater, item), value in values.items():
         if item in col:
@@ -179,7 +179,8 @@ def _matrix(values: dict[tuple[int, int], int]) -> tuple[np.ndarray, int, int]:
     return data, len(raters), len(items)
 
 
-def _agreement(dimension: str, by_kind: dict[str, dict[tuple[int, int], int]]) -> list[Agreement]:
+def dimension_agreement(dimension: str, by_kind: dict[str, dict[tuple[int, int], int]]) -> list[Agreement]:
+    """Alpha per rater kind and human-LLM for one dimension; by_kind: kind -> {(rater, item): value}."""
     out = []
     for kind in KINDS:
         data, raters, items = _matrix(by_kind.get(kind, {}))
@@ -260,7 +261,7 @@ def monitor(store: Store, study_id: int, *, exclusion: ExclusionRules | None = N
             " WHERE r.study_id = ? AND si.kind = 'regular'", [study_id]).fetchall():
         if rater_id not in out:
             values[dimension][kind][(rater_id, item_id)] = value
-    agreement = [a for d in study.definition.dimensions for a in _agreement(d.key, values.get(d.key, {}))]
+    agreement = [a for d in study.definition.dimensions for a in dimension_agreement(d.key, values.get(d.key, {}))]
 
     return Monitor(study_id, counts, per_item=per_item, per_condition=per_condition,
                    median_seconds=median_seconds, excluded=excluded, agreement=agreement, rules=rules)
