@@ -57,7 +57,8 @@ def _select(methods: Sequence[str] | None, llm: LLM | None, ratings: pd.DataFram
     return [by_name[name] for name in methods]
 
 
-def _row(method: Method, one: Split) -> dict:
+def result_row(method: Method, one: Split) -> dict:
+    """One row of the results table: `method` on `one`, timed and scored (or its LLM error)."""
     row = {"method": method.name, "critic": one.critic.id, "k": one.k, "seed": one.seed, "n_test": len(one.test),
            "backend": method.llm.backend.describe() if method.llm else "",
            "model": method.llm.model if method.llm else "", "error": ""}
@@ -83,7 +84,7 @@ def run_methods(llm: LLM | None, splits: Sequence[Split], methods: Sequence[str]
         for method in chosen:
             if progress:
                 progress(f"{method.name} on {one.critic.id} seed {one.seed}", len(rows), total)
-            rows.append(_row(method, one))
+            rows.append(result_row(method, one))
     if progress:
         progress("done", total, total)
     return pd.DataFrame(rows, columns=list(COLUMNS))
