@@ -203,6 +203,8 @@ def test_an_own_csv_from_a_file_infers_its_scale(tmp_path):
     assert [f.label for f in critic.films] == ["low", "high", "mid"] and critic.films[0].genres == ()
     same, _ = load_critic_csv(str(path), Thresholds(low_max=50, high_min=80), catalogue=CATALOGUE)
     assert same.films == critic.films
+    with pytest.raises(ValueError, match="no CSV file at .*missing.csv"):
+        load_critic_csv(str(tmp_path / "missing.csv"), Thresholds())
 
 
 def test_an_own_csv_without_its_columns_or_rows_is_refused():

@@ -185,10 +185,13 @@ def load_critic_csv(text_or_path: str | Path, thresholds: Thresholds, scale: tup
     number"). A blank year is kept as unknown; anything else malformed skips the row. Without a
     `scale`, the lowest and highest rating given make the scale. Films are matched to MovieLens
     (`catalogue`, by title and year) so that the item-neighbour baseline can use other raters;
-    an unmatched film gets minus its line number as id.
+    an unmatched film gets minus its line number as id. A Path, or a one-line string ending in
+    ".csv", is read as a file; any other string is the CSV text itself.
     """
-    if isinstance(text_or_path, Path) or ("\n" not in text_or_path and Path(text_or_path).is_file()):
+    if isinstance(text_or_path, Path) or ("\n" not in text_or_path and text_or_path.lower().endswith(".csv")):
         path = Path(text_or_path)
+        if not path.is_file():
+            raise ValueError(f"no CSV file at {path}")
         text, name = path.read_text(encoding="utf-8-sig"), name or path.stem
     else:
         text, name = str(text_or_path).lstrip("\ufeff"), name or "own"
