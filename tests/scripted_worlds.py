@@ -48,7 +48,7 @@ class TasteWorld:
     """A critic who loves science fiction and dislikes comedies, and a model that plays every part of
     taste tuning, telling the parts apart by their prompts: the predictor rates a Sci-Fi film high
     only when the specification mentions science fiction, and a Comedy low only when it mentions
-    comedies (else mid); the proposer offers the pattern behind each kind of error it reads; the
+    comedies (else mid; with no specification, as the LLM baselines ask, always mid); the proposer offers the pattern behind each kind of error it reads; the
     writer puts the listed patterns into the Taste section and also meddles with the locked Task
     section. With `titles`, every writer but the first of a round pastes those film titles."""
 
@@ -59,8 +59,8 @@ class TasteWorld:
     def __call__(self, request: dict) -> Reply:
         messages = request["messages"]
         first = messages[0]["content"]
-        if messages[0]["role"] == "system" and first.startswith("# Task"):
-            spec = first.lower()
+        if '"film_1"' in messages[-1]["content"]:  # films to classify, under a specification or (baselines) none
+            spec = first.lower() if messages[0]["role"] == "system" else ""
             films = re.findall(r"^(\d+)\. (.*)$", messages[-1]["content"], re.M)
             return Reply(content=json.dumps({f"film_{n}": self._rate(line, spec) for n, line in films}))
         if first.startswith("You study one film critic's ratings"):

@@ -125,6 +125,16 @@ def show_flash() -> None:
         st.success(message)
 
 
+def status_buttons(prefix: str, item_id: int, current: str) -> str | None:
+    """Accept, Save edit and Reject, inside a pattern's form: the status to give the pattern
+    ("accepted", `current` for an edit, "rejected"), or None when none was pressed."""
+    accept, save, reject = st.columns(3)
+    accepted = accept.form_submit_button("Accept", key=f"{prefix}_accept_{item_id}")
+    saved = save.form_submit_button("Save edit", key=f"{prefix}_save_{item_id}")
+    rejected = reject.form_submit_button("Reject", key=f"{prefix}_reject_{item_id}")
+    return "accepted" if accepted else "rejected" if rejected else current if saved else None
+
+
 def save_version(store: Store, project_id: int, text: str, rationale: str, make_current: bool,
                  page: str) -> PromptVersion | None:
     """Save the designer's prompt as a new version: logged for a study session, announced after

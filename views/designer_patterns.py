@@ -1,7 +1,7 @@
 import streamlit as st
 
 from views.common import (current_project, demo_notice, flash, log_session_event, platform, session_llm,
-                          show_flash)
+                          show_flash, status_buttons)
 from vt_core.llm import LLMError
 from vt_core.patterns import (KINDS, add_pattern, evaluate_patterns, list_patterns, merge_patterns, pattern_report,
                               propose_patterns, update_pattern)
@@ -58,11 +58,7 @@ for status, heading in (("candidate", "Candidates"), ("accepted", "Accepted"), (
                 statement = st.text_input("Statement", pattern.statement, key=f"pt_statement_{pattern.id}")
                 kind = st.radio("Kind", KINDS, index=KINDS.index(pattern.kind), horizontal=True,
                                 format_func=KIND_NAMES.get, key=f"pt_kind_{pattern.id}")
-                accept, save, reject = st.columns(3)
-                action = ("accepted" if accept.form_submit_button("Accept", key=f"pt_accept_{pattern.id}") else
-                          "rejected" if reject.form_submit_button("Reject", key=f"pt_reject_{pattern.id}") else
-                          pattern.status if save.form_submit_button("Save edit", key=f"pt_save_{pattern.id}")
-                          else None)
+                action = status_buttons("pt", pattern.id, pattern.status)
             if action:
                 try:
                     update_pattern(store, pattern.id, statement=statement, kind=kind, status=action)
