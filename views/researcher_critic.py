@@ -125,7 +125,7 @@ runs = list_runs(store)
 if not runs:
     st.info("No run yet: choose a critic and run Visionary Tuning.")
     st.stop()
-labels = {r.id: f"#{r.id} · {plain(r.critic)} · K={r.k} · seed {r.seed} · {r.model} · validation macro-F1 "
+labels = {r.id: f"#{r.id} · {r.critic} · K={r.k} · seed {r.seed} · {r.model} · validation macro-F1 "
                 f"{r.validation_f1:.2f}" + (f" · refined from #{r.parent_id}" if r.parent_id else "") for r in runs}
 if st.session_state.get(_RUN) not in labels:
     st.session_state[_RUN] = runs[0].id
@@ -133,7 +133,8 @@ st.session_state["ct_shown"] = st.session_state[_RUN]
 run = load_run(store, st.selectbox("Run", list(labels), format_func=labels.get, key="ct_shown",
                                    on_change=lambda: st.session_state.update({_RUN: st.session_state.ct_shown})))
 scores = run.scores
-st.info(f"Produced by {run.backend} (model {run.model}): {run.usage.calls} calls, {run.usage.cache_hits} from the "
+model = "" if run.model in run.backend else f" (model {run.model})"
+st.info(f"Produced by {run.backend}{model}: {run.usage.calls} calls, {run.usage.cache_hits} from the "
         f"cache, {run.usage.tokens_in + run.usage.tokens_out:,} tokens. Critic {plain(run.split.critic.id)}, K={run.split.k}, "
         f"seed {run.seed}, {run.rounds} round(s) of {run.candidates} candidate(s).", icon="🤖")
 

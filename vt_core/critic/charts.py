@@ -20,7 +20,7 @@ def confusion_chart(table: pd.DataFrame, *, subtitle: str | None = None) -> alt.
     """A heat map of `metrics.confusion` (true class rows, predicted class columns), with counts."""
     long = table.rename_axis(index="truth", columns="predicted").stack().rename("films").reset_index()
     base = alt.Chart(long).encode(
-        x=alt.X("predicted:N", sort=list(CLASSES), title="predicted class"),
+        x=alt.X("predicted:N", sort=list(CLASSES), title="predicted class", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("truth:N", sort=list(CLASSES), title="the critic's class"))
     cells = base.mark_rect().encode(color=alt.Color("films:Q", title="films", scale=alt.Scale(scheme="blues")),
                                     tooltip=["truth", "predicted", "films"])
@@ -36,19 +36,19 @@ def recall_chart(rows: pd.DataFrame, *, subtitle: str | None = None) -> alt.Char
     recall, for a class the test films lack, is left out)."""
     shown = rows[rows["recall"].map(lambda r: r is not None and not math.isnan(r))]
     return alt.Chart(shown).mark_bar().encode(
-        x=alt.X("class:N", sort=list(CLASSES), title="the critic's class"),
-        xOffset=alt.XOffset("method:N"),
-        y=alt.Y("recall:Q", scale=alt.Scale(domain=[0, 1]), title="recall (share of the class predicted right)"),
-        color=alt.Color("method:N", title="method"),
+        y=alt.Y("class:N", sort=list(CLASSES), title="the critic's class"),
+        yOffset=alt.YOffset("method:N", sort=list(dict.fromkeys(shown["method"]))),
+        x=alt.X("recall:Q", scale=alt.Scale(domain=[0, 1]), title="recall (share of the class predicted right)"),
+        color=alt.Color("method:N", title="method", sort=list(dict.fromkeys(shown["method"]))),
         tooltip=["method", "class", alt.Tooltip("recall:Q", format=".2f")],
-    ).properties(width=360, height=240, title=_title("Recall per class on the test films", subtitle))
+    ).properties(width=360, title=_title("Recall per class on the test films", subtitle))
 
 
 def validation_chart(values: list[float]) -> alt.Chart:
     """Validation macro-F1 of the best specification: round 0 is the neutral one."""
     frame = pd.DataFrame({"round": range(len(values)), "macro_f1": values})
     return alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("round:O", title="round (0: the neutral specification)"),
+        x=alt.X("round:O", title="round (0: the neutral specification)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("macro_f1:Q", scale=alt.Scale(domain=[0, 1]), title="validation macro-F1"),
         tooltip=["round", alt.Tooltip("macro_f1:Q", format=".3f")],
     ).properties(width=360, height=220, title=_title("Validation macro-F1 of the best specification so far"))
