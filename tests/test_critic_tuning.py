@@ -7,12 +7,15 @@ import pytest
 
 from tests.conftest import llm_calls
 from tests.scripted_worlds import TasteWorld
-from vt_core.critic.data import Critic, Film, Thresholds, split
+from vt_core.config import Settings
+from vt_core.critic.data import CLASSES, Critic, Film, Thresholds, choose_critics, movielens_critic, split
 from vt_core.critic.tuning import (LOCKED, SPEC_TOKEN_BUDGET, add_taste_pattern, estimate, list_runs, load_run,
                                    named_films, neutral_spec, pasted_films, planned_calls, predict_test, retune, save_run, tune,
                                    update_taste_pattern)
+from vt_core.llm import LLM
 from vt_core.projects import sections
 from vt_core.refine import check_draft
+from vt_core.store import Store
 
 GENRES = {"high": ("Sci-Fi", "Drama"), "low": ("Comedy",), "mid": ("Drama",)}
 RATINGS = {"high": 4.5, "low": 1.5, "mid": 3.0}
@@ -161,3 +164,25 @@ def test_the_guards_on_a_specification(taste_split):
     _, notes, long = check_draft(parent, parent + "word " * 2000, locked=LOCKED, budget=SPEC_TOKEN_BUDGET,
                                  copied=pasted_films(films))
     assert long and "over the budget of 500" in notes[-1]
+
+
+@pytest.mark.embedded
+def test_tuning_on_the_embedded_model(tmp_path):
+    """The real SmolLM2 on a tiny MovieLens split, one round of one candidate: structure only, its
+    patterns and classes mean nothing."""
+    store = Store(tmp_path / "vt.duckdb")
+    llm = LLM.from_settings(Settings.from_env({"VT_DB_PATH": str(tmp_path / "vt.duckdb")}), store)
+    one = split(movielens_critic(choose_critics(1, 3, seed=0)[0]), k=1, seed=0, test_per_class=1,
+                validation_per_class=1)
+    run = save_run(store, tune(llm, one, rounds=1, candidates=1))
+    assert run.backend == llm.backend.describe() and "SmolLM2" in run.model
+    assert all(0.0 <= f1 <= 1.0 for f1 in run.validation) and len(run.validation) == 2
+    assert [p.movie_id for p in run.predictions] == [f.movie_id for f in one.test]
+    assert {p.label for p in run.predictions} <= set(CLASSES) and 0.0 <= run.scores.macro_f1 <= 1.0
+    assert run.spec.startswith(sections(neutral_spec(one.critic))[0].text)  # the locked Task section holds
+    [candidate] = run.history[0].candidates
+    assert candidate.status in ("evaluated", "rejected")
+    assert {p.status for p in run.patterns} <= {"candidate"}
+    assert {i for p in run.patterns for i in p.evidence_for + p.evidence_against} <= {f.movie_id for f in one.train}
+    assert load_run(store, run.id).spec == run.spec and 5 <= run.usage.calls <= planned_calls(one, rounds=1,
+                                                                                             candidates=1) * 2

@@ -105,7 +105,8 @@ if one is not None:
     else:
         st.caption(f"About {cost.calls:,} model calls at most ({cost.cached} of the first round's already in the "
                    f"cache), about {cost.tokens_in:,} tokens in and at most {cost.tokens_out:,} out, on "
-                   f"{llm.backend.describe()}. A repeated run with the same seed is answered from the cache.")
+                   f"{llm.backend.describe()}. A repeated run with the same seed is answered from the cache, and so are the "
+                   f"calls of a run stopped by a change of settings while it ran.")
     if st.button("Run Visionary Tuning", type="primary", key="ct_tune"):
         bar = st.progress(0.0, text="Starting…")
         try:
