@@ -278,6 +278,8 @@ def tune(llm: LLM, split: Split, *, rounds: int = 2, candidates: int = 3, seed: 
             else:
                 found += new
                 proposed = tuple(p.number for p in new)
+            if progress:
+                progress(f"round {r}: proposed {len(proposed)} taste patterns", 1, 1)
         elif proposing:
             notes.append("no new patterns: every training film was predicted right")
         drafts = _write(llm, parent, [p for p in found if p.status != "rejected"],
