@@ -6,6 +6,7 @@ specification, score higher on the validation films, and keep the designer's han
 import pytest
 
 from tests.conftest import llm_calls
+from tests.scripted_server import Reply
 from tests.scripted_worlds import TasteWorld
 from vt_core.config import Settings
 from vt_core.critic.data import CLASSES, Critic, Film, Thresholds, choose_critics, movielens_critic, split
@@ -131,6 +132,25 @@ def test_the_designer_rejects_and_edits_patterns_then_refines_again(store, make_
         update_taste_pattern(store, pattern.id, status="rejected")
     with pytest.raises(ValueError, match="no patterns left"):
         retune(llm, store, saved.id)
+
+
+def test_unusable_proposer_and_writer_replies_are_noted_and_the_run_goes_on(scripted, make_llm, taste_split):
+    world = TasteWorld()
+
+    def respond(request: dict) -> Reply:
+        first = request["messages"][0]["content"]
+        if first.startswith(("You study one film critic's ratings", "You improve a specification")):
+            return Reply(content="I would rather not.")
+        return world(request)
+
+    scripted.respond = respond
+    run = tune(make_llm(), taste_split, rounds=1, candidates=2)
+    [only] = run.history
+    assert only.notes[0].startswith("no new patterns: the proposer's reply failed")
+    assert [c.status for c in only.candidates] == ["rejected", "rejected"]
+    assert only.candidates[0].guard_notes[0].startswith("rejected: the writer's reply failed")
+    assert run.patterns == () and run.spec == neutral_spec(taste_split.critic)
+    assert len(run.predictions) == len(taste_split.test)
 
 
 def test_predict_test_is_a_method_over_the_test_films(make_llm, world, taste_split):
