@@ -45,7 +45,7 @@ def test_the_critic_command_runs_every_method_and_writes_results_and_a_summary(t
     assert summary.set_index("method").loc["item_knn", "macro_f1_mean"] == mean_f1.mean()
     markdown = (out / "summary.md").read_text()
     assert "2 MovieLens critics, K=5 per class, seeds 0, 1, 3 test films per class" in markdown
-    assert f"Backend: endpoint {server.url}" in markdown
+    assert f"Backend of the LLM methods: endpoint {server.url}" in markdown
     assert "| few_shot | 4 | 0 |" in markdown and "| tuning | 4 | 0 |" in markdown
     assert markdown in result.stdout
 

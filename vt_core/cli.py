@@ -198,7 +198,7 @@ def critic(args: argparse.Namespace) -> int:
     summary.to_csv(out / "summary.csv", index=False)
     title = (f"Critic case study: {args.users} MovieLens critics, K={args.k} per class, seeds "
              f"{', '.join(map(str, args.seed))}, {args.test_per_class} test films per class\n"
-             f"Backend: {llm.backend.describe()}\n")
+             f"Backend of the LLM methods: {llm.backend.describe()}\n")
     text = title + "\n" + critic_run.markdown(summary)
     (out / "summary.md").write_text(text)
     print(text + f"\nwrote {out / 'results.csv'}, {out / 'summary.csv'} and {out / 'summary.md'}")
