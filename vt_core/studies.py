@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import duckdb
 import tomli_w
@@ -40,6 +40,7 @@ from vt_core.store import Store
 from vt_core.transcripts import Turn, list_transcripts
 
 Progress = Callable[[int, int], None]
+Definition = TypeVar("Definition", bound=BaseModel)
 
 # Attention-check and gold items belong to no condition; the column is NOT NULL, so they are stored
 # under this name, which condition names may not take (they may not start with "_").
@@ -271,8 +272,8 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _allowed_fields(loc: tuple) -> list[str]:
-    model: type[BaseModel] | None = StudyDefinition
+def _allowed_fields(loc: tuple, root: type[BaseModel]) -> list[str]:
+    model: type[BaseModel] | None = root
     for part in loc:
         if isinstance(part, str) and model is not None:
             field = model.model_fields.get(part)
@@ -280,7 +281,7 @@ def _allowed_fields(loc: tuple) -> list[str]:
     return list(model.model_fields) if model else []
 
 
-def _describe(error: dict) -> list[str]:
+def _describe(error: dict, root: type[BaseModel]) -> list[str]:
     """One or more 'path: problem' lines for one pydantic error."""
     loc, kind, ctx = tuple(error["loc"]), error["type"], error.get("ctx", {})
     path = _path(loc) or "study"
@@ -291,7 +292,7 @@ def _describe(error: dict) -> list[str]:
     if kind == "missing":
         return [f"{path}: required field is missing"]
     if kind == "extra_forbidden":
-        allowed = _allowed_fields(loc[:-1])
+        allowed = _allowed_fields(loc[:-1], root)
         return [f"{path}: unknown field" + (f" (allowed: {', '.join(allowed)})" if allowed else "")]
     if kind == "string_too_short" and ctx.get("min_length") == 1:
         return [f"{path}: must not be empty"]
@@ -302,37 +303,54 @@ def _describe(error: dict) -> list[str]:
     return [f"{path}: {error['msg'][0].lower()}{error['msg'][1:]}, found {error['input']!r}"]
 
 
-def format_errors(exc: ValidationError) -> list[str]:
+def format_errors(exc: ValidationError, root: type[BaseModel] = StudyDefinition) -> list[str]:
+    """One 'path: problem' line per problem; `root` is the model that was validated."""
     lines = []
     for error in exc.errors(include_url=False):
-        for line in _describe(error):
+        for line in _describe(error, root):
             if line not in lines:
                 lines.append(line)
     return lines
 
 
-def parse_study(data: dict, source: str = "study definition") -> StudyDefinition:
-    """Validate a study given as plain data (a parsed TOML file, a form's values)."""
+def parse_definition(model: type[Definition], data: dict, source: str) -> Definition:
+    """Validate a definition (a crowd or user study) given as plain data; every problem, with its
+    field path, in one StudyFileError."""
     try:
-        return StudyDefinition.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        lines = format_errors(exc)
+        lines = format_errors(exc, model)
         raise StudyFileError(f"{source}: {len(lines)} problem(s)\n" + "\n".join(f"{source}: {line}" for line in lines)) \
             from None
 
 
-def load_study_file(path: str | Path) -> StudyDefinition:
-    """A study from a TOML file; every problem, with its field path, in one StudyFileError."""
-    path = Path(path)
+def parse_study(data: dict, source: str = "study definition") -> StudyDefinition:
+    """Validate a study given as plain data (a parsed TOML file, a form's values)."""
+    return parse_definition(StudyDefinition, data, source)
+
+
+def parse_toml(content: bytes, source: str) -> dict:
+    """The data of a TOML file's bytes (a file, an upload); bad text raises StudyFileError."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(content.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StudyFileError(f"{source}: not UTF-8 text: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyFileError(f"{source}: TOML syntax error: {exc}") from None
+
+
+def read_toml(path: str | Path) -> dict:
+    """A TOML file's data; a file that cannot be read or parsed raises StudyFileError."""
+    try:
+        content = Path(path).read_bytes()
     except OSError as exc:
         raise StudyFileError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise StudyFileError(f"{path}: not UTF-8 text: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyFileError(f"{path}: TOML syntax error: {exc}") from None
-    return parse_study(data, str(path))
+    return parse_toml(content, str(path))
+
+
+def load_study_file(path: str | Path) -> StudyDefinition:
+    """A study from a TOML file; every problem, with its field path, in one StudyFileError."""
+    return parse_study(read_toml(path), str(path))
 
 
 def definition_to_toml(definition: StudyDefinition) -> str:
@@ -358,7 +376,8 @@ _TRANSITIONS = {"open": ("draft", "closed"), "closed": ("open",)}
 
 
 @contextmanager
-def _transaction(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
+def transaction(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
+    """This thread's cursor inside one transaction: committed at the end, rolled back on any error."""
     db = store.cursor()
     db.execute("BEGIN TRANSACTION")
     try:
@@ -376,7 +395,7 @@ def _study(row) -> Study:
 def create_study(store: Store, definition: StudyDefinition) -> Study:
     """A new draft study with a fresh link token; a taken name is refused and nothing is written."""
     try:
-        with _transaction(store) as db:
+        with transaction(store) as db:
             if db.execute("SELECT 1 FROM studies WHERE name = ?", [definition.name]).fetchone():
                 raise StudyError(f"a study named {definition.name!r} already exists; choose another name")
             study_id = db.execute(
@@ -513,7 +532,7 @@ def add_items_from_selfplay(store: Store, llm: LLM, study: Study, *, n: int, max
             rows.append((condition.name, "regular", f"{transcript.scenario_id}:{transcript.seed}",
                          transcript.id, transcript.turns, None))
         done_before += n
-    with _transaction(store) as db:
+    with transaction(store) as db:
         _insert_items(db, study.id, rows)
     return list_items(store, study.id, kind="regular")
 
@@ -581,7 +600,7 @@ def import_items_jsonl(store: Store, study: Study, condition: str,
         raise StudyError("nothing was imported:\n" + "\n".join(problems))
     if not rows:
         raise StudyError(f"{source}: no transcripts found")
-    with _transaction(store) as db:
+    with transaction(store) as db:
         before = db.execute("SELECT max(id) FROM study_items").fetchone()[0] or 0
         _insert_items(db, study.id, rows)
     return [item for item in list_items(store, study.id, kind="regular") if item.id > before]
@@ -597,7 +616,7 @@ def add_check_items(store: Store, study: Study) -> list[StudyItem]:
     rows += [(CHECKS_CONDITION, "gold", f"gold:{i}", None,
               [Turn(m.role, m.content) for m in gold.turns], dict(gold.expected))
              for i, gold in enumerate(definition.gold_items)]
-    with _transaction(store) as db:
+    with transaction(store) as db:
         if db.execute("SELECT 1 FROM study_items WHERE study_id = ? AND kind IN ('attention', 'gold')",
                       [study.id]).fetchone():
             raise StudyError(f"study {study.name!r} already has its check items")
