@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from views.common import platform, refuse_an_open_server_without_login, remember_rater_link, staff_gate, study_session
+from views.common import (participant_step, platform, refuse_an_open_server_without_login, remember_participant_link,
+                          remember_rater_link, staff_gate, study_session, task_sidebar)
 
 st.set_page_config(page_title="Visionary Tuning", layout="wide")
 refuse_an_open_server_without_login()
@@ -29,6 +30,21 @@ statistics = st.Page("views/researcher_statistics.py", title="Statistics")
 critic = st.Page("views/researcher_critic.py", title="Critic case study")
 settings = st.Page("views/researcher_settings.py", title="Settings")
 rate = st.Page("views/rater.py", title="Rate transcripts")
+
+if remember_participant_link():
+    # A user-study participant (`?participant=TOKEN`, now or earlier in this browser session), in the
+    # lab on the researcher's machine, so after the staff gate: their own page, and while a task
+    # runs only the pages of its condition, whatever the URL says.
+    found = participant_step()
+    step = found[1] if found else None
+    running = step is not None and step.kind == "task"
+    tools = {"tool": [projects, setup, selfplay, review, patterns, refine], "control": [playground]}
+    task = st.Page("views/participant.py", title="Your task", default=True)
+    page = st.navigation([task, *(tools[step.condition.interface] if running else [])])
+    if running:
+        task_sidebar(step)
+    page.run()
+    st.stop()
 
 page = st.navigation(
     {

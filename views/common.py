@@ -10,6 +10,7 @@ from vt_core.projects import Project, ProjectError, PromptVersion, add_version, 
 from vt_core.sessions import log_event
 from vt_core.sessions import run_id as session_run_id
 from vt_core.store import Store, StoreError
+from vt_core.userstudy import Participant, Step, UserStudyError, participant_by_token, resume
 
 
 @st.cache_resource(show_spinner=False)
@@ -50,6 +51,7 @@ def not_built_yet(issue: int, what: str) -> None:
 _PROJECT = "vt_project_id"  # the chosen project; a plain key, so it outlives page switches
 _PROJECT_WIDGET = "project_select"
 _SESSION = "vt_study_session"
+_TASK_PROJECT = "vt_task_project"  # while a participant's task runs: the one project they work in
 _FLASH = "vt_flash"
 
 
@@ -69,6 +71,8 @@ def current_project(store: Store, *, hint: bool = True) -> Project | None:
     own and the selectbox is set from it on each page.
     """
     projects = {p.id: p for p in list_projects(store)}
+    if (own := st.session_state.get(_TASK_PROJECT)) in projects:  # a participant's task: its project only
+        projects = {own: projects[own]}
     if not projects:
         if hint:
             st.info("No project yet. Create one on the **Projects** page.")
@@ -212,6 +216,60 @@ def keep_in_rater_link(name: str, value: str) -> None:
     st.query_params[name] = value
     if RATER_LINK in st.session_state:
         st.session_state[RATER_LINK] = {**st.session_state[RATER_LINK], name: value}
+
+
+# -- the participant side (user studies, in the lab) --------------------------------------------
+
+PARTICIPANT_LINK = "vt_participant_link"  # the participant token, once this browser session opened a link
+
+
+def remember_participant_link() -> bool:
+    """Whether this browser session is a participant's: it opened `?participant=TOKEN`, now or
+    earlier. The token is put back into the URL on every page, so a refresh resumes."""
+    token = (st.query_params.get("participant") or "").strip()
+    if token:
+        st.session_state[PARTICIPANT_LINK] = token
+    token = st.session_state.get(PARTICIPANT_LINK)
+    if token and st.query_params.get("participant") != token:
+        st.query_params["participant"] = token
+    return bool(token)
+
+
+def participant_step() -> tuple[Participant, Step] | None:
+    """The participant of this session and their step, from the database (None for a link that
+    names nobody). While a task runs, the designer pages log to its study session and show only
+    its project; otherwise neither."""
+    _, store, _ = platform()
+    try:
+        participant = participant_by_token(store, st.session_state.get(PARTICIPANT_LINK, ""))
+    except UserStudyError:
+        found = None
+    else:
+        found = participant, resume(store, participant)
+    record = found[1].record if found and found[1].kind == "task" else None
+    if record is None:
+        st.session_state.pop(_SESSION, None)
+        st.session_state.pop(_TASK_PROJECT, None)
+    else:
+        st.session_state[_SESSION] = record.session_id
+        st.session_state[_TASK_PROJECT] = st.session_state[_PROJECT] = record.project_id
+    return found
+
+
+@st.fragment(run_every=15)
+def _time_left(step: Step) -> None:
+    left = step.seconds_left()
+    if not left:
+        st.rerun()  # the whole app: resume() ends the task at its limit and the questionnaire follows
+    st.caption(f"Time left: {int(left // 60)} min {int(left % 60):02d} s")
+
+
+def task_sidebar(step: Step) -> None:
+    """The running task, on every page: its title, the time left, and where to finish it."""
+    st.sidebar.markdown(f"**Task {step.position} of {step.of}:** {plain(step.task.title)}")
+    with st.sidebar:
+        _time_left(step)
+    st.sidebar.page_link("views/participant.py", label="Your task: the brief, and Finish task")
 
 
 def plain(text: str) -> str:
