@@ -205,6 +205,19 @@ def critic(args: argparse.Namespace) -> int:
     return 0
 
 
+def study_report(args: argparse.Namespace) -> int:
+    rules = _rules(args)
+    store = _study_store()
+    study = studies_.get_study(store, _study_key(args.study))
+    from vt_core import report as report_  # statsmodels and altair take a second to import: only here
+
+    data = report_.study_data(store, study.id, rules, mixed=args.mixed)
+    path = report_.write_report(data.analysis, data.frame, args.out, args.format, labels=data.labels)
+    print(f"wrote the report of study {study.id} {study.name!r} to {path} (charts as {args.format.upper()} in "
+          f"{path.parent / 'charts'}, tables as CSV in {path.parent / 'tables'})")
+    return 0
+
+
 def _add_rules(command: argparse.ArgumentParser) -> None:
     command.add_argument("--keep-failed-attention", action="store_true",
                          help="do not exclude raters who failed an attention check")
@@ -280,6 +293,16 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--validation-per-class", type=int, default=5)
     command.add_argument("--batch-size", type=int, default=10, help="films per call of the LLM baselines")
     command.set_defaults(run=critic)
+
+    command = commands.add_parser("report", help="a crowd study's statistics as Markdown, charts and CSV tables")
+    command.add_argument("study", help="study id or name")
+    command.add_argument("--out", required=True, help="folder to write report.md, charts/ and tables/ into")
+    command.add_argument("--format", choices=["png", "svg"], default="png", help="chart format")
+    command.add_argument("--mixed", action=argparse.BooleanOptionalAction, default=None,
+                         help="fit the mixed model, or not (default: only up to 20,000 ratings per rater kind "
+                              "and dimension)")
+    _add_rules(command)
+    command.set_defaults(run=study_report)
 
     args = parser.parse_args(argv)
     try:
