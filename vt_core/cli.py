@@ -14,6 +14,7 @@ from vt_core import patterns as patterns_
 from vt_core import pilot
 from vt_core import refine as refine_
 from vt_core import studies as studies_
+from vt_core import userstudy as userstudy_
 from vt_core.config import Settings
 from vt_core.critic import run as critic_run
 from vt_core.llm import LLM, EmbeddedServerError, LLMError
@@ -218,6 +219,75 @@ def study_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_study(store: Store, text: str) -> userstudy_.UserStudy:
+    return userstudy_.get_user_study(store, _study_key(text))
+
+
+def userstudy_load(args: argparse.Namespace) -> int:
+    definition = userstudy_.load_user_study_file(args.file)  # an invalid file fails before the database opens
+    study = userstudy_.create_user_study(_study_store(), definition)
+    print(f"user study {study.id} {study.name!r} created with {definition.participants} participants; "
+          f"their links: python -m vt_core userstudy links {study.id}")
+    return 0
+
+
+def userstudy_links(args: argparse.Namespace) -> int:
+    store = _study_store()
+    study = _user_study(store, args.study)
+    for participant in userstudy_.participants(store, study.id):
+        step = userstudy_.resume(store, participant)
+        order = " -> ".join(f"{condition} ({task})" for condition, task in participant.sequence)
+        where = "done" if step.kind == "done" else f"task {step.position}: {step.kind}"
+        print(f"{participant.code}  {order:40}  {where:22}  {participant.link}")
+    return 0
+
+
+def userstudy_import(args: argparse.Namespace) -> int:
+    store = _study_store()
+    study = _user_study(store, args.study)
+    rows = userstudy_.import_measures(store, study.id, args.file, replace_imported=args.replace)
+    print(f"imported {rows} rows of measures into user study {study.id} {study.name!r}")
+    return 0
+
+
+def userstudy_export(args: argparse.Namespace) -> int:
+    store = _study_store()
+    study = _user_study(store, args.study)
+    out = Path(args.out or f"userstudy-{study.id}-measures.csv")
+    out.write_text(userstudy_.measures_csv(store, study.id), encoding="utf-8")
+    print(f"wrote the measures of user study {study.id} {study.name!r} to {out}")
+    return 0
+
+
+def userstudy_quality(args: argparse.Namespace) -> int:
+    store = _study_store()
+    study = _user_study(store, args.study)
+    if args.file:
+        rows = userstudy_.import_prompt_quality(store, study.id, args.file)
+        print(f"set the quality of {rows} final prompts of user study {study.id} from {args.file}")
+        return 0
+    from vt_core import userstudy_stats  # statsmodels takes a second to import: only here
+
+    linked = userstudy_stats.quality_from_crowd(store, study.id, _study_key(args.crowd), args.dimension,
+                                                _rules(args))
+    print(f"set the quality of {linked} final prompts of user study {study.id} from crowd study {args.crowd} "
+          f"({args.dimension})")
+    return 0
+
+
+def userstudy_analyse(args: argparse.Namespace) -> int:
+    from vt_core import userstudy_stats  # statsmodels and altair take a second to import: only here
+
+    store = _study_store()
+    study = _user_study(store, args.study)
+    if args.out:
+        path = userstudy_stats.write_report(store, study.id, args.out, args.format)
+        print(f"wrote the report of user study {study.id} {study.name!r} to {path}")
+    else:
+        print(userstudy_stats.report_markdown(userstudy_stats.analyse_user_study(store, study.id), {}))
+    return 0
+
+
 def _add_rules(command: argparse.ArgumentParser) -> None:
     command.add_argument("--keep-failed-attention", action="store_true",
                          help="do not exclude raters who failed an attention check")
@@ -304,10 +374,41 @@ def main(argv: list[str] | None = None) -> int:
     _add_rules(command)
     command.set_defaults(run=study_report)
 
+    userstudy = commands.add_parser("userstudy", help="designer user studies: load, links, import, export, analyse")
+    user_commands = userstudy.add_subparsers(dest="study_command", required=True)
+    command = user_commands.add_parser("load", help="create a user study and its participants from a TOML file")
+    command.add_argument("file")
+    command.set_defaults(run=userstudy_load)
+    command = user_commands.add_parser("links", help="each participant's order, progress and link")
+    command.add_argument("study", help="user study id or name")
+    command.set_defaults(run=userstudy_links)
+    command = user_commands.add_parser("import", help="import measures of a study run elsewhere from CSV")
+    command.add_argument("study", help="user study id or name")
+    command.add_argument("file", help="CSV: participant, condition, position and measure columns")
+    command.add_argument("--replace", action="store_true", help="replace the rows imported before")
+    command.set_defaults(run=userstudy_import)
+    command = user_commands.add_parser("export", help="write the table of measures as CSV")
+    command.add_argument("study", help="user study id or name")
+    command.add_argument("--out", help="output path (default: userstudy-ID-measures.csv)")
+    command.set_defaults(run=userstudy_export)
+    command = user_commands.add_parser("quality", help="the final prompts' quality: expert CSV or a crowd study")
+    command.add_argument("study", help="user study id or name")
+    source = command.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", help="CSV: participant, condition, prompt_quality")
+    source.add_argument("--crowd", help="crowd study id or name whose conditions are named like P01-tool")
+    command.add_argument("--dimension", default="quality", help="the crowd study's dimension (default: quality)")
+    _add_rules(command)
+    command.set_defaults(run=userstudy_quality)
+    command = user_commands.add_parser("analyse", help="the statistics: print them, or write a report with --out")
+    command.add_argument("study", help="user study id or name")
+    command.add_argument("--out", help="folder to write report.md, charts/, tables/ and measures.csv into")
+    command.add_argument("--format", choices=["png", "svg"], default="png", help="chart format")
+    command.set_defaults(run=userstudy_analyse)
+
     args = parser.parse_args(argv)
     try:
         return args.run(args)
     except USER_ERRORS as exc:
-        name = args.command + (f" {args.study_command}" if args.command == "study" else "")
+        name = args.command + (f" {args.study_command}" if args.command in ("study", "userstudy") else "")
         print(f"{name}: FAILED: {exc}", file=sys.stderr)
         return 1
