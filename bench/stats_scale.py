@@ -12,13 +12,16 @@ to 1..7.
 Timed: `analysis_s` is analyse_study(mixed=False), everything the statistics page computes except
 the mixed model (loading, exclusion, descriptives, Wilcoxon, paired t, power, Holm, Krippendorff's
 alpha per kind and human-LLM), target <= 2 s; `mixed_model_s` is mixed_model on a 20,000-rating
-subset (the first 100 human raters, both dimensions, one fit each). `page_rerun_s` is measured by
-the statistics page's own benchmark (build_study is the hook it can reuse); here it is null.
+subset (the first 100 human raters, both dimensions, one fit each). `page_rerun_s` is the median of
+5 reruns of the statistics page (AppTest, in this process) once its first run has analysed the study
+and cached the result, target <= 0.3 s; `page_first_run_s` is that first run.
 
     python bench/stats_scale.py      # last line: JSON with ratings, analysis_s, mixed_model_s, ...
 """
 
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -108,6 +111,26 @@ def build_study(store: Store) -> int:
     return study.id
 
 
+def page_runs(db_path: str, reruns: int = 5) -> tuple[float, float]:
+    """The statistics page on this database: its first run (analysis, charts) and the median rerun
+    once that is cached. No model is called; the endpoint only has to be set."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ.update({"VT_DB_PATH": db_path, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    page = AppTest.from_file(str(ROOT / "views" / "researcher_statistics.py"), default_timeout=600)
+    start = time.perf_counter()
+    page.run()
+    first = time.perf_counter() - start
+    if page.exception:
+        raise RuntimeError(f"the statistics page failed: {page.exception}")
+    times = []
+    for _ in range(reruns):
+        start = time.perf_counter()
+        page.run()
+        times.append(time.perf_counter() - start)
+    return first, statistics.median(times)
+
+
 def measure(db_path: str) -> dict:
     store = Store(db_path)
     try:
@@ -127,14 +150,15 @@ def measure(db_path: str) -> dict:
         mixed_model_s = time.perf_counter() - start
     finally:
         store.close()
+    page_first_run_s, page_rerun_s = page_runs(db_path)
     human = {r.dimension: r for r in analysis.results["human"]}
     return {
         "ratings": int(len(frame)), "raters": {k: c.recruited for k, c in analysis.counts.items()},
         "excluded": {k: c.excluded for k, c in analysis.counts.items()},
         "analysis_s": round(analysis_s, 3), "analysis_target_s": 2.0,
         "mixed_model_s": round(mixed_model_s, 3), "mixed_model_ratings": int(len(subset)),
-        "page_rerun_s": None,
-        "note": "page_rerun_s is measured by the statistics page's benchmark; build_study() is its hook",
+        "page_rerun_s": round(page_rerun_s, 3), "page_rerun_target_s": 0.3,
+        "page_first_run_s": round(page_first_run_s, 2),
         "build_s": round(build_s, 2),
         "human": {d: {"W": r.comparisons[0].wilcoxon.w, "Z": round(r.comparisons[0].wilcoxon.z, 2),
                       "p": r.comparisons[0].wilcoxon.p, "d_z": round(r.comparisons[0].t.d_z, 3),
