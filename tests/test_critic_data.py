@@ -113,10 +113,18 @@ def test_a_split_is_balanced_disjoint_and_repeatable():
     assert ids(other.train) != ids(one.train)
 
 
+def test_the_order_of_films_does_not_give_their_class_away():
+    critic = movielens_critic(1, ratings=ratings_frame({1: 20}))
+    splits = [split(critic, k=5, seed=seed, test_per_class=5, validation_per_class=3) for seed in range(12)]
+    for part in ("train", "validation", "test"):
+        assert {getattr(s, part)[0].label for s in splits} == set(CLASSES), part
+        assert {getattr(s, part)[-1].label for s in splits} == set(CLASSES), part
+
+
 def test_the_test_set_stays_the_same_for_every_k():
     critic = movielens_critic(1, ratings=ratings_frame({1: 40}))
     splits = [split(critic, k=k, seed=0, test_per_class=5) for k in (5, 10, 20)]
-    assert splits[0].test == splits[1].test == splits[2].test
+    assert splits[0].test == splits[1].test == splits[2].test  # the same films in the same order
     assert ids(splits[0].train) != ids(splits[2].train)
 
 

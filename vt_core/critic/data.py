@@ -7,7 +7,9 @@ and K training films. Each class's films are put in a canonical order (by movie 
 shuffled by a generator seeded with (seed, critic id); the test films come first, then the
 validation films, then the training films. So the same seed gives the same split, and with a
 fixed `test_per_class` the test set is the same for every K: methods at K=5 and K=20 predict
-the same films.
+the same films. Each part is then shuffled across classes (from the same generator), so that no
+prompt lists films grouped by their class: a model that answered "low, mid, high" in turn would
+otherwise score perfectly.
 """
 
 from __future__ import annotations
@@ -169,7 +171,10 @@ def split(critic: Critic, k: int, seed: int, test_per_class: int | None = None,
         test += order[:n_test]
         validation += order[n_test:n_test + validation_per_class]
         train += order[n_test + validation_per_class:n_test + validation_per_class + k]
-    return Split(critic, k, seed, tuple(train), tuple(validation), tuple(test))
+    # Each part in a seeded random order: grouped by class, the order alone would tell a model the classes.
+    # The test films are shuffled first, so that their order too is the same for every K.
+    test, validation, train = (tuple(part[i] for i in rng.permutation(len(part))) for part in (test, validation, train))
+    return Split(critic, k, seed, train, validation, test)
 
 
 def _key(title: str, year: int | None) -> tuple[str, int | None]:
