@@ -41,11 +41,6 @@ def demo_notice(llm: LLM) -> None:
         )
 
 
-def not_built_yet(issue: int, what: str) -> None:
-    """For pages a later issue fills: say what the page will do, and that it does not yet."""
-    st.info(f"Not built yet (issue {issue}). {what}", icon="🚧")
-
-
 # -- the designer pages ------------------------------------------------------------------------
 
 _PROJECT = "vt_project_id"  # the chosen project; a plain key, so it outlives page switches
