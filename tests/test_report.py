@@ -7,18 +7,19 @@ from __future__ import annotations
 import atexit
 import io
 import math
-import random
 import shutil
 import tempfile
 import zipfile
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.test_cli import cli
 from tests.test_monitor import definition, jsonl
-from vt_core.assignment import Identity, finish, mark_shown, next_item, record_comprehension, register_rater, submit
+from vt_core.assignment import Identity
+from vt_core.demo import Crowd, simulate_raters
 from vt_core.monitor import ExclusionRules
 from vt_core.report import (
     bounded,
@@ -45,23 +46,6 @@ CONDITIONS = ("baseline", "tuned")
 # -- a finished study, rated through the functions the rater page calls ------------------------
 
 
-def rate_all(store, study, rater, rng, *, shift: float, fail_checks: bool = False, now=T0) -> None:
-    d = study.definition
-    while item := next_item(store, rater, items_per_rater=d.items_per_rater, k=d.ratings_per_item,
-                            lease_minutes=30, now=now):
-        mark_shown(store, rater.id, item.id, now=now)
-        if item.kind == "regular":
-            lift = shift if item.condition == "tuned" else 0.0
-            values = {"adherence": min(7, max(1, round(4 + lift + rng.gauss(0, 1)))),
-                      "quality": min(7, max(1, round(4.5 + rng.gauss(0, 1))))}
-        else:
-            values = {"adherence": 4, "quality": 4} | {k: (v % 7) + 1 if fail_checks else v
-                                                      for k, v in item.expected.items()}
-        submit(store, rater.id, item.id, values, now=now + timedelta(seconds=12), min_seconds=d.min_seconds_per_item)
-        now += timedelta(seconds=15)
-    finish(store, rater, now=now)
-
-
 def finished_study(store, name: str = "finished study", *, humans: int = 16, llms: int = 4, items: int = 4,
                    seed: int = 5):
     """A closed study: `items` matched transcripts per condition, every human rater rating all of
@@ -75,13 +59,10 @@ def finished_study(store, name: str = "finished study", *, humans: int = 16, llm
         import_items_jsonl(store, study, condition, jsonl(condition, items))
     add_check_items(store, study)
     study = set_status(store, study.id, "open")
-    rng = random.Random(seed)
-    for i in range(humans + llms):
-        human = i < humans
-        identity = Identity("prolific", f"p{i:03d}") if human else Identity("llm", f"sim-{i}")
-        rater = register_rater(store, study.id, identity, kind="human" if human else "llm", conditions=list(CONDITIONS))
-        record_comprehension(store, rater.id, True, now=T0)
-        rate_all(store, study, rater, rng, shift=1.2 if human else 0.6, fail_checks=i == 0)
+    base = {"adherence": 4.0, "quality": 4.5}
+    raters = ([(Identity("prolific", f"p{i:03d}"), Crowd(base, {"adherence": 1.2})) for i in range(humans)]
+              + [(Identity("llm", f"sim-{i}"), Crowd(base, {"adherence": 0.6})) for i in range(humans, humans + llms)])
+    simulate_raters(store, study, raters, np.random.default_rng(seed), failing={"p000"}, now=T0)
     return set_status(store, study.id, "closed")
 
 
