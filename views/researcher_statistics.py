@@ -3,6 +3,7 @@ import streamlit as st
 from views.common import exclusion_controls, platform
 from views.researcher_userstudy import render as user_studies
 from vt_core.charts import KIND_NAMES, crowd_charts
+from vt_core.demo import is_demo_study, seed_demo_study
 from vt_core.monitor import ExclusionRules
 from vt_core.report import (
     MIXED_MAX_RATINGS,
@@ -46,12 +47,22 @@ def crowd_studies() -> None:
     if not studies:
         st.info("No rating study yet. Build one on **Rating studies**; its analysis shows here once raters "
                 "have rated.")
+        if st.button("Add the demo study (simulated ratings)", type="primary", key="sx_demo",
+                     help="A closed study of matched baseline and tuned transcripts, rated by simulated raters "
+                          "with a planted effect on adherence: it shows every result this page gives."):
+            with st.spinner("Simulating the raters…"):
+                st.session_state["sx_study"] = seed_demo_study(store).id
+            st.rerun()
         return
     by_id = {s.id: s for s in studies}
     if st.session_state.get("sx_study") not in by_id:
         st.session_state["sx_study"] = studies[-1].id
     study = by_id[st.selectbox("Study", list(by_id), key="sx_study",
                                format_func=lambda i: f"#{i} {by_id[i].name} ({by_id[i].status})")]
+    if is_demo_study(study):
+        st.warning("**Simulated data.** This demo study's ratings were simulated by the platform (seeded random "
+                   "numbers with a planted effect on adherence), not collected from people. Do not cite its figures.",
+                   icon="⚠️")
     with st.expander("Exclusion rules (the same as the monitor's) and the mixed model"):
         rules = exclusion_controls("sx_ex")
         mixed = st.radio(f"Mixed model (automatic: fitted while no rater kind has more than {MIXED_MAX_RATINGS:,} "

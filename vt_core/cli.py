@@ -129,10 +129,13 @@ def approve(args: argparse.Namespace) -> int:
     return 0
 
 
-def seed_demo(_args: argparse.Namespace) -> int:
+def seed_demo(args: argparse.Namespace) -> int:
     store, _ = _open()
     project = demo.seed_demo(store)
     print(f"demo project {project.name!r} is ready (id {project.id})")
+    if args.study:
+        study = demo.seed_demo_study(store)
+        print(f"demo study {study.name!r} is ready (id {study.id}; its ratings are simulated, not collected)")
     return 0
 
 
@@ -329,7 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("candidate", type=int)
     command.set_defaults(run=approve)
 
-    commands.add_parser("seed-demo", help="create the demo project (no model calls)").set_defaults(run=seed_demo)
+    command = commands.add_parser("seed-demo", help="create the demo project (no model calls)")
+    command.add_argument("--study", action="store_true",
+                         help="also create the demo crowd study, rated by simulated raters")
+    command.set_defaults(run=seed_demo)
 
     study = commands.add_parser("study", help="crowd-rating studies: load, pilot, monitor, export")
     study_commands = study.add_subparsers(dest="study_command", required=True)
