@@ -149,6 +149,17 @@ def save_version(store: Store, project_id: int, text: str, rationale: str, make_
     return saved
 
 
+# -- study files -------------------------------------------------------------------------------
+
+
+def study_file_picker(prefix: str, label: str, files: list) -> tuple:
+    """(a file of the studies/ folder, or an uploaded TOML file): one of the two is None."""
+    source = st.radio("Source", ["studies/ folder", "upload"], horizontal=True, key=f"{prefix}_source")
+    if source == "studies/ folder":
+        return st.selectbox(label, files, format_func=lambda p: p.name, key=f"{prefix}_file"), None
+    return None, st.file_uploader(f"{label} (TOML)", type=["toml"], key=f"{prefix}_upload")
+
+
 # -- exclusion rules (monitor and statistics) -------------------------------------------------
 
 

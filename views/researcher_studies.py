@@ -3,7 +3,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from views.common import demo_notice, exclusion_controls, exclusion_rules, flash, platform, show_flash
+from views.common import (
+    demo_notice,
+    exclusion_controls,
+    exclusion_rules,
+    flash,
+    platform,
+    show_flash,
+    study_file_picker,
+)
 from vt_core.export import FORMATS, MEDIA_TYPES, export_bytes
 from vt_core.llm import LLMError
 from vt_core.monitor import KINDS, monitor
@@ -56,13 +64,7 @@ def definition_from_upload(upload):
 
 studies = list_studies(store)
 with st.expander("Load a study from a TOML file", expanded=not studies):
-    source = st.radio("Source", ["studies/ folder", "upload"], horizontal=True, key="rs_source")
-    files = sorted(STUDIES_DIR.glob("*.toml"))
-    chosen_file, upload = None, None
-    if source == "studies/ folder":
-        chosen_file = st.selectbox("Study file", files, format_func=lambda p: p.name, key="rs_file")
-    else:
-        upload = st.file_uploader("Study file (TOML)", type=["toml"], key="rs_upload")
+    chosen_file, upload = study_file_picker("rs", "Study file", sorted(STUDIES_DIR.glob("*.toml")))
     if st.button("Load study", type="primary", key="rs_load", disabled=chosen_file is None and upload is None):
         try:
             definition = load_study_file(chosen_file) if chosen_file else definition_from_upload(upload)

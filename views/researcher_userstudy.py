@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from views.common import exclusion_controls, flash, platform, show_flash
+from views.common import exclusion_controls, flash, platform, show_flash, study_file_picker
 from vt_core import userstudy as us
 from vt_core import userstudy_stats as uss
 from vt_core.projects import list_projects
@@ -24,12 +24,7 @@ def _errors(exc: Exception) -> None:
 
 def _load(store) -> None:
     files = sorted(STUDIES_DIR.glob("*.toml"), key=lambda p: (p.name != "designer_study.toml", p.name))
-    source = st.radio("Source", ["studies/ folder", "upload"], horizontal=True, key="us_source")
-    chosen, upload = None, None
-    if source == "studies/ folder":
-        chosen = st.selectbox("User study file", files, format_func=lambda p: p.name, key="us_file")
-    else:
-        upload = st.file_uploader("User study file (TOML)", type=["toml"], key="us_upload")
+    chosen, upload = study_file_picker("us", "User study file", files)
     if st.button("Load user study", type="primary", key="us_load", disabled=chosen is None and upload is None):
         try:
             definition = us.load_user_study_file(chosen) if chosen else \
