@@ -1,5 +1,7 @@
 """What every page shares: the process-wide store and LLM, and the demo-model notice."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from vt_core.access import login_mode, loopback_only, password_matches
@@ -150,6 +152,17 @@ def save_version(store: Store, project_id: int, text: str, rationale: str, make_
 
 
 # -- study files -------------------------------------------------------------------------------
+
+
+def show_errors(exc: Exception) -> None:
+    """An error whose message lists one problem per line (a study file's fields, a CSV's rows):
+    one st.error each."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            st.error(line)
+
+
+STUDIES_DIR = Path(__file__).resolve().parent.parent / "studies"
 
 
 def study_file_picker(prefix: str, label: str, files: list) -> tuple:

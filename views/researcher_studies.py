@@ -1,14 +1,13 @@
-import tomllib
-from pathlib import Path
-
 import streamlit as st
 
 from views.common import (
+    STUDIES_DIR,
     demo_notice,
     exclusion_controls,
     exclusion_rules,
     flash,
     platform,
+    show_errors,
     show_flash,
     study_file_picker,
 )
@@ -21,7 +20,6 @@ from vt_core.selfplay import SelfPlayError
 from vt_core.studies import (
     CHECKS_CONDITION,
     StudyError,
-    StudyFileError,
     add_check_items,
     add_items_from_selfplay,
     create_study,
@@ -30,10 +28,10 @@ from vt_core.studies import (
     list_studies,
     load_study_file,
     parse_study,
+    parse_toml,
     set_status,
 )
 
-STUDIES_DIR = Path(__file__).resolve().parent.parent / "studies"
 PROLIFIC_PARAMS = "&PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
 
 _, store, llm = platform()
@@ -42,22 +40,6 @@ demo_notice(llm)  # self-play items are model output
 show_flash()
 
 
-def show_error(exc: Exception) -> None:
-    """A study error, one st.error per line (a study file names one field per line)."""
-    for line in str(exc).splitlines():
-        if line.strip():
-            st.error(line)
-
-
-def definition_from_upload(upload):
-    name = upload.name
-    try:
-        data = tomllib.loads(upload.getvalue().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise StudyFileError(f"{name}: not UTF-8 text: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyFileError(f"{name}: TOML syntax error: {exc}") from None
-    return parse_study(data, name)
 
 
 # -- load a study ------------------------------------------------------------------------------
@@ -67,10 +49,10 @@ with st.expander("Load a study from a TOML file", expanded=not studies):
     chosen_file, upload = study_file_picker("rs", "Study file", sorted(STUDIES_DIR.glob("*.toml")))
     if st.button("Load study", type="primary", key="rs_load", disabled=chosen_file is None and upload is None):
         try:
-            definition = load_study_file(chosen_file) if chosen_file else definition_from_upload(upload)
+            definition = load_study_file(chosen_file) if chosen_file else parse_study(parse_toml(upload.getvalue(), upload.name), upload.name)
             study = create_study(store, definition)
         except StudyError as exc:
-            show_error(exc)
+            show_errors(exc)
         else:
             st.session_state["rs_study"] = study.id
             flash(f"Created draft study {study.id} {study.name!r}.")
@@ -177,7 +159,7 @@ def build_study_form(projects) -> None:
             try:
                 built = create_study(store, parse_study(data, source="the form"))
             except StudyError as exc:
-                show_error(exc)
+                show_errors(exc)
             else:
                 st.session_state["rs_study"] = built.id
                 st.session_state["rs_b_toml"] = (built.name, definition_to_toml(built.definition))
@@ -240,7 +222,7 @@ if study.status == "draft":
                         progress=lambda done, total: bar.progress(done / total if total else 0.0,
                                                                   text=f"conversations {done}/{total}"))
                 except (StudyError, SelfPlayError, LLMError) as exc:
-                    show_error(exc)
+                    show_errors(exc)
                 else:
                     flash(f"Study now has {len(added)} self-play items.")
                     st.rerun()
@@ -254,7 +236,7 @@ if study.status == "draft":
             imported = import_items_jsonl(store, study, condition,
                                           jsonl.getvalue().decode("utf-8", errors="replace").splitlines())
         except StudyError as exc:
-            show_error(exc)
+            show_errors(exc)
         else:
             flash(f"Imported {len(imported)} items into condition {condition!r}.")
             st.rerun()
@@ -263,7 +245,7 @@ if study.status == "draft":
         try:
             added = add_check_items(store, study)
         except StudyError as exc:
-            show_error(exc)
+            show_errors(exc)
         else:
             flash(f"Added {len(added)} check items.")
             st.rerun()
@@ -278,7 +260,7 @@ if st.button(target[1], key="rs_status", type="primary" if target[0] == "open" e
     try:
         set_status(store, study.id, target[0])
     except StudyError as exc:
-        show_error(exc)
+        show_errors(exc)
     else:
         flash(f"Study {study.name!r} is now {target[0]}.")
         st.rerun()

@@ -1,25 +1,22 @@
 """The "User studies" tab of the Statistics page: set up a designer user study, follow its
 participants, bring in measures, and read its analysis. views/researcher_statistics.py calls render()."""
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from views.common import exclusion_controls, flash, platform, show_flash, study_file_picker
+from views.common import (
+    STUDIES_DIR,
+    exclusion_controls,
+    flash,
+    platform,
+    show_errors,
+    show_flash,
+    study_file_picker,
+)
 from vt_core import userstudy as us
 from vt_core import userstudy_stats as uss
 from vt_core.projects import list_projects
 from vt_core.studies import StudyError, list_studies, parse_toml
-
-STUDIES_DIR = Path(__file__).resolve().parent.parent / "studies"
-
-
-def _errors(exc: Exception) -> None:
-    """One st.error per line: a file's problems name one field or line each."""
-    for line in str(exc).splitlines():
-        if line.strip():
-            st.error(line)
 
 
 def _load(store) -> None:
@@ -31,7 +28,7 @@ def _load(store) -> None:
                 us.parse_user_study(parse_toml(upload.getvalue(), upload.name), upload.name)
             study = us.create_user_study(store, definition)
         except StudyError as exc:
-            _errors(exc)
+            show_errors(exc)
         else:
             st.session_state["us_study"] = study.id
             flash(f"Created user study {study.id} {study.name!r} with {definition.participants} participants.")
@@ -119,7 +116,7 @@ def _measures(store, study: us.UserStudy) -> None:
                 text = upload.getvalue().decode("utf-8-sig")
                 rows = us.import_measures(store, study.id, text.splitlines(), replace_imported=replace)
             except (StudyError, UnicodeDecodeError) as exc:
-                _errors(exc)
+                show_errors(exc)
             else:
                 flash(f"Imported {rows} rows.")
                 st.rerun()
