@@ -73,3 +73,29 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def browser_page(browser, folder: Path, *, timeout_ms: int, width: int = 1200, height: int = 1000, **options):
+    """A page of `browser` whose waits last up to timeout_ms, which collects its JavaScript errors in
+    `page.page_errors`, and which leaves `folder/last.png` behind (where it stopped, if a test failed)."""
+    expect = playwright.expect
+    page = browser.new_page(viewport={"width": width, "height": height}, **options)
+    page.set_default_timeout(timeout_ms)
+    expect.set_options(timeout=timeout_ms)
+    page.page_errors = []
+    page.on("pageerror", lambda error: page.page_errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        page.screenshot(path=str(folder / "last.png"), full_page=True)
+        expect.set_options(timeout=5_000)  # Playwright's default, for the tests that follow
+
+
+def settle(page) -> None:
+    """Wait until the script run has finished and the page has drawn all of it: no running
+    indicator, no element left over from the run before, no widget still loading its code."""
+    expect = playwright.expect
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0)

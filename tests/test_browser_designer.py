@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import chromium, playwright, streamlit_app
+from tests.browser import browser_page, chromium, playwright, settle, streamlit_app
 from tests.scripted_server import ScriptedServer
 from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
 
@@ -35,27 +35,10 @@ def app_url(model, tmp_path):
 
 @pytest.fixture
 def page(app_url, tmp_path):
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(RERUN_MS)
-        expect.set_options(timeout=RERUN_MS)
-        page.page_errors = []
-        page.on("pageerror", lambda error: page.page_errors.append(str(error)))
+    with chromium() as browser, browser_page(browser, tmp_path, timeout_ms=RERUN_MS, width=1400) as page:
         page.goto(app_url)
         expect(page.get_by_role("heading", name="Visionary Tuning")).to_be_visible()
-        try:
-            yield page
-        finally:
-            page.screenshot(path=str(tmp_path / "last.png"))  # where it stopped, if it failed
-            expect.set_options(timeout=5_000)  # Playwright's default, for the tests that follow
-
-
-def settle(page) -> None:
-    """Wait until the script run has finished and the page has drawn all of it: no running
-    indicator, no element left over from the run before, no widget still loading its code."""
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
-    expect(page.locator('[data-stale="true"]')).to_have_count(0)
-    expect(page.get_by_test_id("stSkeleton")).to_have_count(0)
+        yield page
 
 
 def still(page) -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.browser import chromium, playwright, streamlit_app
+from tests.browser import browser_page, chromium, playwright, settle, streamlit_app
 from tests.scripted_server import Reply, ScriptedServer
 from vt_core.store import Store
 from vt_core.studies import (
@@ -61,12 +61,6 @@ def build_study(path) -> str:
         store.close()
 
 
-def settle(page) -> None:
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
-    expect(page.locator('[data-stale="true"]')).to_have_count(0)
-    expect(page.get_by_test_id("stSkeleton")).to_have_count(0)
-
-
 def choose(group, label: str) -> None:
     group.get_by_text(label, exact=True).click()
     expect(group.get_by_role("radio", name=label, exact=True)).to_be_checked()
@@ -76,59 +70,51 @@ def test_a_prolific_worker_rates_everything(tmp_path):
     db = tmp_path / "vt.duckdb"
     token = build_study(db)
     with ScriptedServer(Reply(content="unused")) as model, \
-            streamlit_app(tmp_path, {"OPENAI_BASE_URL": model.url}) as url, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1200, "height": 1000})
-        page.set_default_timeout(RERUN_MS)
-        expect.set_options(timeout=RERUN_MS)
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        try:
-            page.goto(f"{url}/?study={token}&PROLIFIC_PID=pidbrowser1&STUDY_ID=st1&SESSION_ID=se1")
-            main = page.get_by_test_id("stMain")
-            expect(main.get_by_role("heading", name="Rate conversations")).to_be_visible()
-            expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)  # no menu for raters
-            expect(main.get_by_text("You agree to read chatbot conversations.")).to_be_visible()
-            main.get_by_role("button", name="I agree").click()
+            streamlit_app(tmp_path, {"OPENAI_BASE_URL": model.url}) as url, chromium() as browser, \
+            browser_page(browser, tmp_path, timeout_ms=RERUN_MS) as page:
+        page.goto(f"{url}/?study={token}&PROLIFIC_PID=pidbrowser1&STUDY_ID=st1&SESSION_ID=se1")
+        main = page.get_by_test_id("stMain")
+        expect(main.get_by_role("heading", name="Rate conversations")).to_be_visible()
+        expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)  # no menu for raters
+        expect(main.get_by_text("You agree to read chatbot conversations.")).to_be_visible()
+        main.get_by_role("button", name="I agree").click()
 
-            expect(main.get_by_text("Read each conversation, then rate the bot.")).to_be_visible()
+        expect(main.get_by_text("Read each conversation, then rate the bot.")).to_be_visible()
+        settle(page)
+        choose(main.get_by_role("radiogroup"), "the bot")
+        main.get_by_role("button", name="Check my answer").click()
+
+        for n in range(1, TOTAL + 1):
+            expect(main.get_by_text(f"Conversation {n} of {TOTAL}")).to_be_visible()
             settle(page)
-            choose(main.get_by_role("radiogroup"), "the bot")
-            main.get_by_role("button", name="Check my answer").click()
-
-            for n in range(1, TOTAL + 1):
+            if n == 3:  # a refresh in the middle: the same place, from the database
+                page.reload()
                 expect(main.get_by_text(f"Conversation {n} of {TOTAL}")).to_be_visible()
                 settle(page)
-                if n == 3:  # a refresh in the middle: the same place, from the database
-                    page.reload()
-                    expect(main.get_by_text(f"Conversation {n} of {TOTAL}")).to_be_visible()
-                    settle(page)
-                # The form comes after the turns in the script, so once its two scales are there the
-                # turns are whole (on a busy machine a chat message can show before its text does).
-                form = main.get_by_test_id("stForm")
-                groups = form.get_by_role("radiogroup")
-                expect(groups).to_have_count(2)
-                turns = main.get_by_test_id("stChatMessage")
-                first = turns.first.inner_text()
-                if "first question" in first:
-                    answers = ("Disagree", "Strongly agree")
-                elif "second question" in first:
-                    answers = ("Strongly agree", "Agree")
-                else:
-                    expect(turns.nth(1)).to_contain_text("<b>as text</b>")  # plain text, not HTML
-                    answers = ("Somewhat agree", "Agree")
-                for group, label in zip((groups.nth(0), groups.nth(1)), answers, strict=True):
-                    choose(group, label)
-                form.get_by_role("button", name="Submit and continue").click()
+            # The form comes after the turns in the script, so once its two scales are there the
+            # turns are whole (on a busy machine a chat message can show before its text does).
+            form = main.get_by_test_id("stForm")
+            groups = form.get_by_role("radiogroup")
+            expect(groups).to_have_count(2)
+            turns = main.get_by_test_id("stChatMessage")
+            first = turns.first.inner_text()
+            if "first question" in first:
+                answers = ("Disagree", "Strongly agree")
+            elif "second question" in first:
+                answers = ("Strongly agree", "Agree")
+            else:
+                expect(turns.nth(1)).to_contain_text("<b>as text</b>")  # plain text, not HTML
+                answers = ("Somewhat agree", "Agree")
+            for group, label in zip((groups.nth(0), groups.nth(1)), answers, strict=True):
+                choose(group, label)
+            form.get_by_role("button", name="Submit and continue").click()
 
-            expect(main.get_by_text("Thank you! You have finished the task.")).to_be_visible()
-            expect(main.get_by_text(CODE, exact=True)).to_be_visible()
-            expect(main.get_by_role("link", name="Return to Prolific")).to_have_attribute(
-                "href", f"https://app.prolific.com/submissions/complete?cc={CODE}")
-            assert page.get_by_test_id("stException").count() == 0
-            assert errors == []
-        finally:
-            page.screenshot(path=str(tmp_path / "last.png"))
-            expect.set_options(timeout=5_000)
+        expect(main.get_by_text("Thank you! You have finished the task.")).to_be_visible()
+        expect(main.get_by_text(CODE, exact=True)).to_be_visible()
+        expect(main.get_by_role("link", name="Return to Prolific")).to_have_attribute(
+            "href", f"https://app.prolific.com/submissions/complete?cc={CODE}")
+        assert page.get_by_test_id("stException").count() == 0
+        assert page.page_errors == []
 
     store = Store(db)  # the server has stopped: the file is free again
     try:
