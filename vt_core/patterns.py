@@ -329,18 +329,12 @@ def _store_judgements(store: Store, judgements: list[Judgement]) -> None:
     """Upsert from the calling thread, in one transaction, so no two writers touch one row."""
     if not judgements:
         return
-    db = store.cursor()
-    db.execute("BEGIN TRANSACTION")
-    try:
+    with store.transaction() as db:
         db.executemany(
             "INSERT OR REPLACE INTO judgements (pattern_id, transcript_id, verdict, reason, judged_at)"
             " VALUES (?, ?, ?, ?, current_timestamp)",
             [[j.pattern_id, j.transcript_id, j.verdict, j.reason] for j in judgements],
         )
-        db.execute("COMMIT")
-    except Exception:
-        db.execute("ROLLBACK")
-        raise
 
 
 def judgements(store: Store, pattern_id: int) -> list[Judgement]:

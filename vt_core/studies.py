@@ -15,7 +15,6 @@ import json
 import secrets
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -375,19 +374,6 @@ _STUDY_COLUMNS = "id, name, token, definition, status, created_at"
 _TRANSITIONS = {"open": ("draft", "closed"), "closed": ("open",)}
 
 
-@contextmanager
-def transaction(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
-    """This thread's cursor inside one transaction: committed at the end, rolled back on any error."""
-    db = store.cursor()
-    db.execute("BEGIN TRANSACTION")
-    try:
-        yield db
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-
-
 def _study(row) -> Study:
     return Study(row[0], row[1], row[2], StudyDefinition.model_validate_json(row[3]), row[4], row[5])
 
@@ -395,7 +381,7 @@ def _study(row) -> Study:
 def create_study(store: Store, definition: StudyDefinition) -> Study:
     """A new draft study with a fresh link token; a taken name is refused and nothing is written."""
     try:
-        with transaction(store) as db:
+        with store.transaction() as db:
             if db.execute("SELECT 1 FROM studies WHERE name = ?", [definition.name]).fetchone():
                 raise StudyError(f"a study named {definition.name!r} already exists; choose another name")
             study_id = db.execute(
@@ -532,7 +518,7 @@ def add_items_from_selfplay(store: Store, llm: LLM, study: Study, *, n: int, max
             rows.append((condition.name, "regular", f"{transcript.scenario_id}:{transcript.seed}",
                          transcript.id, transcript.turns, None))
         done_before += n
-    with transaction(store) as db:
+    with store.transaction() as db:
         _insert_items(db, study.id, rows)
     return list_items(store, study.id, kind="regular")
 
@@ -600,7 +586,7 @@ def import_items_jsonl(store: Store, study: Study, condition: str,
         raise StudyError("nothing was imported:\n" + "\n".join(problems))
     if not rows:
         raise StudyError(f"{source}: no transcripts found")
-    with transaction(store) as db:
+    with store.transaction() as db:
         before = db.execute("SELECT max(id) FROM study_items").fetchone()[0] or 0
         _insert_items(db, study.id, rows)
     return [item for item in list_items(store, study.id, kind="regular") if item.id > before]
@@ -616,7 +602,7 @@ def add_check_items(store: Store, study: Study) -> list[StudyItem]:
     rows += [(CHECKS_CONDITION, "gold", f"gold:{i}", None,
               [Turn(m.role, m.content) for m in gold.turns], dict(gold.expected))
              for i, gold in enumerate(definition.gold_items)]
-    with transaction(store) as db:
+    with store.transaction() as db:
         if db.execute("SELECT 1 FROM study_items WHERE study_id = ? AND kind IN ('attention', 'gold')",
                       [study.id]).fetchone():
             raise StudyError(f"study {study.name!r} already has its check items")

@@ -52,9 +52,7 @@ def save_transcript(store: Store, *, run_id: int, project_id: int, version_id: i
                     ended_by: str, turns: list[Turn], candidate_id: int | None = None,
                     position: int = 0) -> int:
     """Store a finished conversation with its turns, in one transaction; returns its id."""
-    db = store.cursor()
-    db.execute("BEGIN TRANSACTION")
-    try:
+    with store.transaction() as db:
         transcript_id = db.execute(
             "INSERT INTO transcripts (run_id, position, project_id, version_id, candidate_id, persona_id,"
             " scenario_id, seed, simulator_model, bot_model, ended_by)"
@@ -67,10 +65,6 @@ def save_transcript(store: Store, *, run_id: int, project_id: int, version_id: i
                 "INSERT INTO turns (transcript_id, idx, role, content) VALUES (?, ?, ?, ?)",
                 [[transcript_id, i, t.role, t.content] for i, t in enumerate(turns)],
             )
-        db.execute("COMMIT")
-    except Exception:
-        db.execute("ROLLBACK")
-        raise
     return transcript_id
 
 

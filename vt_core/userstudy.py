@@ -40,7 +40,7 @@ from vt_core.assignment import balanced_latin_square
 from vt_core.sessions import events, log_event, session_measures
 from vt_core.store import Store
 from vt_core.studies import Condition as CrowdCondition
-from vt_core.studies import StudyError, Text, parse_definition, read_toml, transaction
+from vt_core.studies import StudyError, Text, parse_definition, read_toml
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 TLX_SCALES = {  # raw NASA-TLX: the subscale, its question, and the words at 0 and at 100
@@ -208,7 +208,7 @@ def _study(row) -> UserStudy:
 def create_user_study(store: Store, definition: UserStudyDefinition) -> UserStudy:
     """The study with its first `definition.participants` participants; a taken name writes nothing."""
     try:
-        with transaction(store) as db:
+        with store.transaction() as db:
             if db.execute("SELECT 1 FROM user_studies WHERE name = ?", [definition.name]).fetchone():
                 raise UserStudyError(f"a user study named {definition.name!r} already exists; choose another name")
             study_id = db.execute("INSERT INTO user_studies (name, definition) VALUES (?, ?) RETURNING id",
@@ -268,7 +268,7 @@ def add_participants(store: Store, study_id: int, n: int) -> list[Participant]:
     if n < 1:
         raise UserStudyError(f"add at least 1 participant, not {n}")
     study = get_user_study(store, study_id)
-    with transaction(store) as db:
+    with store.transaction() as db:
         first = db.execute("SELECT count(*) FROM user_study_participants WHERE study_id = ?", [study_id]).fetchone()[0]
         _insert_participants(db, study_id, study.definition, first, n)
     return participants(store, study_id)[first:]
@@ -643,7 +643,7 @@ def import_measures(store: Store, study_id: int, source: str | Path | Iterable[s
     if not rows:
         raise UserStudyError(f"nothing was imported from {name}: it has no rows")
     columns = ("participant", "condition", "position", "task", *MEASURE_COLUMNS)
-    with transaction(store) as db:
+    with store.transaction() as db:
         if replace_imported:
             db.execute("DELETE FROM user_study_tasks WHERE study_id = ? AND source = 'import'", [study_id])
         db.executemany(
@@ -677,7 +677,7 @@ def import_prompt_quality(store: Store, study_id: int, source: str | Path | Iter
                  for line, row in rows if (row["participant"], row["condition"]) not in existing]
     if problems:
         raise UserStudyError(f"nothing was imported from {name}:\n" + "\n".join(problems))
-    with transaction(store) as db:
+    with store.transaction() as db:
         db.executemany("UPDATE user_study_tasks SET prompt_quality = ?, quality_source = 'expert'"
                        " WHERE study_id = ? AND participant = ? AND condition = ?",
                        [[row["prompt_quality"], study_id, row["participant"], row["condition"]] for _, row in rows])

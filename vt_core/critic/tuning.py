@@ -403,9 +403,7 @@ def _result_json(run: TasteRun) -> str:
 
 def save_run(store: Store, run: TasteRun) -> TasteRun:
     """Store a finished run and its patterns; returns it with its id and the patterns' ids."""
-    db = store.cursor()
-    db.execute("BEGIN TRANSACTION")
-    try:
+    with store.transaction() as db:
         run_id = db.execute(
             "INSERT INTO taste_runs (parent_id, critic, k, seed, rounds, candidates, backend, model, split, spec,"
             " result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -418,10 +416,6 @@ def save_run(store: Store, run: TasteRun) -> TasteRun:
                 " status, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, p.number, p.round, p.statement, json.dumps(p.evidence_for), json.dumps(p.evidence_against),
                  p.status, p.source])
-        db.execute("COMMIT")
-    except Exception:
-        db.execute("ROLLBACK")
-        raise
     return load_run(store, run_id)
 
 
