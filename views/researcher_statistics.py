@@ -81,7 +81,8 @@ def crowd_studies() -> None:
     st.subheader("Raters")
     for kind, counts in analysis.counts.items():
         st.markdown(counts_sentence(counts, KIND_NAMES.get(kind, kind)))
-    st.dataframe(tables(analysis)["counts"], hide_index=True, key="sx_counts")
+    found = tables(analysis)
+    st.dataframe(found["counts"], hide_index=True, key="sx_counts")
 
     kinds = list(analysis.results)
     tabs = st.tabs([KIND_NAMES.get(kind, kind)[:1].upper() + KIND_NAMES.get(kind, kind)[1:] for kind in kinds]
@@ -117,7 +118,6 @@ def crowd_studies() -> None:
                        data=lambda: report_zip(analysis, data.frame, fmt, data.labels),
                        file_name=f"study-{study.id}-report.zip", mime="application/zip", on_click="ignore",
                        type="primary", key="sx_zip")
-    found = tables(analysis)
     for col, (name, table) in zip(st.columns(len(found)), found.items(), strict=True):
         col.download_button(f"{name}.csv", data=lambda table=table: table.to_csv(index=False),
                             file_name=f"study-{study.id}-{name}.csv", mime="text/csv", on_click="ignore",
