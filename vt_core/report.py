@@ -40,11 +40,10 @@ from vt_core.stats import (
     PairedT,
     PowerNote,
     Wilcoxon,
-    analyse_study,
-    load_ratings,
+    analyse_loaded,
+    load_study,
 )
 from vt_core.store import Store
-from vt_core.studies import get_study
 
 MINUS = "\u2212"
 DASH = "\u2013"
@@ -406,12 +405,12 @@ def study_data(store: Store, study: int | str, rules: ExclusionRules | None = No
                mixed: bool | None = None) -> StudyData:
     """The study (by id or name) analysed under the rules, with the mixed model when `mixed` (None:
     mixed_by_default); ValueError while it has no ratings."""
-    found = get_study(store, study)
-    frame = load_ratings(store, found.id, rules)
-    if frame.empty:
+    loaded = load_study(store, study, rules)
+    found = loaded.study
+    if loaded.frame.empty:
         raise ValueError(f"study {found.id} {found.name!r} has no ratings of its transcripts yet: nothing to report")
-    fit = mixed_by_default(frame) if mixed is None else mixed
-    return StudyData(analyse_study(store, found.id, rules, mixed=fit), frame,
+    fit = mixed_by_default(loaded.frame) if mixed is None else mixed
+    return StudyData(analyse_loaded(loaded, mixed=fit), loaded.frame,
                      {d.key: list(d.labels) for d in found.definition.dimensions})
 
 

@@ -55,7 +55,7 @@ from scipy import optimize, stats
 from vt_core.monitor import KINDS, ExclusionRules, dimension_agreement, excluded_raters
 from vt_core.power import paired_detectable_d_z, paired_n_for_power, paired_power
 from vt_core.store import Store
-from vt_core.studies import get_study
+from vt_core.studies import Study, get_study
 
 RATING_COLUMNS = ("rater_id", "rater_kind", "item_id", "condition", "match_key", "dimension", "value",
                   "seconds", "excluded", "exclusion_reason")
@@ -607,13 +607,34 @@ def analyse_frame(frame: pd.DataFrame, *, study_id: int = 0, study_name: str = "
                          human_llm_items, exclusion)
 
 
-def analyse_study(store: Store, study_id: int | str, exclusion: ExclusionRules | None = None, *,
-                  mixed: bool = True) -> CrowdAnalysis:
-    """Load a study (by id or name) with its exclusion rules and analyse it (analyse_frame)."""
+@dataclass(frozen=True)
+class StudyRatings:
+    """A study's ratings (RATING_COLUMNS) and raters (RATER_COLUMNS), flagged under `rules`."""
+
+    study: Study
+    rules: ExclusionRules
+    frame: pd.DataFrame
+    raters: pd.DataFrame
+
+
+def load_study(store: Store, study_id: int | str, exclusion: ExclusionRules | None = None) -> StudyRatings:
+    """A study (by id or name) with its ratings and raters, read once, for analyse_loaded."""
     study = get_study(store, study_id)
     rules = exclusion or ExclusionRules()
     excluded = _exclusions(store, study.id, rules)
-    return analyse_frame(_ratings(store, study.id, excluded), study_id=study.id, study_name=study.name,
+    return StudyRatings(study, rules, _ratings(store, study.id, excluded), _raters(store, study.id, excluded))
+
+
+def analyse_loaded(loaded: StudyRatings, *, mixed: bool = True) -> CrowdAnalysis:
+    """analyse_frame on a loaded study, with its conditions, dimensions, raters and rules."""
+    study = loaded.study
+    return analyse_frame(loaded.frame, study_id=study.id, study_name=study.name,
                          conditions=[c.name for c in study.definition.conditions],
                          dimensions=[d.key for d in study.definition.dimensions],
-                         raters=_raters(store, study.id, excluded), mixed=mixed, exclusion=rules)
+                         raters=loaded.raters, mixed=mixed, exclusion=loaded.rules)
+
+
+def analyse_study(store: Store, study_id: int | str, exclusion: ExclusionRules | None = None, *,
+                  mixed: bool = True) -> CrowdAnalysis:
+    """Load a study (by id or name) with its exclusion rules and analyse it (analyse_frame)."""
+    return analyse_loaded(load_study(store, study_id, exclusion), mixed=mixed)
