@@ -115,6 +115,11 @@ def log_session_event(kind: str, *, project_id: int | None = None, **detail) -> 
         log_event(store, session_id, kind, project_id=project_id, **detail)
 
 
+def stage_progress(bar):
+    """A progress callback (stage, done, total) for an st.progress bar, as refinement and tuning report."""
+    return lambda stage, done, total: bar.progress(done / total if total else 0.0, text=f"{stage} ({done}/{total})")
+
+
 def flash(message: str) -> None:
     """A success message to show after the next st.rerun()."""
     st.session_state[_FLASH] = message

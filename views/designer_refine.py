@@ -1,7 +1,7 @@
 import streamlit as st
 
 from views.common import (current_project, demo_notice, flash, log_session_event, platform, session_llm,
-                          show_flash)
+                          show_flash, stage_progress)
 from vt_core.llm import LLMError
 from vt_core.patterns import list_patterns
 from vt_core.projects import unified_diff
@@ -44,8 +44,7 @@ with st.form("rf_settings"):
         try:
             result = refine(store, session_llm(llm), project.id, rounds=rounds, k=k, n_train=n_train,
                             n_heldout=n_heldout, max_turns=turns, seed=seed,
-                            progress=lambda stage, done, total: bar.progress(done / total if total else 0.0,
-                                                                             text=f"{stage} ({done}/{total})"))
+                            progress=stage_progress(bar))
         except (RefineError, SelfPlayError, LLMError) as exc:
             st.error(str(exc))
         else:

@@ -3,7 +3,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from views.common import demo_notice, flash, platform, plain, show_flash, status_buttons
+from views.common import demo_notice, flash, platform, plain, show_flash, stage_progress, status_buttons
 from vt_core.critic.baselines import Method
 from vt_core.critic.charts import confusion_chart, methods_chart, recall_chart, recall_rows, validation_chart
 from vt_core.critic.data import (DEFAULT_VALIDATION_PER_CLASS, Thresholds, class_counts, eligible_critics,
@@ -32,10 +32,6 @@ st.caption("Visionary Tuning learns one film critic's taste as a written specifi
 @st.cache_data(show_spinner=False)
 def _eligible(min_per_class: int) -> list[int]:
     return eligible_critics(min_per_class)
-
-
-def _progress(bar):
-    return lambda stage, done, total: bar.progress(done / total if total else 0.0, text=f"{stage} ({done}/{total})")
 
 
 # -- 1. the critic and the split ---------------------------------------------------------------
@@ -111,7 +107,7 @@ if one is not None:
         bar = st.progress(0.0, text="Starting…")
         try:
             run = save_run(store, tune(llm, one, rounds=rounds, candidates=candidates, seed=seed,
-                                       progress=_progress(bar)))
+                                       progress=stage_progress(bar)))
         except (LLMError, ValueError) as exc:
             st.error(plain(str(exc)))
         else:
@@ -193,7 +189,7 @@ with patterns_tab:
     if st.button("Refine again with the kept patterns", type="primary", key="ct_retune"):
         bar = st.progress(0.0, text="Starting…")
         try:
-            again = retune(llm, store, run.id, progress=_progress(bar))
+            again = retune(llm, store, run.id, progress=stage_progress(bar))
         except (LLMError, ValueError) as exc:
             st.error(plain(str(exc)))
         else:
@@ -229,7 +225,7 @@ with methods_tab:
         bar = st.progress(0.0, text="Starting…")
         baselines = [m.name for m in available_methods(llm) if m.name != "tuning"]
         try:
-            table = run_methods(llm, [run.split], methods=baselines, progress=_progress(bar))
+            table = run_methods(llm, [run.split], methods=baselines, progress=stage_progress(bar))
         except ValueError as exc:
             st.error(plain(str(exc)))
         else:
