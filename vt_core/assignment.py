@@ -48,13 +48,13 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote, urlsplit
 
 import duckdb
 
-from vt_core.store import Store
+from vt_core.store import Store, naive_utc
 
 __all__ = [
     "DEFAULT_DIMENSIONS",
@@ -340,7 +340,7 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
 def set_status(store: Store, rater_id: int, status: str, *, now: datetime | None = None) -> None:
     if status not in STATUSES:
         raise ValueError(f"unknown rater status {status!r}; expected one of {', '.join(STATUSES)}")
-    finished = _now(now) if status in FINAL_STATUSES else None
+    finished = naive_utc(now) if status in FINAL_STATUSES else None
     _retry(lambda: store.cursor().execute(
         "UPDATE raters SET status = ?, finished_at = coalesce(finished_at, ?) WHERE id = ?",
         [status, finished, rater_id]))
@@ -369,7 +369,7 @@ def record_comprehension(store: Store, rater_id: int, correct: bool, attempts_al
                 "screened_out" if attempts >= attempts_allowed else "comprehension")
             db.execute(
                 "UPDATE raters SET status = ?, comprehension_attempts = ?, finished_at = ? WHERE id = ?",
-                [new, attempts, _now(now) if new == "screened_out" else None, rater_id])
+                [new, attempts, naive_utc(now) if new == "screened_out" else None, rater_id])
             db.execute("COMMIT")
             return new
         except BaseException:
@@ -540,7 +540,7 @@ def next_item(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
     """
     if items_per_rater < 1 or k < 1 or lease_minutes <= 0:
         raise ValueError("items_per_rater and k must be at least 1 and lease_minutes positive")
-    now = _now(now)
+    now = naive_utc(now)
     rater_id = _rater_id(rater)
     db = store.cursor()
     row = db.execute("SELECT id, study_id, kind, seed, condition_order, status FROM raters WHERE id = ?",
@@ -604,7 +604,7 @@ def progress(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
     """(done, total, left): items rated, items this rater should rate in all, and how many
     could be handed to them right now. After next_item returns None, done == total means the
     rater finished; done < total means nothing is left for them right now: see room."""
-    now = _now(now)
+    now = naive_utc(now)
     db = store.cursor()
     row = _plan_row(db, rater)
     done, total, candidates = _plan(db, row, items_per_rater=items_per_rater, k=k, now=now)
@@ -626,7 +626,7 @@ def room(store: Store, rater: Rater | int, *, items_per_rater: int, k: int, now:
     cannot go on for the moment; later > 0, they can come back shortly; later == 0, the study is
     full for them (every remaining item has its k ratings, or only a matched item is left): see
     end_early. Check items are not counted: they are exempt from k and never run out."""
-    now = _now(now)
+    now = naive_utc(now)
     db = store.cursor()
     row = _plan_row(db, rater)
     regular_done = db.execute(
@@ -657,7 +657,7 @@ def end_early(store: Store, rater: Rater | int, *, now: datetime | None = None) 
         " FROM ratings r JOIN study_items i ON i.id = r.item_id WHERE r.rater_id = ?", [rater_id]).fetchone()
     status = "completed" if regular else "screened_out"
     db.execute("INSERT INTO rater_flags (rater_id, flag, detail, created_at) VALUES (?, 'study_full', ?, ?)",
-               [rater_id, json.dumps({"rated": rated, "regular_rated": regular}), _now(now)])
+               [rater_id, json.dumps({"rated": rated, "regular_rated": regular}), naive_utc(now)])
     set_status(store, rater_id, status, now=now)
     return status
 
@@ -672,7 +672,7 @@ def mark_shown(store: Store, rater_id: int, item_id: int, now: datetime | None =
                ) -> datetime | None:
     """Record when the server rendered this leased item, once: a refresh keeps the first time.
     Returns the recorded shown_at (None if the rater holds no lease on the item)."""
-    now = _now(now)
+    now = naive_utc(now)
     db = store.cursor()
     _retry(lambda: db.execute(
         "UPDATE leases SET shown_at = ? WHERE item_id = ? AND rater_id = ? AND shown_at IS NULL",
@@ -685,7 +685,7 @@ def mark_shown(store: Store, rater_id: int, item_id: int, now: datetime | None =
 def purge_expired(store: Store, now: datetime | None = None) -> int:
     """Delete leases that expired before `now`; optional housekeeping (they never count).
     A rater whose expired lease is purged can no longer submit that item late."""
-    now = _now(now)
+    now = naive_utc(now)
     db = store.cursor()
 
     def purge() -> int:
@@ -765,7 +765,7 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
     is written. A late submit on an expired lease is stored only if nobody took the
     lease over and, when ``k`` is given, the item still has room.
     """
-    now = _now(now)
+    now = naive_utc(now)
     db = store.cursor()
     row = db.execute("SELECT study_id, status, kind FROM raters WHERE id = ?", [rater_id]).fetchone()
     if row is None:
@@ -896,14 +896,6 @@ def completion_url(platform: str, code: str | None, submit_to: str | None = None
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC).replace(tzinfo=None)
-    if now.tzinfo is not None:
-        return now.astimezone(UTC).replace(tzinfo=None)
-    return now
 
 
 def _rollback(db) -> None:

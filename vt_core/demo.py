@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from vt_core.patterns import add_pattern
 from vt_core.personas import add_persona
 from vt_core.projects import Project, ProjectError, create_project, get_project, update_project
 from vt_core.scenarios import add_scenario
-from vt_core.store import Store
+from vt_core.store import Store, naive_utc
 from vt_core.studies import (
     Study,
     StudyError,
@@ -179,7 +179,7 @@ def seed_demo_study(store: Store) -> Study:
     study = set_status(store, study.id, "open")
     raters = ([(Identity("anonymous", f"simulated-{i:02d}"), DEMO_HUMAN_CROWD) for i in range(1, DEMO_HUMANS + 1)]
               + [(Identity("llm", f"simulated-llm-{i}"), DEMO_LLM_CROWD) for i in range(1, DEMO_LLMS + 1)])
-    start = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=3)
+    start = naive_utc() - timedelta(hours=3)
     simulate_raters(store, study, raters, np.random.default_rng(DEMO_SEED), item_sd=DEMO_ITEM_SD,
                     failing={DEMO_FAILING}, now=start)
     return set_status(store, study.id, "closed")

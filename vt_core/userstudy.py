@@ -26,7 +26,7 @@ import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from vt_core import projects as pj
 from vt_core.assignment import balanced_latin_square
 from vt_core.sessions import events, log_event, session_measures
-from vt_core.store import Store
+from vt_core.store import Store, naive_utc
 from vt_core.studies import Condition as CrowdCondition
 from vt_core.studies import StudyError, Text, parse_definition, read_toml
 
@@ -194,13 +194,6 @@ class Participant:
         return f"/?participant={self.token}"
 
 
-def _now(now: datetime | None = None) -> datetime:
-    """Naive UTC, as stored."""
-    if now is None:
-        return datetime.now(UTC).replace(tzinfo=None)
-    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-
-
 def _study(row) -> UserStudy:
     return UserStudy(row[0], row[1], UserStudyDefinition.model_validate_json(row[2]), row[3])
 
@@ -314,7 +307,7 @@ class Step:
     deadline: datetime | None = None  # while a task runs: when it ends by itself (naive UTC)
 
     def seconds_left(self, now: datetime | None = None) -> float | None:
-        return None if self.deadline is None else max(0.0, (self.deadline - _now(now)).total_seconds())
+        return None if self.deadline is None else max(0.0, (self.deadline - naive_utc(now)).total_seconds())
 
 
 def session_label(participant: str, condition: str) -> str:
@@ -342,7 +335,7 @@ def resume(store: Store, participant: Participant, now: datetime | None = None) 
     here, at its limit, so the limit holds even when nobody clicks."""
     definition = get_user_study(store, participant.study_id).definition
     records = {r.position: r for r in task_records(store, participant.study_id, participant.code)}
-    now = _now(now)
+    now = naive_utc(now)
     of = len(participant.sequence)
     for position, (condition, task) in enumerate(participant.sequence, start=1):
         here = {"position": position, "of": of, "condition": definition.condition(condition),
@@ -386,7 +379,7 @@ def start_task(store: Store, participant: Participant, position: int, now: datet
             "INSERT INTO user_study_tasks (study_id, participant, condition, position, task, source, session_id,"
             " project_id, started_at) VALUES (?, ?, ?, ?, ?, 'platform', ?, ?, ?)",
             [participant.study_id, participant.code, step.condition.name, position, step.task.key, session_id,
-             project.id, _now(now)])
+             project.id, naive_utc(now)])
     except duckdb.ConstraintException:
         return resume(store, participant, now)  # another tab started it first
     log_event(store, session_id, "started", project_id=project.id)
@@ -418,7 +411,7 @@ def finish_task(store: Store, participant: Participant, position: int, now: date
     project's current version). Finishing a finished task changes nothing."""
     step = resume(store, participant, now)
     if step.kind == "task" and step.position == position:
-        _finish(store, step.record, "finished", _now(now))
+        _finish(store, step.record, "finished", naive_utc(now))
         return resume(store, participant, now)
     if _before(step, position, "task"):
         raise UserStudyError(f"task {position} has not started yet")
@@ -464,7 +457,7 @@ def answer(store: Store, participant: Participant, position: int, answers: Answe
         store.cursor().execute(
             "UPDATE user_study_tasks SET success = ?, " + ", ".join(f"{key} = ?" for key in TLX_SCALES)
             + ", workload = ?, free_text = ?, answered_at = ? WHERE session_id = ? AND answered_at IS NULL",
-            [answers.success, *tlx, sum(tlx) / len(tlx), answers.free_text.strip(), _now(now),
+            [answers.success, *tlx, sum(tlx) / len(tlx), answers.free_text.strip(), naive_utc(now),
              step.record.session_id])
         return resume(store, participant, now)
     if _before(step, position, "questionnaire"):

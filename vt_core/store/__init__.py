@@ -13,12 +13,21 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def naive_utc(now: datetime | None = None) -> datetime:
+    """A time as the store keeps it: naive UTC. `now` None is the current time; an aware time is
+    converted; a naive one is taken as UTC already."""
+    if now is None:
+        return datetime.now(UTC).replace(tzinfo=None)
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo is not None else now
 
 
 class StoreError(RuntimeError):
