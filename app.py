@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from views.common import (participant_step, platform, refuse_an_open_server_without_login, remember_participant_link,
-                          remember_rater_link, staff_gate, study_session, task_sidebar)
+from views.shared.access import refuse_an_open_server_without_login, staff_gate
+from views.shared.designer import study_session
+from views.shared.links import participant_step, remember_participant_link, remember_rater_link, task_sidebar
+from views.shared.services import services
 
 st.set_page_config(page_title="Visionary Tuning", layout="wide")
 refuse_an_open_server_without_login()
@@ -11,25 +13,26 @@ refuse_an_open_server_without_login()
 if remember_rater_link():
     # A study link (`?study=TOKEN`), now or earlier in this browser session: the rater page is the
     # only page, whatever the URL says, so editing the URL cannot reach designer or researcher pages.
-    st.navigation([st.Page("views/rater.py", title="Rate transcripts", default=True)],
+    st.navigation([st.Page("views/rater/rate.py", title="Rate transcripts", url_path="rater", default=True)],
                   position="hidden").run()
     st.stop()
 
 staff_gate()  # designer and researcher pages: a login when one is configured
 
-overview = st.Page("views/overview.py", title="Overview", default=True)
-projects = st.Page("views/designer_projects.py", title="Projects")
-setup = st.Page("views/designer_setup.py", title="Personas & scenarios")
-selfplay = st.Page("views/designer_selfplay.py", title="Self-play")
-review = st.Page("views/designer_review.py", title="Review")
-patterns = st.Page("views/designer_patterns.py", title="Patterns")
-refine = st.Page("views/designer_refine.py", title="Refine")
-playground = st.Page("views/designer_playground.py", title="Playground")
-studies = st.Page("views/researcher_studies.py", title="Rating studies")
-statistics = st.Page("views/researcher_statistics.py", title="Statistics")
-critic = st.Page("views/researcher_critic.py", title="Critic case study")
-settings = st.Page("views/researcher_settings.py", title="Settings")
-rate = st.Page("views/rater.py", title="Rate transcripts")
+# Pages keep the URLs they had before views/ was grouped by role (designer_projects, researcher_studies, ...).
+overview = st.Page("views/designer/overview.py", title="Overview", url_path="overview", default=True)
+projects = st.Page("views/designer/projects.py", title="Projects", url_path="designer_projects")
+setup = st.Page("views/designer/setup.py", title="Personas & scenarios", url_path="designer_setup")
+selfplay = st.Page("views/designer/selfplay.py", title="Self-play", url_path="designer_selfplay")
+review = st.Page("views/designer/review.py", title="Review", url_path="designer_review")
+patterns = st.Page("views/designer/patterns.py", title="Patterns", url_path="designer_patterns")
+refine = st.Page("views/designer/refine.py", title="Refine", url_path="designer_refine")
+playground = st.Page("views/designer/playground.py", title="Playground", url_path="designer_playground")
+studies = st.Page("views/researcher/studies.py", title="Rating studies", url_path="researcher_studies")
+statistics = st.Page("views/researcher/statistics.py", title="Statistics", url_path="researcher_statistics")
+critic = st.Page("views/researcher/critic.py", title="Critic case study", url_path="researcher_critic")
+settings = st.Page("views/researcher/settings.py", title="Settings", url_path="researcher_settings")
+rate = st.Page("views/rater/rate.py", title="Rate transcripts", url_path="rater")
 
 if remember_participant_link():
     # A user-study participant (`?participant=TOKEN`, now or earlier in this browser session), in the
@@ -39,7 +42,7 @@ if remember_participant_link():
     step = found[1] if found else None
     running = step is not None and step.kind == "task"
     tools = {"tool": [projects, setup, selfplay, review, patterns, refine], "control": [playground]}
-    task = st.Page("views/participant.py", title="Your task", default=True)
+    task = st.Page("views/participant/task.py", title="Your task", url_path="participant", default=True)
     page = st.navigation([task, *(tools[step.condition.interface] if running else [])])
     if running:
         task_sidebar(step)
@@ -54,7 +57,7 @@ page = st.navigation(
     },
     expanded=True,  # the menu is short enough to show whole; collapsed, it hid whole sections
 )
-_, _, llm = platform()
+llm = services().llm
 st.sidebar.caption(f"Model: {llm.backend.describe()}")
 if session_id := study_session():  # read on whichever page a study link opens
     st.sidebar.caption(f"Study session: {session_id}")

@@ -24,13 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vt_core.cli import ProgressBar  # noqa: E402
-from vt_core.config import Settings  # noqa: E402
-from vt_core.critic import tuning  # noqa: E402
-from vt_core.critic.baselines import DEFAULT_BATCH, class_request  # noqa: E402
-from vt_core.critic.data import choose_critics, movielens_critic, split  # noqa: E402
-from vt_core.critic.run import run_methods, summary  # noqa: E402
-from vt_core.llm import LLM  # noqa: E402
-from vt_core.store import Store  # noqa: E402
+from vt_core.core.config import Settings  # noqa: E402
+from vt_core.core.llm import LLM  # noqa: E402
+from vt_core.core.store import Store  # noqa: E402
+from vt_core.critic import (  # noqa: E402
+    DEFAULT_BATCH,
+    choose_critics,
+    class_request,
+    movielens_critic,
+    planned_calls,
+    run_methods,
+    split,
+    summarise,
+)
 
 MAX_TEST_PER_CLASS = 10
 
@@ -45,9 +51,9 @@ def call_seconds(llm: LLM, one) -> float:
     return time.perf_counter() - started
 
 
-def planned_calls(splits, batch_size: int) -> int:
+def sweep_calls(splits, batch_size: int) -> int:
     baselines = sum(2 * math.ceil(len(s.test) / batch_size) for s in splits)
-    return baselines + sum(tuning.planned_calls(s) for s in splits)
+    return baselines + sum(planned_calls(s) for s in splits)
 
 
 def _number(value) -> float | None:
@@ -80,10 +86,10 @@ def main() -> None:
         size = args.test_per_class
         if size is None:
             fitting = [t for t in range(1, MAX_TEST_PER_CLASS + 1)
-                       if planned_calls(splits_of(t), args.batch_size) * call_s <= args.budget_s]
+                       if sweep_calls(splits_of(t), args.batch_size) * call_s <= args.budget_s]
             size = max(fitting, default=1)
         splits = splits_of(size)
-        estimated_s = planned_calls(splits, args.batch_size) * call_s
+        estimated_s = sweep_calls(splits, args.batch_size) * call_s
         print(f"{llm.backend.describe()}: one batch call {call_s:.1f} s; {args.critics} critics, K={args.k}, "
               f"validation {args.validation_per_class} and test {size} films per class "
               f"({len(splits[0].test)} test films per critic); about {estimated_s / 60:.0f} min if every planned "
@@ -92,7 +98,7 @@ def main() -> None:
         started = time.perf_counter()
         table = run_methods(llm, splits, args.methods, progress=ProgressBar().stage, batch_size=args.batch_size)
         wall_s = time.perf_counter() - started
-        totals = summary(table)
+        totals = summarise(table)
         if args.out:
             Path(args.out).mkdir(parents=True, exist_ok=True)
             table.to_csv(Path(args.out) / "results.csv", index=False)

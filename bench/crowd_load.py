@@ -11,12 +11,12 @@ nothing. Afterwards the database is checked: ratings stored vs expected, repeate
     python bench/crowd_load.py      # last line: JSON with raters, ratings_expected, ...
     POOL=1 python bench/crowd_load.py   # one thread: the uncontended latency of each call
 
-next_item takes a per-study lock (see vt_core.assignment), so under 16 threads its latency is
+next_item takes a per-study lock (see vt_core.crowd.assignment), so under 16 threads its latency is
 mostly the wait for that lock; POOL=1 shows the cost of one call.
 """
 
-import os
 import json
+import os
 import random
 import statistics
 import sys
@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vt_core.assignment import (
+from vt_core.core.store import Store
+from vt_core.crowd import (
     finish,
     identity_from_params,
     mark_shown,
@@ -37,7 +38,6 @@ from vt_core.assignment import (
     register_rater,
     submit,
 )
-from vt_core.store import Store
 
 RATERS = 60
 ITEMS_PER_RATER = 20

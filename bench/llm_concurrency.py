@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.scripted_server import request_count, scripted_process  # noqa: E402
-from vt_core.config import Settings  # noqa: E402
-from vt_core.llm import LLM, ChatRequest  # noqa: E402
-from vt_core.store import Store  # noqa: E402
+from vt_core.core.config import Settings  # noqa: E402
+from vt_core.core.llm import LLM, ChatRequest  # noqa: E402
+from vt_core.core.store import Store  # noqa: E402
 
 LATENCY_S = 0.2
 REQUESTS = 64

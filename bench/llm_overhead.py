@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vt_core.config import Settings  # noqa: E402
-from vt_core.llm import LLM, ChatRequest  # noqa: E402
-from vt_core.store import Store  # noqa: E402
+from vt_core.core.config import Settings  # noqa: E402
+from vt_core.core.llm import LLM, ChatRequest  # noqa: E402
+from vt_core.core.store import Store  # noqa: E402
 
 ROUNDS = 7
 MAX_TOKENS = 200

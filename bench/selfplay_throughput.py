@@ -19,13 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.scripted_server import request_count, scripted_process  # noqa: E402
-from vt_core.config import Settings  # noqa: E402
-from vt_core.llm import LLM  # noqa: E402
-from vt_core.personas import generate_personas  # noqa: E402
-from vt_core.projects import create_project  # noqa: E402
-from vt_core.scenarios import add_scenario  # noqa: E402
-from vt_core.selfplay import plan_for_project, replan, run_conversations  # noqa: E402
-from vt_core.store import Store  # noqa: E402
+from vt_core.core.config import Settings  # noqa: E402
+from vt_core.core.llm import LLM  # noqa: E402
+from vt_core.core.store import Store  # noqa: E402
+from vt_core.designer import (
+    add_scenario,
+    create_project,
+    generate_personas,
+    plan_for_project,
+    replan,
+    run_conversations,
+)
 
 LATENCY_S = 0.2
 CONVERSATIONS = 32

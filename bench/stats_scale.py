@@ -1,7 +1,7 @@
 """Statistics at scale: the crowd analysis of a study of 1,000 raters x 100 items x 2 dimensions
 (200,000 ratings) in a real DuckDB file.
 
-The study goes in through the real schema: the definition and items through vt_core.studies,
+The study goes in through the real schema: the definition and items through vt_core.crowd.studies,
 raters, ratings and flags as bulk inserts into the real tables (DuckDB reading a pandas frame).
 900 raters are human (10 of them fail an attention check, so the default rules exclude them) and
 100 are simulated (LLM); every rater rates every item, 50 per condition (matched pairs), on
@@ -33,9 +33,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vt_core.stats import analyse_study, load_ratings, mixed_model
-from vt_core.store import Store
-from vt_core.studies import add_check_items, create_study, import_items_jsonl, parse_study
+from vt_core.analysis import analyse_study, load_ratings, mixed_model
+from vt_core.core.store import Store
+from vt_core.crowd import add_check_items, create_study, import_items_jsonl, parse_study
 
 HUMANS, LLMS, EXCLUDED = 900, 100, 10
 ITEMS_PER_CONDITION = 50

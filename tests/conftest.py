@@ -12,10 +12,10 @@ import pytest
 import streamlit as st
 
 from tests.scripted_server import ScriptedServer
-from vt_core.config import Settings
-from vt_core.llm import LLM
-from vt_core.llm.calls import call_log
-from vt_core.store import Store
+from vt_core.core.config import Settings
+from vt_core.core.llm import LLM
+from vt_core.core.llm.calls import call_log
+from vt_core.core.store import Store
 
 FAST_BACKOFF_S = 0.01
 

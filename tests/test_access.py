@@ -5,7 +5,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import Reply, ScriptedServer
-from vt_core.access import login_mode, loopback_only, password_matches
+from vt_core.core.access import login_mode, loopback_only, password_matches
 
 
 def test_login_modes_from_secrets():
@@ -71,5 +71,5 @@ def test_a_password_guards_the_staff_pages(app):
     at.text_input(key="staff_password").input("s3cret")
     at.button(key="staff_login_submit").click().run()
     assert not at.exception and not at.text_input
-    at.switch_page("views/researcher_settings.py").run()
+    at.switch_page("views/researcher/settings.py").run()
     assert at.title[0].value == "Settings"

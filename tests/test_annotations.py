@@ -8,17 +8,11 @@ from datetime import datetime
 import pytest
 
 from tests.scripted_server import Reply
-from vt_core.annotations import (
-    Annotation,
-    annotate,
-    current_annotations,
-    filter_transcripts,
-    next_to_review,
-    transcript_label,
-)
-from vt_core.patterns import add_pattern, judge_many
-from vt_core.projects import create_project
-from vt_core.transcripts import Turn, save_transcript
+from vt_core.designer.annotations import Annotation, annotate, current_annotations, transcript_label
+from vt_core.designer.patterns import add_pattern, judge_many
+from vt_core.designer.projects import create_project
+from vt_core.designer.review import filter_transcripts, next_to_review
+from vt_core.designer.transcripts import Turn, save_transcript
 
 
 @pytest.fixture

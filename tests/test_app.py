@@ -5,11 +5,11 @@ from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import Reply, ScriptedServer
 
-PAGES = ["views/overview.py", "views/designer_projects.py", "views/designer_setup.py", "views/designer_selfplay.py",
-         "views/designer_review.py", "views/designer_patterns.py", "views/designer_refine.py",
-         "views/designer_playground.py", "views/researcher_studies.py",
-         "views/researcher_statistics.py", "views/researcher_critic.py",
-         "views/researcher_settings.py", "views/rater.py"]
+PAGES = ["views/designer/overview.py", "views/designer/projects.py", "views/designer/setup.py", "views/designer/selfplay.py",
+         "views/designer/review.py", "views/designer/patterns.py", "views/designer/refine.py",
+         "views/designer/playground.py", "views/researcher/studies.py",
+         "views/researcher/statistics.py", "views/researcher/critic.py",
+         "views/researcher/settings.py", "views/rater/rate.py"]
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_every_page_renders(server):
 
 def test_settings_test_connection(server):
     at = AppTest.from_file("../app.py", default_timeout=30).run()
-    at.switch_page("views/researcher_settings.py").run()
+    at.switch_page("views/researcher/settings.py").run()
     assert not at.warning  # no demo notice: this is not the demo model
     at.button[0].click().run()
     assert not at.exception
@@ -42,7 +42,7 @@ def test_settings_test_connection(server):
 def test_settings_shows_a_failed_connection(server):
     server.default = Reply(status=401)
     at = AppTest.from_file("../app.py", default_timeout=30).run()
-    at.switch_page("views/researcher_settings.py").run()
+    at.switch_page("views/researcher/settings.py").run()
     at.button[0].click().run()
     assert not at.exception
     assert "HTTP 401" in at.error[0].value

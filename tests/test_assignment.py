@@ -12,19 +12,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vt_core.assignment import (
+from vt_core.core.design import balanced_latin_square
+from vt_core.crowd.assignment import (
     Identity,
-    balanced_latin_square,
     completion_url,
     finish,
     identity_from_params,
     mark_shown,
     next_item,
-    progress,
     purge_expired,
+    rater_progress,
     record_comprehension,
     register_rater,
-    set_status,
+    set_rater_status,
     submit,
 )
 
@@ -58,7 +58,7 @@ def make_study(store, *, conditions=("baseline", "tuned"), per_condition=10, mat
 
 def rating_rater(store, study_id, name, conditions=("baseline", "tuned"), **kw):
     rater = register_rater(store, study_id, Identity("prolific", name), conditions=list(conditions), **kw)
-    set_status(store, rater.id, "rating")
+    set_rater_status(store, rater.id, "rating")
     return rater
 
 
@@ -191,7 +191,7 @@ def test_comprehension_two_attempts(store):
     assert record_comprehension(store, b.id, True) == "screened_out"  # no third chance
     assert finish(store, b.id).status == "screened_out"
     with pytest.raises(ValueError):
-        set_status(store, a.id, "bogus")
+        set_rater_status(store, a.id, "bogus")
 
 
 # ---------------------------------------------------------------------------------- next_item
@@ -222,7 +222,7 @@ def test_k_never_exceeded_and_nothing_left_is_reported(store):
     per_item = store.cursor().execute(
         "SELECT item_id, count(DISTINCT rater_id) FROM ratings GROUP BY item_id").fetchall()
     assert max(n for _, n in per_item) == 2 and sum(n for _, n in per_item) == 12
-    last = progress(store, raters[-1], items_per_rater=6, k=2, now=T0)
+    last = rater_progress(store, raters[-1], items_per_rater=6, k=2, now=T0)
     assert last.done < last.total and last.left == 0  # nothing left, not finished
 
 
@@ -294,7 +294,7 @@ def test_attention_and_gold_items_at_seeded_positions_outside_k(store):
         assert {s.kind for s in seen} == {"regular", "attention", "gold"}
         assert seen[0].kind == "regular"
         positions.append(tuple(s.position for s in seen if s.kind != "regular"))
-        assert progress(store, rater, items_per_rater=4, k=2, now=T0) == (7, 7, 0)
+        assert rater_progress(store, rater, items_per_rater=4, k=2, now=T0) == (7, 7, 0)
     # same seed, same positions
     again = rating_rater(store, make_study(store, per_condition=4, matched=False, attention=2, gold=1,
                                            name="t"), "r0", seed=1000)
@@ -438,7 +438,7 @@ def test_random_arrivals_and_departures_keep_the_invariants(store, actions, k, n
         while (item := next_item(store, rater, items_per_rater=n, k=k, lease_minutes=lease, now=now)):
             mark_shown(store, rater.id, item.id, now=now)
             assert submit(store, rater.id, item.id, item.expected or GOOD, now=now, k=k).stored
-        done, total, _ = progress(store, rater, items_per_rater=n, k=k, now=now)
+        done, total, _ = rater_progress(store, rater, items_per_rater=n, k=k, now=now)
         if enough:
             assert done == total == n + checks
 

@@ -8,14 +8,9 @@ import pytest
 
 from tests.browser import browser_page, chromium, playwright, settle, streamlit_app
 from tests.scripted_server import Reply, ScriptedServer
-from vt_core.store import Store
-from vt_core.studies import (
-    StudyDefinition,
-    add_check_items,
-    create_study,
-    import_items_jsonl,
-    set_status,
-)
+from vt_core.core.store import Store
+from vt_core.crowd.items import add_check_items, import_items_jsonl
+from vt_core.crowd.studies import StudyDefinition, create_study, set_study_status
 
 expect = playwright.expect
 RERUN_MS = 30_000
@@ -55,7 +50,7 @@ def build_study(path) -> str:
                                          {"role": "assistant", "content": f"Reply {i} <b>as text</b>"}],
                             "match_key": f"m{i}"}) for i in range(3)])
         add_check_items(store, study)
-        set_status(store, study.id, "open")
+        set_study_status(store, study.id, "open")
         return study.token
     finally:
         store.close()

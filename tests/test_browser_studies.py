@@ -5,10 +5,10 @@ import pytest
 
 from tests.browser import browser_page, chromium, playwright, streamlit_app
 from tests.scripted_server import Reply, ScriptedServer
-from vt_core.demo import seed_demo
-from vt_core.projects import add_version, current_version
-from vt_core.store import Store
-from vt_core.studies import list_studies, load_study_file
+from vt_core.core.store import Store
+from vt_core.crowd.studies import list_studies, load_study_file
+from vt_core.designer.demo import seed_demo
+from vt_core.designer.projects import add_version, current_version
 
 expect = playwright.expect
 RERUN_MS = 30_000

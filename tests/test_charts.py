@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from vt_core.charts import (
+from vt_core.analysis.charts import (
     agreement_chart,
     chart_bytes,
     crowd_charts,
@@ -18,8 +18,7 @@ from vt_core.charts import (
     mixed_interval,
     slope_chart,
 )
-from vt_core.monitor import ExclusionRules
-from vt_core.stats import (
+from vt_core.analysis.stats import (
     Comparison,
     Counts,
     CrowdAnalysis,
@@ -30,6 +29,7 @@ from vt_core.stats import (
     PowerNote,
     Wilcoxon,
 )
+from vt_core.crowd.exclusion import ExclusionRules
 
 
 def layers(spec: dict) -> list[dict]:

@@ -9,13 +9,13 @@ import pytest
 
 from tests.scripted_server import Reply, ScriptedServer
 from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
-from vt_core.annotations import annotate
-from vt_core.patterns import list_patterns, update_pattern
-from vt_core.personas import generate_personas
-from vt_core.projects import create_project, current_version
-from vt_core.scenarios import add_scenario
-from vt_core.store import Store, discover_migrations
-from vt_core.transcripts import list_transcripts
+from vt_core.core.store import Store, discover_migrations
+from vt_core.designer.annotations import annotate
+from vt_core.designer.patterns import list_patterns, update_pattern
+from vt_core.designer.personas import generate_personas
+from vt_core.designer.projects import create_project, current_version
+from vt_core.designer.scenarios import add_scenario
+from vt_core.designer.transcripts import list_transcripts
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from vt_core.config import DEFAULT_DB_PATH, PROJECT_ROOT, ConfigError, Settings
-from vt_core.llm import resolve_backend
-from vt_core.llm.backend import OPENAI_DEFAULT_MODEL, OPENAI_URL
-from vt_core.llm.embedded import DEMO_MODEL_FILE
+from vt_core.core.config import DEFAULT_DB_PATH, PROJECT_ROOT, ConfigError, Settings
+from vt_core.core.llm import resolve_backend
+from vt_core.core.llm.backend import OPENAI_DEFAULT_MODEL, OPENAI_URL
+from vt_core.core.llm.embedded import DEMO_MODEL_FILE
 
 
 def test_defaults_with_an_empty_environment():

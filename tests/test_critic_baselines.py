@@ -11,12 +11,12 @@ import pytest
 
 from tests.scripted_server import MODEL, Reply
 from tests.test_critic_data import ratings_frame
-from vt_core.config import Settings
+from vt_core.core.config import Settings
+from vt_core.core.llm import LLM, LLMError
+from vt_core.core.store import Store
 from vt_core.critic.baselines import genre_means, item_knn, llm_ratings, mean
 from vt_core.critic.data import Split, choose_critics, movielens_critic, split
-from vt_core.critic.run import run_methods, summary
-from vt_core.llm import LLM, LLMError
-from vt_core.store import Store
+from vt_core.critic.run import run_methods, summarise
 
 A, B, C, T, D, X, Y, Z, M, U = 1, 2, 3, 4, 5, 6, 7, 8, 50, 99
 TITLES = {A: "Alpha", B: "Bravo", C: "Charlie", T: "Tango", D: "Delta", X: "Xray", Y: "Yankee", Z: "Zulu",
@@ -141,7 +141,7 @@ def test_a_failing_llm_method_gets_an_error_row_and_the_run_goes_on(make_llm, sc
     assert "did not validate as FilmClasses" in failed["error"] and math.isnan(failed["macro_f1"])
     assert failed["model"] == MODEL and scripted.url in failed["backend"]
     assert table.iloc[0]["error"] == "" and table.iloc[0]["backend"] == ""
-    totals = summary(table).set_index("method")
+    totals = summarise(table).set_index("method")
     assert totals.loc["zero_shot", "failed"] == 1 and totals.loc["mean", "failed"] == 0
     assert totals.loc["mean", "macro_f1_mean"] == pytest.approx(table.iloc[0]["macro_f1"])
     with pytest.raises(LLMError, match="did not validate as FilmClasses"):

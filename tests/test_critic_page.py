@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from tests.scripted_server import ScriptedServer
 from tests.scripted_worlds import TasteWorld
 
-PAGE = "views/researcher_critic.py"
+PAGE = "views/researcher/critic.py"
 WORDS = ("Amber", "Silent", "Iron", "Velvet", "Hollow", "Crimson", "Paper", "Winter", "Golden", "Quiet", "Lucky",
          "Bitter")
 KINDS = (("Picnic", "Comedy", 1.5), ("Harbour", "Drama", 3.0), ("Orbit", "Sci-Fi|Drama", 4.5))

@@ -8,15 +8,29 @@ import pytest
 from tests.conftest import llm_calls
 from tests.scripted_server import Reply
 from tests.scripted_worlds import TasteWorld
-from vt_core.config import Settings
+from vt_core.core.config import Settings
+from vt_core.core.llm import LLM
+from vt_core.core.store import Store
+from vt_core.core.text import sections
 from vt_core.critic.data import CLASSES, Critic, Film, Thresholds, choose_critics, movielens_critic, split
-from vt_core.critic.tuning import (LOCKED, SPEC_TOKEN_BUDGET, add_taste_pattern, estimate, list_runs, load_run,
-                                   named_films, neutral_spec, pasted_films, planned_calls, predict_test, retune, save_run, tune,
-                                   update_taste_pattern)
-from vt_core.llm import LLM
-from vt_core.projects import sections
-from vt_core.refine import check_draft
-from vt_core.store import Store
+from vt_core.critic.tuning import (
+    LOCKED,
+    SPEC_TOKEN_BUDGET,
+    add_taste_pattern,
+    estimate,
+    list_taste_runs,
+    load_run,
+    named_films,
+    neutral_spec,
+    pasted_films,
+    planned_calls,
+    predict_test,
+    retune,
+    save_run,
+    tune,
+    update_taste_pattern,
+)
+from vt_core.optimizer import check_draft
 
 GENRES = {"high": ("Sci-Fi", "Drama"), "low": ("Comedy",), "mid": ("Drama",)}
 RATINGS = {"high": 4.5, "low": 1.5, "mid": 3.0}
@@ -118,8 +132,8 @@ def test_the_designer_rejects_and_edits_patterns_then_refines_again(store, make_
     # Comedies are back to "mid": high and mid right, low missed: F1 (1 + 2/3 + 0) / 3.
     assert again.validation == pytest.approx([1 / 6, 5 / 9])
     assert again.history[0].proposed == () and again.history[0].errors == 6
-    assert [r.id for r in list_runs(store)] == [again.id, saved.id]
-    assert list_runs(store)[0].validation_f1 == pytest.approx(5 / 9)
+    assert [r.id for r in list_taste_runs(store)] == [again.id, saved.id]
+    assert list_taste_runs(store)[0].validation_f1 == pytest.approx(5 / 9)
 
     written = add_taste_pattern(store, again.id, "  The critic dislikes comedies  ")
     assert (written.number, written.statement, written.source, written.status) == (

@@ -5,8 +5,9 @@ empty database, where a button adds it and the page then shows its results, labe
 import json
 
 from tests.test_statistics_page import markdown, open_page  # noqa: F401  (open_page is a fixture)
-from vt_core.demo import DEMO_FAILING, DEMO_HUMANS, DEMO_LLMS, DEMO_STUDY_NAME, is_demo_study, seed_demo_study
-from vt_core.studies import list_items, list_studies
+from vt_core.crowd.demo import DEMO_FAILING, DEMO_HUMANS, DEMO_LLMS, DEMO_STUDY_NAME, is_demo_study, seed_demo_study
+from vt_core.crowd.items import list_items
+from vt_core.crowd.studies import list_studies
 
 
 def test_seed_demo_study_rates_through_the_rater_functions_once(store):

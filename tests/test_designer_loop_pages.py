@@ -6,17 +6,17 @@ from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import ScriptedServer
 from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
-from vt_core.annotations import current_annotations
-from vt_core.patterns import list_patterns
-from vt_core.personas import generate_personas
-from vt_core.projects import create_project, current_version
-from vt_core.refine import list_refine_runs
-from vt_core.scenarios import add_scenario
-from vt_core.store import Store
-from vt_core.transcripts import list_transcripts
+from vt_core.core.store import Store
+from vt_core.designer.annotations import current_annotations
+from vt_core.designer.patterns import list_patterns
+from vt_core.designer.personas import generate_personas
+from vt_core.designer.projects import create_project, current_version
+from vt_core.designer.refinement import list_refine_runs
+from vt_core.designer.scenarios import add_scenario
+from vt_core.designer.transcripts import list_transcripts
 
-SELFPLAY, REVIEW = "views/designer_selfplay.py", "views/designer_review.py"
-PATTERNS, REFINE = "views/designer_patterns.py", "views/designer_refine.py"
+SELFPLAY, REVIEW = "views/designer/selfplay.py", "views/designer/review.py"
+PATTERNS, REFINE = "views/designer/patterns.py", "views/designer/refine.py"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import Reply, ScriptedServer
 
-PROJECTS, SETUP, PLAYGROUND = "views/designer_projects.py", "views/designer_setup.py", "views/designer_playground.py"
+PROJECTS, SETUP, PLAYGROUND = "views/designer/projects.py", "views/designer/setup.py", "views/designer/playground.py"
 PROMPT = "You recommend movies.\n\n# Tone\nBe warm and brief.\n\n# Safety\nNever recommend horror to children.\n"
 BOT_REPLY = "Try *Paddington 2*. <b>not bold</b>"
 SCENARIOS = {"scenarios": [
@@ -402,9 +402,9 @@ def test_note_a_pattern_by_hand(app):
 
 
 def session_events(at: AppTest) -> list[tuple]:
-    from views.common import platform  # the app's own store, cached in this process
+    from views.shared.services import services  # the app's own store, cached in this process
 
-    _, store, _ = platform()
+    store = services().store
     return store.cursor().execute(
         "SELECT session_id, project_id, kind, detail FROM session_events ORDER BY id").fetchall()
 
@@ -432,10 +432,10 @@ def test_a_study_session_logs_its_events(server):
     assert [project for _, project, _, _ in logged] == [None, p, p, p]
     assert [json.loads(d).get("page") for *_, d in logged] == [None, "projects", "playground", "playground"]
 
-    from views.common import platform
-    from vt_core.sessions import session_measures
+    from views.shared.services import services
+    from vt_core.designer.sessions import session_measures
 
-    measures = session_measures(platform()[1], "S1")
+    measures = session_measures(services().store, "S1")
     assert (measures.patterns_noted, measures.versions_saved, measures.llm_calls) == (1, 2, 1)
 
 

@@ -6,9 +6,9 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from vt_core.config import Settings
-from vt_core.llm import LLM
-from vt_core.store import Store
+from vt_core.core.config import Settings
+from vt_core.core.llm import LLM
+from vt_core.core.store import Store
 
 pytestmark = pytest.mark.embedded
 

@@ -4,17 +4,17 @@ checks structure only: every step runs, stores what it should, and its numbers a
 
 import pytest
 
-from vt_core.annotations import annotate
-from vt_core.config import Settings
-from vt_core.llm import LLM
-from vt_core.patterns import evaluate_patterns, propose_patterns, update_pattern
-from vt_core.personas import generate_personas
-from vt_core.projects import create_project, update_project
-from vt_core.refine import leaderboard, refine
-from vt_core.scenarios import list_scenarios, propose_scenarios, save_drafts
-from vt_core.selfplay import plan_for_project, run_conversations
-from vt_core.store import Store
-from vt_core.transcripts import list_transcripts
+from vt_core.core.config import Settings
+from vt_core.core.llm import LLM
+from vt_core.core.store import Store
+from vt_core.designer.annotations import annotate
+from vt_core.designer.patterns import evaluate_patterns, propose_patterns, update_pattern
+from vt_core.designer.personas import generate_personas
+from vt_core.designer.projects import create_project, update_project
+from vt_core.designer.refinement import leaderboard, refine
+from vt_core.designer.scenarios import list_scenarios, propose_scenarios, save_drafts
+from vt_core.designer.selfplay import plan_for_project, run_conversations
+from vt_core.designer.transcripts import list_transcripts
 
 pytestmark = pytest.mark.embedded
 
@@ -54,7 +54,7 @@ def test_one_loop_on_the_embedded_model(tmp_path):
     update_pattern(store, proposed[0].id, status="accepted")
 
     if "heldout" not in splits:  # the toy model proposed a single scenario: add a held-out one
-        from vt_core.scenarios import add_scenario
+        from vt_core.designer.scenarios import add_scenario
         add_scenario(store, project.id, title="held out", description="The user wants a comedy.",
                      user_goal="one comedy", difficulty=1, split="heldout")
     result = refine(store, llm, project.id, rounds=1, k=1, n_train=1, n_heldout=1, max_turns=1, seed=0)

@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 
 from tests.test_monitor import add_rater, build_study, flag, item_ids, rate
-from vt_core.export import (
+from vt_core.crowd.exclusion import NO_EXCLUSION, ExclusionRules
+from vt_core.crowd.export import (
     COLUMNS,
     export_bytes,
     export_ratings,
     ratings_frame,
     ratings_rows,
 )
-from vt_core.monitor import NO_EXCLUSION, ExclusionRules
-from vt_core.studies import StudyError
+from vt_core.crowd.studies import StudyError
 
 
 @pytest.fixture

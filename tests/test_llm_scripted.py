@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from tests.conftest import llm_calls, llm_calls_summary
 from tests.scripted_server import MODEL, Reply
-from vt_core.llm import (
+from vt_core.core.llm import (
     BatchError,
     ChatRequest,
     Completion,

@@ -10,29 +10,11 @@ import krippendorff
 import numpy as np
 import pytest
 
-from vt_core.assignment import (
-    Identity,
-    finish,
-    mark_shown,
-    next_item,
-    register_rater,
-    set_status,
-    submit,
-)
-from vt_core.monitor import (
-    NO_EXCLUSION,
-    ExclusionRules,
-    alpha_ordinal,
-    monitor,
-    summary,
-)
-from vt_core.studies import (
-    add_check_items,
-    create_study,
-    import_items_jsonl,
-    parse_study,
-)
-from vt_core.studies import set_status as set_study_status
+from vt_core.crowd.assignment import Identity, finish, mark_shown, next_item, register_rater, set_rater_status, submit
+from vt_core.crowd.exclusion import NO_EXCLUSION, ExclusionRules
+from vt_core.crowd.items import add_check_items, import_items_jsonl
+from vt_core.crowd.monitoring import alpha_ordinal, monitor, monitor_summary
+from vt_core.crowd.studies import create_study, parse_study, set_study_status
 
 T0 = datetime(2026, 11, 24, 12, 0, 0)
 NAN = np.nan
@@ -80,7 +62,7 @@ def item_ids(store, study_id, kind="regular") -> list[int]:
 def add_rater(store, study_id, name, kind="human", status="rating"):
     identity = Identity("llm" if kind == "llm" else "prolific", name)
     rater = register_rater(store, study_id, identity, kind=kind, conditions=["a", "b"])
-    set_status(store, rater.id, status)
+    set_rater_status(store, rater.id, status)
     return rater
 
 
@@ -111,7 +93,7 @@ def test_counts_through_the_real_rater_functions(store):
     for n, name in enumerate(["p1", "p2", "p3", "p4"]):
         rater = add_rater(store, study.id, name, status="rating")
         statuses[name] = rater
-    set_status(store, statuses["p4"].id, "screened_out")
+    set_rater_status(store, statuses["p4"].id, "screened_out")
     now = T0
     for name in ("p1", "p2"):  # rate everything; p2 fails both attention checks
         rater = statuses[name]
@@ -147,7 +129,7 @@ def test_counts_through_the_real_rater_functions(store):
     assert [(r.external_id, len(r.reasons)) for r in m.excluded] == [("p2", 1)]
     strict = monitor(store, study.id, exclusion=ExclusionRules(True, max_too_fast_share=0.5))
     assert [(r.external_id, len(r.reasons)) for r in strict.excluded] == [("p2", 2)]
-    assert "human raters: 4 started" in summary(m) and "excluded raters: 1" in summary(m)
+    assert "human raters: 4 started" in monitor_summary(m) and "excluded raters: 1" in monitor_summary(m)
 
 
 def test_an_empty_study(store):

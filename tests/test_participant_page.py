@@ -1,7 +1,7 @@
 """The participant's flow through AppTest, on a real DuckDB file: the link, the task brief, the
 condition's pages only, logging to the study session, finish, the questionnaire, the second task,
 the end; a refresh (a new session) resumes; the time limit ends a task by itself. And the
-researcher's "User studies" tab (views/researcher_userstudy.py): load, links, measures, analysis."""
+researcher's "User studies" tab (views/shared/userstudy_tab.py): load, links, measures, analysis."""
 
 from __future__ import annotations
 
@@ -12,20 +12,20 @@ from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import Reply, ScriptedServer
 from tests.test_rater_page import app_store
-from vt_core.projects import create_project, current_version, get_version
-from vt_core.userstudy import (
+from vt_core.designer.projects import create_project, current_version, get_version
+from vt_core.userstudy.definition import load_user_study_file
+from vt_core.userstudy.flow import (
     create_user_study,
-    import_measures,
-    list_user_studies,
     get_user_study,
-    load_user_study_file,
+    list_user_studies,
     participants,
     resume,
     task_records,
 )
+from vt_core.userstudy.measures import import_measures
 
 STUDY_FILE = "studies/designer_study.toml"
-PATTERNS, PLAYGROUND, PROJECTS = "views/designer_patterns.py", "views/designer_playground.py", "views/designer_projects.py"
+PATTERNS, PLAYGROUND, PROJECTS = "views/designer/patterns.py", "views/designer/playground.py", "views/designer/projects.py"
 TLX_KEYS = ("tlx_mental", "tlx_physical", "tlx_temporal", "tlx_performance", "tlx_effort", "tlx_frustration")
 
 
@@ -101,7 +101,7 @@ def test_a_participant_goes_from_the_link_to_the_end(study):
     assert not at.exception and at.title[0].value == "Patterns"
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(PLAYGROUND)
-    at.switch_page("views/participant.py").run()
+    at.switch_page("views/participant/task.py").run()
 
     click(at, "pt_finish_button_1")   # without the confirmation: still working
     assert "Tick the box" in at.error[0].value and resume(app_store(), p).kind == "task"
@@ -124,7 +124,7 @@ def test_a_participant_goes_from_the_link_to_the_end(study):
     for page in (PATTERNS, PROJECTS):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(page)
-    at.switch_page("views/participant.py").run()
+    at.switch_page("views/participant/task.py").run()
     finish(at, 2)
     answer(at, 2, success=4, tlx=60)
     assert at.title[0].value == "Thank you" and definition.end_text in texts(at)
@@ -167,7 +167,7 @@ def test_the_designer_pages_log_to_the_participants_session(study):
     at.text_input(key=f"pg_pattern_statement_{record.project_id}").input("Asks about allergies first.")
     at.button(key=f"pg_pattern_button_{record.project_id}").click().run()
     assert not at.exception
-    at.switch_page("views/participant.py").run()
+    at.switch_page("views/participant/task.py").run()
     finish(at, 1)
 
     measures = task_records(store, study.id)[0].measures
@@ -196,11 +196,11 @@ def test_a_link_that_names_nobody_shows_only_a_message(server):
     at = open_link("no-such-token")
     assert at.title[0].value == "User study" and "names nobody" in at.error[0].value
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("views/researcher_statistics.py")
+        at.switch_page("views/researcher/statistics.py")
 
 
 def researcher_tab():
-    from views.researcher_userstudy import render
+    from views.shared.userstudy_tab import render
 
     render()
 

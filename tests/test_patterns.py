@@ -8,9 +8,10 @@ import pytest
 
 from tests.conftest import llm_calls
 from tests.scripted_server import Reply
-from vt_core.annotations import annotate
-from vt_core.llm import BatchError
-from vt_core.patterns import (
+from vt_core.core.llm import BatchError
+from vt_core.core.prompts import render
+from vt_core.designer.annotations import annotate
+from vt_core.designer.patterns import (
     Pattern,
     PatternReport,
     add_pattern,
@@ -25,12 +26,11 @@ from vt_core.patterns import (
     passes,
     pattern_report,
     propose_patterns,
-    similarity,
     update_pattern,
 )
-from vt_core.projects import create_project
-from vt_core.prompts import render
-from vt_core.transcripts import Turn, get_transcript, save_transcript
+from vt_core.designer.projects import create_project
+from vt_core.designer.transcripts import Turn, get_transcript, save_transcript
+from vt_core.optimizer import similarity
 
 GENRES = "The bot asks about the user's favourite genres before recommending"
 TOO_MANY = "The bot recommends more than three movies at once"
@@ -356,11 +356,11 @@ def test_a_pattern_never_judged_has_an_empty_report(store, project):
 @pytest.mark.embedded
 def test_the_embedded_model_proposes_and_judges(tmp_path):
     """Structure only: the toy model's words mean nothing."""
-    from vt_core.config import Settings
-    from vt_core.llm import LLM
-    from vt_core.llm.calls import call_log
-    from vt_core.scenarios import propose_scenarios
-    from vt_core.store import Store
+    from vt_core.core.config import Settings
+    from vt_core.core.llm import LLM
+    from vt_core.core.llm.calls import call_log
+    from vt_core.core.store import Store
+    from vt_core.designer.scenarios import propose_scenarios
 
     settings = Settings.from_env({"VT_DB_PATH": str(tmp_path / "x.duckdb")})
     store = Store(settings.db_path)

@@ -5,8 +5,8 @@ import re
 
 from tests.scripted_server import Reply
 from tests.test_monitor import build_study
-from vt_core.monitor import monitor
-from vt_core.pilot import PERSONAS, run_pilot
+from vt_core.crowd.monitoring import monitor
+from vt_core.crowd.pilot import PERSONAS, run_pilot
 
 
 def scripted_rater(request: dict) -> Reply:

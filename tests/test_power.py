@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.power import TTestPower
 
-from vt_core.power import paired_detectable_d_z, paired_n_for_power, paired_power
+from vt_core.analysis.power import paired_detectable_d_z, paired_n_for_power, paired_power
 
 
 def test_known_designs():

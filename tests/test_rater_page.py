@@ -11,13 +11,8 @@ from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
 from tests.scripted_server import Reply, ScriptedServer
-from vt_core.studies import (
-    StudyDefinition,
-    add_check_items,
-    create_study,
-    import_items_jsonl,
-    set_status,
-)
+from vt_core.crowd.items import add_check_items, import_items_jsonl
+from vt_core.crowd.studies import StudyDefinition, create_study, set_study_status
 
 CONDITIONS = ("zebra-baseline", "okapi-tuned")  # names no page text would contain by chance
 ITEMS_PER_CONDITION = 3
@@ -62,9 +57,9 @@ def server(app_env):
 
 
 def app_store():
-    from views.common import platform  # the app's own store, cached in this process
+    from views.shared.services import services  # the app's own store, cached in this process
 
-    return platform()[1]
+    return services().store
 
 
 def make_study(status: str = "open", **changes):
@@ -77,7 +72,7 @@ def make_study(status: str = "open", **changes):
         import_items_jsonl(store, study, c, lines)
     add_check_items(store, study)
     if status == "open":
-        study = set_status(store, study.id, "open")
+        study = set_study_status(store, study.id, "open")
     return study
 
 
@@ -346,7 +341,7 @@ def test_a_rater_session_cannot_reach_other_pages(study):
     item = current_turns(at)
     # AppTest refuses to switch to a page the session's navigation does not list ...
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("views/designer_projects.py")
+        at.switch_page("views/designer/projects.py")
     # ... and a request for it anyway (the hash the staff menu gives the Projects page, as a
     # hand-made URL would ask for) falls back to the only page there is: the rater page.
     at._page_hash = calc_hash("designer_projects")
@@ -388,11 +383,11 @@ def test_condition_names_never_appear(study):
 
 def rate_until_nothing_left(study, pid: str) -> int:
     """Another rater, through the functions the page calls: rate every item handed out."""
-    from vt_core.assignment import Identity, mark_shown, next_item, register_rater, set_status, submit
+    from vt_core.crowd.assignment import Identity, mark_shown, next_item, register_rater, set_rater_status, submit
 
     store, d = app_store(), study.definition
     rater = register_rater(store, study.id, Identity("prolific", pid), conditions=list(CONDITIONS))
-    set_status(store, rater.id, "rating")
+    set_rater_status(store, rater.id, "rating")
     rated = 0
     while item := next_item(store, rater, items_per_rater=d.items_per_rater, k=d.ratings_per_item,
                             lease_minutes=d.lease_minutes):
@@ -413,7 +408,7 @@ def test_a_full_study_ends_before_consent_with_the_screened_out_code(server):
 
 
 def test_a_rater_waits_while_others_hold_the_last_items(server):
-    from vt_core.assignment import Identity, next_item, register_rater, set_status, submit
+    from vt_core.crowd.assignment import Identity, next_item, register_rater, set_rater_status, submit
 
     study = make_study(ratings_per_item=1)
     for pid in ("other1", "other2"):
@@ -422,7 +417,7 @@ def test_a_rater_waits_while_others_hold_the_last_items(server):
     holders = []
     for pid in ("holder1", "holder2"):  # each holds a lease on one of the two items left
         holder = register_rater(store, study.id, Identity("prolific", pid), conditions=list(CONDITIONS))
-        set_status(store, holder.id, "rating")
+        set_rater_status(store, holder.id, "rating")
         while (item := next_item(store, holder, items_per_rater=d.items_per_rater, k=1,
                                  lease_minutes=30)).kind != "regular":
             submit(store, holder.id, item.id, {"adherence": 4, "quality": 4})

@@ -6,15 +6,23 @@ import pytest
 
 from tests.scripted_server import Reply
 from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
-from vt_core.annotations import annotate
-from vt_core.patterns import add_pattern, evaluate_patterns, propose_patterns, update_pattern
-from vt_core.personas import generate_personas
-from vt_core.projects import create_project, current_version, get_project, update_project, versions
-from vt_core.refine import (RefineError, apply_guards, approve, copied_text, leaderboard, linked_diff, refine,
-                            restore_locked)
-from vt_core.scenarios import add_scenario
-from vt_core.selfplay import plan_for_project, run_conversations
-from vt_core.transcripts import Turn, get_transcript, list_transcripts, save_transcript
+from vt_core.designer.annotations import annotate
+from vt_core.designer.patterns import add_pattern, evaluate_patterns, propose_patterns, update_pattern
+from vt_core.designer.personas import generate_personas
+from vt_core.designer.projects import create_project, current_version, get_project, update_project, versions
+from vt_core.designer.refinement import (
+    RefineError,
+    apply_guards,
+    approve,
+    copied_text,
+    leaderboard,
+    linked_diff,
+    refine,
+)
+from vt_core.designer.scenarios import add_scenario
+from vt_core.designer.selfplay import plan_for_project, run_conversations
+from vt_core.designer.transcripts import Turn, get_transcript, list_transcripts, save_transcript
+from vt_core.optimizer import restore_locked
 
 
 @pytest.fixture

@@ -18,10 +18,7 @@ import pytest
 
 from tests.test_cli import cli
 from tests.test_monitor import definition, jsonl
-from vt_core.assignment import Identity
-from vt_core.demo import Crowd, simulate_raters
-from vt_core.monitor import ExclusionRules
-from vt_core.report import (
+from vt_core.analysis.report import (
     bounded,
     comparison_paragraph,
     counts_sentence,
@@ -35,9 +32,13 @@ from vt_core.report import (
     tables,
     write_report,
 )
-from vt_core.stats import Comparison, Counts, Descriptive, Friedman, MixedModel, PairedT, PowerNote, Wilcoxon
-from vt_core.store import Store
-from vt_core.studies import add_check_items, create_study, import_items_jsonl, parse_study, set_status
+from vt_core.analysis.stats import Comparison, Counts, Descriptive, Friedman, MixedModel, PairedT, PowerNote, Wilcoxon
+from vt_core.core.store import Store
+from vt_core.crowd.assignment import Identity
+from vt_core.crowd.demo import Crowd, simulate_raters
+from vt_core.crowd.exclusion import ExclusionRules
+from vt_core.crowd.items import add_check_items, import_items_jsonl
+from vt_core.crowd.studies import create_study, parse_study, set_study_status
 
 T0 = datetime(2026, 11, 24, 12, 0, 0)
 CONDITIONS = ("baseline", "tuned")
@@ -58,12 +59,12 @@ def finished_study(store, name: str = "finished study", *, humans: int = 16, llm
     for condition in CONDITIONS:
         import_items_jsonl(store, study, condition, jsonl(condition, items))
     add_check_items(store, study)
-    study = set_status(store, study.id, "open")
+    study = set_study_status(store, study.id, "open")
     base = {"adherence": 4.0, "quality": 4.5}
     raters = ([(Identity("prolific", f"p{i:03d}"), Crowd(base, {"adherence": 1.2})) for i in range(humans)]
               + [(Identity("llm", f"sim-{i}"), Crowd(base, {"adherence": 0.6})) for i in range(humans, humans + llms)])
     simulate_raters(store, study, raters, np.random.default_rng(seed), failing={"p000"}, now=T0)
-    return set_status(store, study.id, "closed")
+    return set_study_status(store, study.id, "closed")
 
 
 _TEMPLATE: list[Path] = []

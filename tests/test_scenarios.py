@@ -7,8 +7,8 @@ import json
 import pytest
 
 from tests.scripted_server import Reply
-from vt_core.projects import create_project
-from vt_core.scenarios import (
+from vt_core.designer.projects import create_project
+from vt_core.designer.scenarios import (
     Scenario,
     ScenarioDraft,
     add_scenario,

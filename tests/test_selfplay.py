@@ -5,12 +5,19 @@ import pytest
 
 from tests.conftest import llm_calls_summary
 from tests.scripted_server import Reply
-from vt_core.personas import add_persona, assign_personas, generate_personas, list_personas
-from vt_core.projects import create_project
-from vt_core.scenarios import add_scenario, list_scenarios
-from vt_core.selfplay import (END_MARKER, SelfPlayError, estimate_run, plan_for_project, plan_run, replan,
-                              run_conversations)
-from vt_core.transcripts import list_transcripts
+from vt_core.designer.personas import add_persona, assign_personas, generate_personas, list_personas
+from vt_core.designer.projects import create_project
+from vt_core.designer.scenarios import add_scenario, list_scenarios
+from vt_core.designer.selfplay import (
+    END_MARKER,
+    SelfPlayError,
+    estimate_run,
+    plan_for_project,
+    plan_run,
+    replan,
+    run_conversations,
+)
+from vt_core.designer.transcripts import list_transcripts
 
 
 def is_simulator(request: dict) -> bool:

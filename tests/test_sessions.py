@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from vt_core.sessions import events, log_event, run_id, session_measures
+from vt_core.designer.sessions import log_event, session_events, session_measures, session_run_id
 
 
 def test_events_are_appended_in_order_with_their_detail(store):
@@ -12,14 +12,14 @@ def test_events_are_appended_in_order_with_their_detail(store):
     second = log_event(store, "S1", "version_saved", project_id=3, version_id=7, page="playground")
     log_event(store, "S2", "started")
 
-    logged = events(store, "S1")
+    logged = session_events(store, "S1")
     assert [e.id for e in logged] == [first, second]
     assert [e.kind for e in logged] == ["started", "version_saved"]
     assert logged[0].project_id is None and logged[0].detail == {}
     assert logged[1].project_id == 3
     assert logged[1].detail == {"version_id": 7, "page": "playground"}
-    assert [e.session_id for e in events(store, "S2")] == ["S2"]
-    assert events(store, "nobody") == []
+    assert [e.session_id for e in session_events(store, "S2")] == ["S2"]
+    assert session_events(store, "nobody") == []
 
 
 @pytest.mark.parametrize("session_id, kind", [("S1", "clicked"), ("", "started"), ("  ", "started")])
@@ -46,7 +46,7 @@ def test_minutes_on_task_run_from_the_first_event_to_the_last(store):
     log_event(store, "S1", "started")
     log_event(store, "S1", "pattern_noted")
     last = log_event(store, "S1", "finished")
-    first_at = events(store, "S1")[0].created_at
+    first_at = session_events(store, "S1")[0].created_at
     store.cursor().execute("UPDATE session_events SET created_at = ? WHERE id = ?",
                            [first_at + timedelta(minutes=42, seconds=30), last])
 
@@ -61,13 +61,13 @@ def test_a_session_without_events_measures_zero(store):
 
 def test_llm_calls_count_the_session_and_the_runs_nested_in_it(make_llm, scripted, store):
     llm = make_llm()
-    assert run_id("S1") == "session:S1"
-    session = llm.for_run(run_id("S1"))
+    assert session_run_id("S1") == "session:S1"
+    session = llm.for_run(session_run_id("S1"))
     session.chat([{"role": "user", "content": "one"}])
     session.chat([{"role": "user", "content": "two"}])
     session.chat([{"role": "user", "content": "one"}])  # answered from the cache: still a call
     session.for_run("selfplay:3").chat([{"role": "user", "content": "three"}])
-    llm.for_run(run_id("S10")).chat([{"role": "user", "content": "other session"}])
+    llm.for_run(session_run_id("S10")).chat([{"role": "user", "content": "other session"}])
     llm.for_run("session:S1x").chat([{"role": "user", "content": "not nested"}])
     llm.chat([{"role": "user", "content": "no session"}])
     log_event(store, "S1", "started")

@@ -12,10 +12,11 @@ from tests.scripted_server import Reply, ScriptedServer
 from tests.test_cli import cli
 from tests.test_monitor import definition
 from tests.test_report import finished_db
-from vt_core.store import Store
-from vt_core.studies import add_check_items, create_study, parse_study
+from vt_core.core.store import Store
+from vt_core.crowd.items import add_check_items
+from vt_core.crowd.studies import create_study, parse_study
 
-PAGE = "views/researcher_statistics.py"
+PAGE = "views/researcher/statistics.py"
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from tests.test_monitor import add_rater, build_study, flag, item_ids, rate
-from vt_core.monitor import ExclusionRules, monitor
-from vt_core.stats import (
+from vt_core.analysis.stats import (
     RATER_COLUMNS,
     RATING_COLUMNS,
     analyse_frame,
@@ -25,7 +24,6 @@ from vt_core.stats import (
     d_z_interval,
     describe,
     describe_wide,
-    exclusion_label,
     friedman,
     holm,
     load_raters,
@@ -36,6 +34,8 @@ from vt_core.stats import (
     wilcoxon,
     wilcoxon_rows,
 )
+from vt_core.crowd.exclusion import ExclusionRules, Reason, exclusion_label
+from vt_core.crowd.monitoring import monitor
 
 
 def two_sided_normal_p(z: float) -> float:
@@ -294,11 +294,11 @@ def test_mixed_model_reports_instead_of_raising():
 
 
 def test_exclusion_labels():
-    assert exclusion_label("failed 2 attention check(s)") == "failed attention checks"
-    assert exclusion_label("failed 1 attention check(s); 3 of 4 ratings too fast (75% > 25%)") == \
-        "failed attention checks + rated too fast"
-    assert exclusion_label("missed 2 of 2 gold items (100% > 50%)") == "missed gold items"
-    assert exclusion_label("something new") == "something new"
+    assert exclusion_label([Reason.ATTENTION_FAILED]) == "failed attention checks"
+    assert exclusion_label(["attention_failed", "too_fast"]) == "failed attention checks + rated too fast"
+    assert exclusion_label([Reason.GOLD_MISSED]) == "missed gold items"
+    with pytest.raises(ValueError):
+        exclusion_label(["something new"])  # a code, never a sentence to guess from
 
 
 def populate(store):
@@ -391,7 +391,7 @@ def test_analyse_frame_with_three_conditions_and_the_mixed_model():
             adherence = 4 + rater_effect[rater] + item_effect[item] + {"a": 0, "b": 0.8, "c": 0.2}[condition]
             for dimension, latent in (("adherence", adherence), ("quality", 4 + rater_effect[rater])):
                 value = int(np.clip(np.round(latent + rng.normal()), 1, 7))
-                rows.append((rater, "human", item, condition, f"m{item // 3}", dimension, value, 10.0, False, ""))
+                rows.append((rater, "human", item, condition, f"m{item // 3}", dimension, value, 10.0, False, "", ""))
     frame = pd.DataFrame(rows, columns=list(RATING_COLUMNS))
     result = analyse_frame(frame, conditions=["a", "b", "c"])
     assert list(result.results) == ["human"] and result.human_llm_alpha == {}

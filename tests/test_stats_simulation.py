@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vt_core.stats import per_unit_means, wilcoxon_rows
+from vt_core.analysis.stats import per_unit_means, wilcoxon_rows
 
 STUDIES, RATERS, SCENARIOS = 1000, 60, 20
 EFFECT_FOR_D_Z_05 = 0.26

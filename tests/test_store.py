@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from vt_core.store import MIGRATIONS_DIR, Store, StoreError, discover_migrations
+from vt_core.core.store import MIGRATIONS_DIR, Store, StoreError, discover_migrations
 
 SHIPPED = sorted(MIGRATIONS_DIR.glob("*.sql"))
 

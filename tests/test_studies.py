@@ -7,29 +7,26 @@ from pathlib import Path
 import pytest
 
 from tests.scripted_server import Reply
-from vt_core.personas import generate_personas
-from vt_core.projects import add_version, create_project, versions
-from vt_core.scenarios import add_scenario
-from vt_core.selfplay import plan_for_project
-from vt_core.studies import (
+from vt_core.crowd.items import add_check_items, add_items_from_selfplay, import_items_jsonl, list_items
+from vt_core.crowd.studies import (
     CHECKS_CONDITION,
     StudyDefinition,
     StudyError,
     StudyFileError,
-    add_check_items,
-    add_items_from_selfplay,
     create_study,
     create_study_from_file,
     get_study,
     get_study_by_token,
-    import_items_jsonl,
-    list_items,
     list_studies,
     load_study_file,
     parse_study,
-    set_status,
+    set_study_status,
 )
-from vt_core.transcripts import get_transcript
+from vt_core.designer.personas import generate_personas
+from vt_core.designer.projects import add_version, create_project, versions
+from vt_core.designer.scenarios import add_scenario
+from vt_core.designer.selfplay import plan_for_project
+from vt_core.designer.transcripts import get_transcript
 
 SHIPPED = Path(__file__).parent.parent / "studies" / "crowd_study.toml"
 
@@ -226,20 +223,20 @@ def test_create_get_list_and_a_duplicate_name(store):
 def test_opening_needs_items_and_checks(store):
     study = create_study(store, parse_study(minimal()))
     with pytest.raises(StudyError, match="no items yet for condition"):
-        set_status(store, study.id, "open")
+        set_study_status(store, study.id, "open")
     import_items_jsonl(store, study, "a", [chat("hi", "hello")])
     import_items_jsonl(store, study, "b", [chat("hi", "hey")])
     with pytest.raises(StudyError, match="attention checks are not added"):
-        set_status(store, study.id, "open")
+        set_study_status(store, study.id, "open")
     add_check_items(store, study)
-    assert set_status(store, study.id, "open").status == "open"
+    assert set_study_status(store, study.id, "open").status == "open"
     with pytest.raises(StudyError, match="only while it is a draft"):
         import_items_jsonl(store, get_study(store, study.id), "a", [chat("x", "y")])
-    assert set_status(store, study.id, "closed").status == "closed"
+    assert set_study_status(store, study.id, "closed").status == "closed"
     with pytest.raises(StudyError, match="cannot be set to"):
-        set_status(store, study.id, "closed")
+        set_study_status(store, study.id, "closed")
     with pytest.raises(StudyError, match="'open' or 'closed'"):
-        set_status(store, study.id, "draft")
+        set_study_status(store, study.id, "draft")
 
 
 # -- items --------------------------------------------------------------------------------------------

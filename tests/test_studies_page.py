@@ -11,22 +11,14 @@ from tests.test_monitor import definition, jsonl
 from tests.test_pilot import scripted_rater
 from tests.test_studies import scripted_conversation, selfplay_study
 from tests.test_study_cli import toml_of
-from vt_core.assignment import (
-    Identity,
-    finish,
-    mark_shown,
-    next_item,
-    register_rater,
-    set_status,
-    submit,
-)
-from vt_core.llm.calls import call_log
-from vt_core.personas import generate_personas
-from vt_core.projects import add_version, create_project, versions
-from vt_core.scenarios import add_scenario
-from vt_core.studies import create_study
+from vt_core.core.llm.calls import call_log
+from vt_core.crowd.assignment import Identity, finish, mark_shown, next_item, register_rater, set_rater_status, submit
+from vt_core.crowd.studies import create_study
+from vt_core.designer.personas import generate_personas
+from vt_core.designer.projects import add_version, create_project, versions
+from vt_core.designer.scenarios import add_scenario
 
-PAGE = "views/researcher_studies.py"
+PAGE = "views/researcher/studies.py"
 T0 = datetime(2026, 11, 24, 12, 0, 0)
 
 
@@ -41,10 +33,8 @@ def app(app_env):
 
 
 def app_store():
-    from views.common import (
-        _open,  # the page's own store: one DuckDB connection per process
-    )
-    return _open()[1]
+    from views.shared.services import _open
+    return _open().store
 
 
 def count(table: str) -> int:
@@ -103,7 +93,7 @@ def test_the_whole_study_from_the_page(app):
     store, now = app_store(), T0
     for name in ("good", "careless"):
         rater = register_rater(store, 1, Identity("prolific", name), conditions=["a", "b"])
-        set_status(store, rater.id, "rating")
+        set_rater_status(store, rater.id, "rating")
         while item := next_item(store, rater, items_per_rater=4, k=2, lease_minutes=30, now=now):
             mark_shown(store, rater.id, item.id, now=now)
             values = {"adherence": 5, "quality": 5}  # wrong on both checks (they expect 2 and 6)

@@ -8,23 +8,21 @@ from streamlit.testing.v1 import AppTest
 from tests.scripted_server import ScriptedServer
 from tests.test_monitor import definition
 from tests.test_studies import scripted_conversation
-from vt_core.projects import add_version, create_project, versions
-from vt_core.studies import (
+from vt_core.crowd.studies import (
     definition_to_toml,
     list_studies,
     load_study_file,
     parse_study,
 )
+from vt_core.designer.projects import add_version, create_project, versions
 
-PAGE = "views/researcher_studies.py"
+PAGE = "views/researcher/studies.py"
 PROMPT = "You recommend movies.\n\n- Ask what the user is in the mood for.\n* Recommend at most three films.\n"
 
 
 def app_store():
-    from views.common import (
-        _open,  # the page's own store: one DuckDB connection per process
-    )
-    return _open()[1]
+    from views.shared.services import _open
+    return _open().store
 
 
 @pytest.fixture

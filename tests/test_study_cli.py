@@ -9,8 +9,9 @@ import pytest
 
 from tests.test_cli import cli
 from tests.test_monitor import add_rater, definition, flag, item_ids, jsonl, rate
-from vt_core.store import Store
-from vt_core.studies import add_check_items, get_study, import_items_jsonl
+from vt_core.core.store import Store
+from vt_core.crowd.items import add_check_items, import_items_jsonl
+from vt_core.crowd.studies import get_study
 
 SHIPPED = Path(__file__).resolve().parent.parent / "studies" / "crowd_study.toml"
 

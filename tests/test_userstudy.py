@@ -18,34 +18,34 @@ from scipy import stats as sps
 
 from tests.test_monitor import add_rater, jsonl, rate
 from tests.test_monitor import definition as crowd_definition
-from vt_core import projects as pj
-from vt_core.sessions import log_event
-from vt_core.store import Store
-from vt_core.studies import StudyFileError, create_study, import_items_jsonl, parse_study
-from vt_core.userstudy import (
+from vt_core.core.store import Store
+from vt_core.crowd.items import import_items_jsonl
+from vt_core.crowd.studies import StudyFileError, create_study, parse_study
+from vt_core.designer import projects as pj
+from vt_core.designer.sessions import log_event
+from vt_core.userstudy.analysis import analyse_measures, order_check, quality_from_crowd, report_markdown
+from vt_core.userstudy.definition import UserStudyError, load_user_study_file, parse_user_study, sequence
+from vt_core.userstudy.flow import (
     Answers,
-    UserStudyError,
     add_participants,
     answer,
-    conditions_toml,
-    copy_final_prompts,
     create_user_study,
     finish_task,
-    import_measures,
-    import_prompt_quality,
     list_user_studies,
-    load_user_study_file,
-    measures_csv,
-    measures_frame,
-    parse_user_study,
     participants,
     resume,
-    sequence,
-    set_prompt_quality,
     start_task,
     task_records,
 )
-from vt_core.userstudy_stats import analyse_measures, order_check, quality_from_crowd, report_markdown
+from vt_core.userstudy.measures import (
+    conditions_toml,
+    copy_final_prompts,
+    import_measures,
+    import_prompt_quality,
+    measures_csv,
+    measures_frame,
+    set_prompt_quality,
+)
 
 STUDY_FILE = Path(__file__).resolve().parent.parent / "studies" / "designer_study.toml"
 T0 = datetime(2026, 11, 24, 9, 0, 0)

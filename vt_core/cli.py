@@ -7,28 +7,52 @@ import sys
 import time
 from pathlib import Path
 
-from vt_core import demo
-from vt_core import export as export_
-from vt_core import monitor as monitor_
-from vt_core import patterns as patterns_
-from vt_core import pilot
-from vt_core import refine as refine_
-from vt_core import studies as studies_
-from vt_core import userstudy as userstudy_
-from vt_core.config import Settings
-from vt_core.critic import run as critic_run
-from vt_core.llm import LLM, EmbeddedServerError, LLMError
-from vt_core.projects import get_project, get_version
-from vt_core.selfplay import (
-    SelfPlayError,
-    estimate_run,
-    plan_for_project,
-    run_conversations,
+from vt_core.core.config import Settings
+from vt_core.core.llm import LLM, EmbeddedServerError, LLMError
+from vt_core.core.store import Store, StoreError
+from vt_core.critic import movielens_splits, run_methods, summarise, summary_markdown
+from vt_core.crowd import (
+    FORMATS,
+    ExclusionRules,
+    create_study,
+    export_ratings,
+    get_study,
+    load_study_file,
+    monitor,
+    monitor_summary,
+    run_pilot,
+    seed_demo_study,
 )
-from vt_core.store import Store, StoreError
+from vt_core.designer import (
+    RefineError,
+    SelfPlayError,
+    approve,
+    estimate_run,
+    evaluate_patterns,
+    get_pattern,
+    get_project,
+    get_version,
+    leaderboard,
+    plan_for_project,
+    propose_patterns,
+    refine,
+    run_conversations,
+    seed_demo,
+)
+from vt_core.userstudy import (
+    UserStudy,
+    create_user_study,
+    get_user_study,
+    import_measures,
+    import_prompt_quality,
+    load_user_study_file,
+    measures_csv,
+    participants,
+    resume,
+)
 
 # What a user can cause and fix; anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, StoreError, LLMError, EmbeddedServerError, SelfPlayError, refine_.RefineError)
+USER_ERRORS = (ValueError, StoreError, LLMError, EmbeddedServerError, SelfPlayError, RefineError)
 
 
 def _open() -> tuple[Store, LLM]:
@@ -56,7 +80,7 @@ class ProgressBar:
         self(done, total, stage)
 
 
-def doctor(_args: argparse.Namespace) -> int:
+def cmd_doctor(_args: argparse.Namespace) -> int:
     """Show the configuration, then prove it works with one real, uncached call."""
     settings = Settings.from_env()
     store = Store(settings.db_path)
@@ -74,7 +98,7 @@ def doctor(_args: argparse.Namespace) -> int:
     return 0
 
 
-def selfplay(args: argparse.Namespace) -> int:
+def cmd_selfplay(args: argparse.Namespace) -> int:
     store, llm = _open()
     project = get_project(store, args.project)
     version = project.current_version_id
@@ -92,14 +116,14 @@ def selfplay(args: argparse.Namespace) -> int:
     return 0
 
 
-def patterns(args: argparse.Namespace) -> int:
+def cmd_patterns(args: argparse.Namespace) -> int:
     store, llm = _open()
     project = get_project(store, args.project)
-    proposed = patterns_.propose_patterns(llm, store, project.id, seed=args.seed)
+    proposed = propose_patterns(llm, store, project.id, seed=args.seed)
     print(f"new candidate patterns: {len(proposed)}", file=sys.stderr)
-    reports = patterns_.evaluate_patterns(llm, store, project.id, progress=ProgressBar("judging"))
+    reports = evaluate_patterns(llm, store, project.id, progress=ProgressBar("judging"))
     for report in reports:
-        pattern = patterns_.get_pattern(store, report.pattern_id)
+        pattern = get_pattern(store, report.pattern_id)
         kappa = "n/a" if report.kappa is None else f"{report.kappa:.2f}"
         print(f"[{pattern.id}] {pattern.status:9} {pattern.kind:5} pass {report.passed} fail {report.failed} "
               f"n/a {report.not_applicable} kappa {kappa}: {pattern.statement}")
@@ -107,13 +131,13 @@ def patterns(args: argparse.Namespace) -> int:
     return 0
 
 
-def refine(args: argparse.Namespace) -> int:
+def cmd_refine(args: argparse.Namespace) -> int:
     store, llm = _open()
     project = get_project(store, args.project)
-    result = refine_.refine(store, llm, project.id, rounds=args.rounds, k=args.candidates, n_train=args.train,
+    result = refine(store, llm, project.id, rounds=args.rounds, k=args.candidates, n_train=args.train,
                             n_heldout=args.heldout, max_turns=args.turns, seed=args.seed,
                             progress=ProgressBar().stage)
-    for c in refine_.leaderboard(store, result.refine_run_id):
+    for c in leaderboard(store, result.refine_run_id):
         score = lambda v: "  n/a" if v is None else f"{v:5.0%}"  # noqa: E731
         print(f"candidate {c.id:4} round {c.round} {c.status:9} train {score(c.train_pass)} "
               f"held-out {score(c.heldout_pass)} quality {c.quality or 0:.1f}")
@@ -122,19 +146,19 @@ def refine(args: argparse.Namespace) -> int:
     return 0
 
 
-def approve(args: argparse.Namespace) -> int:
+def cmd_approve(args: argparse.Namespace) -> int:
     store, _ = _open()
-    version = refine_.approve(store, args.candidate)
+    version = approve(store, args.candidate)
     print(f"candidate {args.candidate} is now prompt version {version.id}, current for its project")
     return 0
 
 
-def seed_demo(args: argparse.Namespace) -> int:
+def cmd_seed_demo(args: argparse.Namespace) -> int:
     store, _ = _open()
-    project = demo.seed_demo(store)
+    project = seed_demo(store)
     print(f"demo project {project.name!r} is ready (id {project.id})")
     if args.study:
-        study = demo.seed_demo_study(store)
+        study = seed_demo_study(store)
         print(f"demo study {study.name!r} is ready (id {study.id}; its ratings are simulated, not collected)")
     return 0
 
@@ -148,54 +172,54 @@ def _study_key(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-def _rules(args: argparse.Namespace) -> monitor_.ExclusionRules:
-    return monitor_.ExclusionRules(exclude_failed_attention=not args.keep_failed_attention,
+def _rules(args: argparse.Namespace) -> ExclusionRules:
+    return ExclusionRules(exclude_failed_attention=not args.keep_failed_attention,
                                    max_too_fast_share=args.max_too_fast_share,
                                    max_gold_miss_share=args.max_gold_miss_share)
 
 
-def study_load(args: argparse.Namespace) -> int:
-    definition = studies_.load_study_file(args.file)  # an invalid file fails before the database opens
-    study = studies_.create_study(_study_store(), definition)
+def cmd_study_load(args: argparse.Namespace) -> int:
+    definition = load_study_file(args.file)  # an invalid file fails before the database opens
+    study = create_study(_study_store(), definition)
     print(f"study {study.id} {study.name!r} created as a draft")
     print(f"rater link: /?study={study.token}")
     return 0
 
 
-def study_export(args: argparse.Namespace) -> int:
+def cmd_study_export(args: argparse.Namespace) -> int:
     store = _study_store()
-    study = studies_.get_study(store, _study_key(args.study))
+    study = get_study(store, _study_key(args.study))
     out = args.out or f"study-{study.id}-ratings.{args.format}"
-    rows = export_.export_ratings(store, study.id, out, args.format, _rules(args))
+    rows = export_ratings(store, study.id, out, args.format, _rules(args))
     print(f"wrote {rows} rating rows of study {study.id} {study.name!r} to {out}")
     return 0
 
 
-def study_monitor(args: argparse.Namespace) -> int:
+def cmd_study_monitor(args: argparse.Namespace) -> int:
     store = _study_store()
-    study = studies_.get_study(store, _study_key(args.study))
+    study = get_study(store, _study_key(args.study))
     print(f"study {study.id} {study.name!r} ({study.status})")
-    print(monitor_.summary(monitor_.monitor(store, study.id, exclusion=_rules(args))))
+    print(monitor_summary(monitor(store, study.id, exclusion=_rules(args))))
     return 0
 
 
-def study_pilot(args: argparse.Namespace) -> int:
+def cmd_study_pilot(args: argparse.Namespace) -> int:
     store, llm = _open()
-    study = studies_.get_study(store, _study_key(args.study))
-    result = pilot.run_pilot(store, llm, study, raters=args.raters, seed=args.seed,
+    study = get_study(store, _study_key(args.study))
+    result = run_pilot(store, llm, study, raters=args.raters, seed=args.seed,
                              progress=ProgressBar("simulated raters"))
     print(f"pilot of study {study.id} {study.name!r}: {len(result.rater_ids)} simulated raters ({llm.backend.describe()}), "
           f"{result.ratings} items rated")
     return 0
 
 
-def critic(args: argparse.Namespace) -> int:
+def cmd_critic(args: argparse.Namespace) -> int:
     """Every method (or those named) over MovieLens critics; results and summary into --out."""
-    splits = critic_run.movielens_splits(args.users, args.k, args.seed, args.test_per_class, args.validation_per_class)
+    splits = movielens_splits(args.users, args.k, args.seed, args.test_per_class, args.validation_per_class)
     _, llm = _open()
-    table = critic_run.run_methods(llm, splits, args.methods, progress=ProgressBar().stage,
+    table = run_methods(llm, splits, args.methods, progress=ProgressBar().stage,
                                    batch_size=args.batch_size)
-    summary = critic_run.summary(table)
+    summary = summarise(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "results.csv", index=False)
@@ -203,73 +227,73 @@ def critic(args: argparse.Namespace) -> int:
     title = (f"Critic case study: {args.users} MovieLens critics, K={args.k} per class, seeds "
              f"{', '.join(map(str, args.seed))}, {args.test_per_class} test films per class\n"
              f"Backend of the LLM methods: {llm.backend.describe()}\n")
-    text = title + "\n" + critic_run.markdown(summary)
+    text = title + "\n" + summary_markdown(summary)
     (out / "summary.md").write_text(text)
     print(text + f"\nwrote {out / 'results.csv'}, {out / 'summary.csv'} and {out / 'summary.md'}")
     return 0
 
 
-def study_report(args: argparse.Namespace) -> int:
+def cmd_study_report(args: argparse.Namespace) -> int:
     rules = _rules(args)
     store = _study_store()
-    study = studies_.get_study(store, _study_key(args.study))
-    from vt_core import report as report_  # statsmodels and altair take a second to import: only here
+    study = get_study(store, _study_key(args.study))
+    from vt_core.analysis import study_data, write_report
 
-    data = report_.study_data(store, study.id, rules, mixed=args.mixed)
-    path = report_.write_report(data.analysis, data.frame, args.out, args.format, labels=data.labels)
+    data = study_data(store, study.id, rules, mixed=args.mixed)
+    path = write_report(data.analysis, data.frame, args.out, args.format, labels=data.labels)
     print(f"wrote the report of study {study.id} {study.name!r} to {path} (charts as {args.format.upper()} in "
           f"{path.parent / 'charts'}, tables as CSV in {path.parent / 'tables'})")
     return 0
 
 
-def _user_study(store: Store, text: str) -> userstudy_.UserStudy:
-    return userstudy_.get_user_study(store, _study_key(text))
+def _user_study(store: Store, text: str) -> UserStudy:
+    return get_user_study(store, _study_key(text))
 
 
-def userstudy_load(args: argparse.Namespace) -> int:
-    definition = userstudy_.load_user_study_file(args.file)  # an invalid file fails before the database opens
-    study = userstudy_.create_user_study(_study_store(), definition)
+def cmd_userstudy_load(args: argparse.Namespace) -> int:
+    definition = load_user_study_file(args.file)  # an invalid file fails before the database opens
+    study = create_user_study(_study_store(), definition)
     print(f"user study {study.id} {study.name!r} created with {definition.participants} participants; "
           f"their links: python -m vt_core userstudy links {study.id}")
     return 0
 
 
-def userstudy_links(args: argparse.Namespace) -> int:
+def cmd_userstudy_links(args: argparse.Namespace) -> int:
     store = _study_store()
     study = _user_study(store, args.study)
-    for participant in userstudy_.participants(store, study.id):
-        step = userstudy_.resume(store, participant)
+    for participant in participants(store, study.id):
+        step = resume(store, participant)
         order = " -> ".join(f"{condition} ({task})" for condition, task in participant.sequence)
         where = "done" if step.kind == "done" else f"task {step.position}: {step.kind}"
         print(f"{participant.code}  {order:40}  {where:22}  {participant.link}")
     return 0
 
 
-def userstudy_import(args: argparse.Namespace) -> int:
+def cmd_userstudy_import(args: argparse.Namespace) -> int:
     store = _study_store()
     study = _user_study(store, args.study)
-    rows = userstudy_.import_measures(store, study.id, args.file, replace_imported=args.replace)
+    rows = import_measures(store, study.id, args.file, replace_imported=args.replace)
     print(f"imported {rows} rows of measures into user study {study.id} {study.name!r}")
     return 0
 
 
-def userstudy_export(args: argparse.Namespace) -> int:
+def cmd_userstudy_export(args: argparse.Namespace) -> int:
     store = _study_store()
     study = _user_study(store, args.study)
     out = Path(args.out or f"userstudy-{study.id}-measures.csv")
-    out.write_text(userstudy_.measures_csv(store, study.id), encoding="utf-8")
+    out.write_text(measures_csv(store, study.id), encoding="utf-8")
     print(f"wrote the measures of user study {study.id} {study.name!r} to {out}")
     return 0
 
 
-def userstudy_quality(args: argparse.Namespace) -> int:
+def cmd_userstudy_quality(args: argparse.Namespace) -> int:
     store = _study_store()
     study = _user_study(store, args.study)
     if args.file:
-        rows = userstudy_.import_prompt_quality(store, study.id, args.file)
+        rows = import_prompt_quality(store, study.id, args.file)
         print(f"set the quality of {rows} final prompts of user study {study.id} from {args.file}")
         return 0
-    from vt_core import userstudy_stats  # statsmodels takes a second to import: only here
+    from vt_core.userstudy import analysis as userstudy_stats  # statsmodels takes a second to import: only here
 
     linked = userstudy_stats.quality_from_crowd(store, study.id, _study_key(args.crowd), args.dimension,
                                                 _rules(args))
@@ -278,8 +302,10 @@ def userstudy_quality(args: argparse.Namespace) -> int:
     return 0
 
 
-def userstudy_analyse(args: argparse.Namespace) -> int:
-    from vt_core import userstudy_stats  # statsmodels and altair take a second to import: only here
+def cmd_userstudy_analyse(args: argparse.Namespace) -> int:
+    from vt_core.userstudy import (
+        analysis as userstudy_stats,  # statsmodels and altair take a second to import: only here
+    )
 
     store = _study_store()
     study = _user_study(store, args.study)
@@ -303,7 +329,7 @@ def _add_rules(command: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vt_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("doctor", help="check the model backend and the database").set_defaults(run=doctor)
+    commands.add_parser("doctor", help="check the model backend and the database").set_defaults(run=cmd_doctor)
 
     command = commands.add_parser("selfplay", help="simulated users talk to the project's current prompt")
     command.add_argument("--project", required=True, help="project name")
@@ -311,12 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--turns", type=int, default=4, help="exchanges per conversation at most")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--split", choices=["train", "heldout"], default="train", help="which scenarios")
-    command.set_defaults(run=selfplay)
+    command.set_defaults(run=cmd_selfplay)
 
     command = commands.add_parser("patterns", help="propose patterns from the annotations and test them")
     command.add_argument("--project", required=True)
     command.add_argument("--seed", type=int, default=0)
-    command.set_defaults(run=patterns)
+    command.set_defaults(run=cmd_patterns)
 
     command = commands.add_parser("refine", help="write, test and rank candidate prompts")
     command.add_argument("--project", required=True)
@@ -326,37 +352,37 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--heldout", type=int, default=2, help="conversations on held-out scenarios")
     command.add_argument("--turns", type=int, default=3)
     command.add_argument("--seed", type=int, default=0)
-    command.set_defaults(run=refine)
+    command.set_defaults(run=cmd_refine)
 
     command = commands.add_parser("approve", help="make a refinement candidate the current prompt")
     command.add_argument("candidate", type=int)
-    command.set_defaults(run=approve)
+    command.set_defaults(run=cmd_approve)
 
     command = commands.add_parser("seed-demo", help="create the demo project (no model calls)")
     command.add_argument("--study", action="store_true",
                          help="also create the demo crowd study, rated by simulated raters")
-    command.set_defaults(run=seed_demo)
+    command.set_defaults(run=cmd_seed_demo)
 
     study = commands.add_parser("study", help="crowd-rating studies: load, pilot, monitor, export")
     study_commands = study.add_subparsers(dest="study_command", required=True)
     command = study_commands.add_parser("load", help="create a draft study from a TOML file")
     command.add_argument("file")
-    command.set_defaults(run=study_load)
+    command.set_defaults(run=cmd_study_load)
     command = study_commands.add_parser("export", help="write the study's ratings to a file")
     command.add_argument("study", help="study id or name")
-    command.add_argument("--format", choices=export_.FORMATS, default="csv")
+    command.add_argument("--format", choices=FORMATS, default="csv")
     command.add_argument("--out", help="output path (default: study-ID-ratings.FORMAT)")
     _add_rules(command)
-    command.set_defaults(run=study_export)
+    command.set_defaults(run=cmd_study_export)
     command = study_commands.add_parser("monitor", help="a short summary of the study's progress")
     command.add_argument("study", help="study id or name")
     _add_rules(command)
-    command.set_defaults(run=study_monitor)
+    command.set_defaults(run=cmd_study_monitor)
     command = study_commands.add_parser("pilot", help="simulated LLM raters rate the study first")
     command.add_argument("study", help="study id or name")
     command.add_argument("--raters", type=int, default=4)
     command.add_argument("--seed", type=int, default=0)
-    command.set_defaults(run=study_pilot)
+    command.set_defaults(run=cmd_study_pilot)
 
     command = commands.add_parser("critic", help="the movie-critic case study: every method over MovieLens critics")
     command.add_argument("--users", type=int, default=3, help="critics (MovieLens users) to draw")
@@ -368,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--test-per-class", type=int, default=10)
     command.add_argument("--validation-per-class", type=int, default=5)
     command.add_argument("--batch-size", type=int, default=10, help="films per call of the LLM baselines")
-    command.set_defaults(run=critic)
+    command.set_defaults(run=cmd_critic)
 
     command = commands.add_parser("report", help="a crowd study's statistics as Markdown, charts and CSV tables")
     command.add_argument("study", help="study id or name")
@@ -378,25 +404,25 @@ def main(argv: list[str] | None = None) -> int:
                          help="fit the mixed model, or not (default: only up to 20,000 ratings per rater kind "
                               "and dimension)")
     _add_rules(command)
-    command.set_defaults(run=study_report)
+    command.set_defaults(run=cmd_study_report)
 
     userstudy = commands.add_parser("userstudy", help="designer user studies: load, links, import, export, analyse")
     user_commands = userstudy.add_subparsers(dest="study_command", required=True)
     command = user_commands.add_parser("load", help="create a user study and its participants from a TOML file")
     command.add_argument("file")
-    command.set_defaults(run=userstudy_load)
+    command.set_defaults(run=cmd_userstudy_load)
     command = user_commands.add_parser("links", help="each participant's order, progress and link")
     command.add_argument("study", help="user study id or name")
-    command.set_defaults(run=userstudy_links)
+    command.set_defaults(run=cmd_userstudy_links)
     command = user_commands.add_parser("import", help="import measures of a study run elsewhere from CSV")
     command.add_argument("study", help="user study id or name")
     command.add_argument("file", help="CSV: participant, condition, position and measure columns")
     command.add_argument("--replace", action="store_true", help="replace the rows imported before")
-    command.set_defaults(run=userstudy_import)
+    command.set_defaults(run=cmd_userstudy_import)
     command = user_commands.add_parser("export", help="write the table of measures as CSV")
     command.add_argument("study", help="user study id or name")
     command.add_argument("--out", help="output path (default: userstudy-ID-measures.csv)")
-    command.set_defaults(run=userstudy_export)
+    command.set_defaults(run=cmd_userstudy_export)
     command = user_commands.add_parser("quality", help="the final prompts' quality: expert CSV or a crowd study")
     command.add_argument("study", help="user study id or name")
     source = command.add_mutually_exclusive_group(required=True)
@@ -404,12 +430,12 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--crowd", help="crowd study id or name whose conditions are named like P01-tool")
     command.add_argument("--dimension", default="quality", help="the crowd study's dimension (default: quality)")
     _add_rules(command)
-    command.set_defaults(run=userstudy_quality)
+    command.set_defaults(run=cmd_userstudy_quality)
     command = user_commands.add_parser("analyse", help="the statistics: print them, or write a report with --out")
     command.add_argument("study", help="user study id or name")
     command.add_argument("--out", help="folder to write report.md, charts/, tables/ and measures.csv into")
     command.add_argument("--format", choices=["png", "svg"], default="png", help="chart format")
-    command.set_defaults(run=userstudy_analyse)
+    command.set_defaults(run=cmd_userstudy_analyse)
 
     args = parser.parse_args(argv)
     try:

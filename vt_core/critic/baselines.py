@@ -32,11 +32,10 @@ import pandas as pd
 from pydantic import BaseModel, create_model
 from scipy import sparse
 
+from vt_core.core.llm import LLM, ChatRequest, response_format
+from vt_core.core.prompts import render
 from vt_core.critic.data import CLASSES, Critic, Film, Split, rating_rows
 from vt_core.critic.metrics import Prediction, score
-from vt_core.llm import LLM, ChatRequest
-from vt_core.llm.structured import response_format
-from vt_core.prompts import render
 
 DEFAULT_NEIGHBOURS = 5
 NEIGHBOUR_CHOICES = (1, 2, 3, 5, 10, 20)

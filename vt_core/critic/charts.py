@@ -9,11 +9,8 @@ import math
 import altair as alt
 import pandas as pd
 
+from vt_core.core.charts import chart_title
 from vt_core.critic.data import CLASSES
-
-
-def _title(text: str, subtitle: str | None = None) -> alt.TitleParams:
-    return alt.TitleParams(text, subtitle=subtitle or alt.Undefined, anchor="start")
 
 
 def confusion_chart(table: pd.DataFrame, *, subtitle: str | None = None) -> alt.LayerChart:
@@ -28,7 +25,7 @@ def confusion_chart(table: pd.DataFrame, *, subtitle: str | None = None) -> alt.
         text="films:Q",
         color=alt.condition(alt.datum.films > long["films"].max() / 2, alt.value("white"), alt.value("black")))
     return (cells + counts).properties(width=260, height=220,
-                                      title=_title("Test films: the critic's class against the prediction", subtitle))
+                                      title=chart_title("Test films: the critic's class against the prediction", subtitle))
 
 
 def recall_chart(rows: pd.DataFrame, *, subtitle: str | None = None) -> alt.Chart:
@@ -41,7 +38,7 @@ def recall_chart(rows: pd.DataFrame, *, subtitle: str | None = None) -> alt.Char
         x=alt.X("recall:Q", scale=alt.Scale(domain=[0, 1]), title="recall (share of the class predicted right)"),
         color=alt.Color("method:N", title="method", sort=list(dict.fromkeys(shown["method"]))),
         tooltip=["method", "class", alt.Tooltip("recall:Q", format=".2f")],
-    ).properties(width=360, title=_title("Recall per class on the test films", subtitle))
+    ).properties(width=360, title=chart_title("Recall per class on the test films", subtitle))
 
 
 def validation_chart(values: list[float]) -> alt.Chart:
@@ -51,7 +48,7 @@ def validation_chart(values: list[float]) -> alt.Chart:
         x=alt.X("round:O", title="round (0: the neutral specification)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("macro_f1:Q", scale=alt.Scale(domain=[0, 1]), title="validation macro-F1"),
         tooltip=["round", alt.Tooltip("macro_f1:Q", format=".3f")],
-    ).properties(width=360, height=220, title=_title("Validation macro-F1 of the best specification so far"))
+    ).properties(width=360, height=220, title=chart_title("Validation macro-F1 of the best specification so far"))
 
 
 def methods_chart(table: pd.DataFrame) -> alt.Chart:
@@ -61,7 +58,7 @@ def methods_chart(table: pd.DataFrame) -> alt.Chart:
         x=alt.X("macro_f1:Q", scale=alt.Scale(domain=[0, 1]), title="macro-F1 on the test films"),
         y=alt.Y("method:N", sort=list(shown["method"]), title=None),
         tooltip=["method", alt.Tooltip("macro_f1:Q", format=".3f"), "model"],
-    ).properties(width=360, title=_title("Every method on the same test films"))
+    ).properties(width=360, title=chart_title("Every method on the same test films"))
 
 
 def recall_rows(table: pd.DataFrame) -> pd.DataFrame:

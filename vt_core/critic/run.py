@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
+from vt_core.core.llm import LLM, LLMError
+from vt_core.core.progress import StageProgress
 from vt_core.critic import tuning
 from vt_core.critic.baselines import DEFAULT_BATCH, Method, baseline_methods
 from vt_core.critic.data import DEFAULT_VALIDATION_PER_CLASS, Split, choose_critics, movielens_critic, split
 from vt_core.critic.metrics import score_predictions
-from vt_core.llm import LLM, LLMError
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 METRICS = ("accuracy", "recall_low", "recall_mid", "recall_high", "macro_f1", "mae", "recall_spread")
 COLUMNS = ("method", "critic", "k", "seed", "n_test", *METRICS, "backend", "model", "seconds", "error")
 
@@ -75,7 +75,7 @@ def result_row(method: Method, one: Split) -> dict:
 
 
 def run_methods(llm: LLM | None, splits: Sequence[Split], methods: Sequence[str] | None = None,
-                progress: Progress | None = None, ratings: pd.DataFrame | None = None,
+                progress: StageProgress | None = None, ratings: pd.DataFrame | None = None,
                 batch_size: int = DEFAULT_BATCH) -> pd.DataFrame:
     """The results table (columns COLUMNS): every method named in `methods` (default: all) on every split."""
     chosen = _select(methods, llm, ratings, batch_size)
@@ -90,7 +90,7 @@ def run_methods(llm: LLM | None, splits: Sequence[Split], methods: Sequence[str]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def summary(table: pd.DataFrame) -> pd.DataFrame:
+def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Per method (in the table's order): runs, failed runs, and the mean and SD (n - 1) of each
     metric over the critics and seeds that ran; the backend and model of LLM methods."""
     rows = []
@@ -106,7 +106,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def markdown(summary_table: pd.DataFrame) -> str:
+def summary_markdown(summary_table: pd.DataFrame) -> str:
     """The summary as a Markdown table: mean ± SD per metric."""
     header = ["method", "runs", "failed", *METRICS, "model"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

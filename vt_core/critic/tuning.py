@@ -1,14 +1,14 @@
 """Visionary Tuning for taste: learn a film critic's taste as a written specification.
 
-The designer's loop (patterns.py, refine.py), with the critic's ratings in place of the designer:
+The optimizer's loop (vt_core.optimizer), with the critic's ratings in place of the designer:
 - self-play: under the current specification (at first a neutral one) the model predicts the
   critic's class (low, mid, high) of every training film;
 - marks: those predictions beside the critic's classes; the errors are the "bad" marks;
-- patterns: the proposer (`patterns.propose`, with its near-duplicate filter) reads them and
+- patterns: the proposer (`optimizer.propose`, with its near-duplicate filter) reads them and
   proposes taste patterns, each with the training films whose ratings support it and those
   that contradict it;
 - refinement: candidate specifications are written against the patterns and the error counts
-  (`refine.write_draft`) and pass the designer's guards (`refine.check_draft`): the locked Task
+  and pass the optimizer's guards (`optimizer.check_draft`): the locked Task
   section is put back, a token budget holds, and a candidate that lists training films is
   rejected. Each survivor is scored by macro-F1 on the split's validation films, which neither
   the proposer nor the writer ever sees; a candidate replaces the best specification only if it
@@ -36,21 +36,29 @@ from dataclasses import asdict, dataclass, replace
 
 from pydantic import BaseModel, Field
 
+from vt_core.core.llm import LLM, Estimate, LLMError, Usage
+from vt_core.core.progress import StageProgress, in_stage
+from vt_core.core.prompts import render
+from vt_core.core.store import Store
 from vt_core.critic.baselines import DEFAULT_BATCH, ask_classes, class_request, film_line
 from vt_core.critic.data import CLASSES, Critic, Film, Split, Thresholds, readable_title
 from vt_core.critic.metrics import Prediction, Scores, score, score_predictions
-from vt_core.llm import LLM, BatchError, Estimate, LLMError, Usage
-from vt_core.patterns import MAX_PROPOSED, SOURCES, propose
-from vt_core.prompts import render
-from vt_core.refine import check_draft, write_draft
-from vt_core.store import Store
+from vt_core.optimizer import (
+    MAX_PROPOSED,
+    PATTERN_SOURCES,
+    PROPOSER_MAX_TOKENS,
+    Attempt,
+    Brief,
+    Score,
+    Writer,
+    optimize,
+    propose,
+)
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 LOCKED = ["Task"]  # the section that says what to predict; refinement leaves it as it is
 SPEC_TOKEN_BUDGET = 500
 MAX_NAMED_FILMS = 2  # a specification naming more training films than this pastes a list
-STATUSES = ("candidate", "accepted", "rejected")
-PROPOSER_MAX_TOKENS = 900
+TASTE_PATTERN_STATUSES = ("candidate", "accepted", "rejected")
 
 
 # Reply schema of the proposer. No docstrings: pydantic would send them to the model.
@@ -203,7 +211,7 @@ def named_films(text: str, films: Sequence[Film]) -> list[str]:
 
 
 def pasted_films(films: Sequence[Film]) -> Callable[[str], str | None]:
-    """The guard against pasting films into a specification, for `refine.check_draft`."""
+    """The guard against pasting films into a specification, for `optimizer.check_draft`."""
     def check(text: str) -> str | None:
         names = named_films(text, films)
         if len(names) > MAX_NAMED_FILMS:
@@ -214,37 +222,88 @@ def pasted_films(films: Sequence[Film]) -> Callable[[str], str | None]:
     return check
 
 
-def _write(llm: LLM, spec: str, patterns: Sequence[TastePattern], critiques: list[str], n: int,
-           seed: int, progress: Callable[[int, int], None] | None) -> list:
-    """`n` drafts, or in place of a draft the exception of a writer whose reply failed."""
-    listed = "\n".join(f"- [{p.number}] {p.statement} (films for: {len(p.evidence_for)}, against: "
-                       f"{len(p.evidence_against)})" for p in patterns) or "- (none)"
-
-    def one(sample: int):
-        return write_draft(llm, "critic_tune_refine", locked=LOCKED, budget=SPEC_TOKEN_BUDGET, seed=seed,
-                           sample=sample, prompt=spec, patterns=listed,
-                           critiques="\n".join(critiques) or "- (no errors)")
-    try:
-        return llm.map(one, range(n), progress=progress)
-    except BatchError as exc:
-        if not all(isinstance(r, LLMError) for r in exc.results if isinstance(r, Exception)):
-            raise
-        return exc.results
-
-
 # -- the loop --------------------------------------------------------------------------------
 
 
-def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
-    return (lambda done, total: progress(stage, done, total)) if progress else None
+@dataclass(frozen=True)
+class _Marks:
+    """What one round learned from the training films, before the writer ran."""
+
+    predictions: tuple[Prediction, ...]
+    errors: int
+    proposed: tuple[int, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass
+class _TasteTask:
+    """Taste tuning as a task of the optimizer: a candidate is scored by macro-F1 on the validation
+    films; each round's brief comes from the errors on the training films, and, when proposing,
+    from the taste patterns proposed from them."""
+
+    llm: LLM
+    split: Split
+    seed: int
+    proposing: bool
+    found: list[TastePattern]
+    writer: Writer = Writer("critic_tune_refine", LOCKED, SPEC_TOKEN_BUDGET)
+
+    def brief(self, best: SpecCandidate, round: int, progress: StageProgress | None) -> Brief:
+        train = self.split.train
+        predicted = predict(self.llm, best.text, train, seed=self.seed,
+                            progress=in_stage(progress, f"round {round}: predicting the training films"))
+        errors = sum(f.label != p.label for f, p in zip(train, predicted))
+        notes, proposed = [], ()
+        if self.proposing and errors:
+            if progress:
+                progress(f"round {round}: proposing taste patterns from {errors} errors", 0, 1)
+            try:
+                new = _propose(self.llm, best.text, train, predicted, self.found, round_=round,
+                               seed=self.seed + round)
+            except LLMError as exc:
+                notes.append(f"no new patterns: the proposer's reply failed ({exc})")
+            else:
+                self.found += new
+                proposed = tuple(p.number for p in new)
+            if progress:
+                progress(f"round {round}: proposed {len(proposed)} taste patterns", 1, 1)
+        elif self.proposing:
+            notes.append("no new patterns: every training film was predicted right")
+        kept = [p for p in self.found if p.status != "rejected"]
+        listed = "\n".join(f"- [{p.number}] {p.statement} (films for: {len(p.evidence_for)}, against: "
+                           f"{len(p.evidence_against)})" for p in kept) or "- (none)"
+        return Brief({"patterns": listed, "critiques": "\n".join(_critiques(train, predicted)) or "- (no errors)"},
+                     _Marks(tuple(predicted), errors, proposed, tuple(notes)))
+
+    def copied(self, parent: str) -> Callable[[str], str | None]:
+        return pasted_films(self.split.train)
+
+    def evaluate(self, attempt: Attempt, progress: StageProgress | None) -> SpecCandidate:
+        stage = ("the neutral specification on the validation films" if attempt.round == 0 else
+                 f"round {attempt.round}: scoring candidate {attempt.index} of {attempt.of} on the validation films")
+        checked = predict(self.llm, attempt.text, self.split.validation, seed=self.seed,
+                          progress=in_stage(progress, stage))
+        return SpecCandidate(attempt.round, attempt.text, attempt.changes, attempt.notes,
+                             "baseline" if attempt.round == 0 else "evaluated",
+                             _macro_f1(self.split.validation, checked))
+
+    def reject(self, attempt: Attempt) -> SpecCandidate:
+        return SpecCandidate(attempt.round, attempt.text, attempt.changes, attempt.notes, "rejected", None)
+
+    def score(self, candidate: SpecCandidate) -> Score | None:
+        if candidate.status == "rejected":
+            return None
+        f1 = candidate.validation_f1
+        return Score((f1,), f1, "validation macro-F1", f"{f1:.2f}")
 
 
 def tune(llm: LLM, split: Split, *, rounds: int = 2, candidates: int = 3, seed: int | None = None,
-         patterns: Sequence[TastePattern] | None = None, progress: Progress | None = None) -> TasteRun:
+         patterns: Sequence[TastePattern] | None = None, progress: StageProgress | None = None) -> TasteRun:
     """Learn the critic's taste from `split.train`, choose on `split.validation`, predict `split.test`.
 
     `seed` defaults to the split's. With `patterns` given (the ones a designer kept), the run
     refines with exactly those, renumbered from 1, and proposes none; see the module docstring.
+    Every round runs: a round that finds no better specification keeps the best one.
     """
     if rounds < 1 or candidates < 1:
         raise ValueError(f"tuning needs at least one round and one candidate; got rounds={rounds}, "
@@ -254,66 +313,19 @@ def tune(llm: LLM, split: Split, *, rounds: int = 2, candidates: int = 3, seed: 
                          "(use validation_per_class >= 1)")
     seed = split.seed if seed is None else seed
     llm = llm.for_run(f"critic:tuning:{split.critic.id}:k{split.k}:s{seed}:{uuid.uuid4().hex[:8]}")
-    proposing = patterns is None
     found = [replace(p, number=i, round=0, id=None) for i, p in enumerate(patterns or (), start=1)]
-
-    neutral = neutral_spec(split.critic)
-    checked = predict(llm, neutral, split.validation, seed=seed,
-                      progress=_stage(progress, "the neutral specification on the validation films"))
-    baseline = best = SpecCandidate(0, neutral, (), (), "baseline", _macro_f1(split.validation, checked))
-    history = []
-    for r in range(1, rounds + 1):
-        parent = best.text
-        predicted = predict(llm, parent, split.train, seed=seed,
-                            progress=_stage(progress, f"round {r}: predicting the training films"))
-        errors = sum(f.label != p.label for f, p in zip(split.train, predicted))
-        notes, proposed = [], ()
-        if proposing and errors:
-            if progress:
-                progress(f"round {r}: proposing taste patterns from {errors} errors", 0, 1)
-            try:
-                new = _propose(llm, parent, split.train, predicted, found, round_=r, seed=seed + r)
-            except LLMError as exc:
-                notes.append(f"no new patterns: the proposer's reply failed ({exc})")
-            else:
-                found += new
-                proposed = tuple(p.number for p in new)
-            if progress:
-                progress(f"round {r}: proposed {len(proposed)} taste patterns", 1, 1)
-        elif proposing:
-            notes.append("no new patterns: every training film was predicted right")
-        drafts = _write(llm, parent, [p for p in found if p.status != "rejected"],
-                        _critiques(split.train, predicted), candidates, seed + r,
-                        _stage(progress, f"round {r}: writing {candidates} candidates"))
-        written = []
-        for j, draft in enumerate(drafts, start=1):
-            if isinstance(draft, Exception):
-                written.append(SpecCandidate(r, parent, (), (f"rejected: the writer's reply failed ({draft})",),
-                                             "rejected", None))
-                continue
-            text, guard_notes, rejected = check_draft(parent, draft.prompt, locked=LOCKED, budget=SPEC_TOKEN_BUDGET,
-                                                      copied=pasted_films(split.train))
-            changes = tuple(c.model_dump() for c in draft.changes)
-            if rejected:
-                written.append(SpecCandidate(r, text, changes, tuple(guard_notes), "rejected", None))
-                continue
-            checked = predict(llm, text, split.validation, seed=seed, progress=_stage(
-                progress, f"round {r}: scoring candidate {j} of {candidates} on the validation films"))
-            written.append(SpecCandidate(r, text, changes, tuple(guard_notes), "evaluated",
-                                         _macro_f1(split.validation, checked)))
-        scored = [c for c in written if c.status == "evaluated"]
-        top = max(scored, key=lambda c: c.validation_f1, default=None)
-        if top is not None and top.validation_f1 > best.validation_f1:
-            best = top
-        history.append(Round(r, parent, tuple(predicted), errors, proposed, tuple(written), best.validation_f1,
-                             tuple(notes)))
-    predictions = predict(llm, best.text, split.test, seed=seed,
-                          progress=_stage(progress, "predicting the test films"))
-    return TasteRun(split, seed, rounds, candidates, llm.backend.describe(), llm.model, baseline, tuple(history),
-                    tuple(found), best.text, tuple(predictions), llm.usage())
+    task = _TasteTask(llm, split, seed, patterns is None, found)
+    result = optimize(task, llm, neutral_spec(split.critic), rounds=rounds, candidates=candidates, seed=seed,
+                      stop_without_gain=False, progress=progress)
+    history = tuple(Round(r.number, r.parent, m.predictions, m.errors, m.proposed, r.candidates, r.best.validation_f1,
+                          m.notes) for r in result.rounds for m in [r.brief.detail])
+    predictions = predict(llm, result.best.text, split.test, seed=seed,
+                          progress=in_stage(progress, "predicting the test films"))
+    return TasteRun(split, seed, rounds, candidates, llm.backend.describe(), llm.model, result.baseline, history,
+                    tuple(task.found), result.best.text, tuple(predictions), llm.usage())
 
 
-def predict_test(llm: LLM, split: Split, *, progress: Progress | None = None) -> list[Prediction]:
+def predict_test(llm: LLM, split: Split, *, progress: StageProgress | None = None) -> list[Prediction]:
     """Visionary Tuning as a method beside the baselines: tune at the defaults, predict the test films."""
     return list(tune(llm, split, progress=progress).predictions)
 
@@ -436,7 +448,7 @@ def load_run(store: Store, run_id: int) -> TasteRun:
                     Usage(**result["usage"]), run_id, parent_id)
 
 
-def list_runs(store: Store) -> list[StoredRun]:
+def list_taste_runs(store: Store) -> list[StoredRun]:
     """Every stored run, newest first."""
     rows = store.cursor().execute(
         "SELECT id, parent_id, critic, k, seed, model, result, created_at FROM taste_runs ORDER BY id DESC").fetchall()
@@ -468,8 +480,8 @@ def get_taste_pattern(store: Store, pattern_id: int) -> TastePattern:
 def _check(statement: str | None, status: str | None) -> None:
     if statement is not None and not statement.strip():
         raise ValueError("a taste pattern needs a statement of the critic's taste")
-    if status is not None and status not in STATUSES:
-        raise ValueError(f"unknown taste pattern status {status!r}; use one of {', '.join(STATUSES)}")
+    if status is not None and status not in TASTE_PATTERN_STATUSES:
+        raise ValueError(f"unknown taste pattern status {status!r}; use one of {', '.join(TASTE_PATTERN_STATUSES)}")
 
 
 def update_taste_pattern(store: Store, pattern_id: int, *, statement: str | None = None,
@@ -491,13 +503,13 @@ def add_taste_pattern(store: Store, run_id: int, statement: str) -> TastePattern
                                     [run_id]).fetchone()[0]
     pattern_id = store.cursor().execute(
         "INSERT INTO taste_patterns (taste_run_id, number, round, statement, status, source)"
-        " VALUES (?, ?, 0, ?, 'accepted', ?) RETURNING id", [run_id, number, statement.strip(), SOURCES[1]],
+        " VALUES (?, ?, 0, ?, 'accepted', ?) RETURNING id", [run_id, number, statement.strip(), PATTERN_SOURCES[1]],
     ).fetchone()[0]
     return get_taste_pattern(store, pattern_id)
 
 
 def retune(llm: LLM, store: Store, run_id: int, *, rounds: int | None = None, candidates: int | None = None,
-           progress: Progress | None = None) -> TasteRun:
+           progress: StageProgress | None = None) -> TasteRun:
     """Refine again, from the neutral specification, with the patterns of run `run_id` the designer
     kept (every one not rejected), on the same split and seed; the new run is stored and returned."""
     parent = load_run(store, run_id)

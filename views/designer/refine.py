@@ -1,0 +1,133 @@
+import streamlit as st
+
+from views.shared.designer import current_project, log_session_event, session_llm
+from views.shared.services import demo_notice, flash, services, show_flash, stage_progress
+from vt_core.core.llm import LLMError
+from vt_core.designer import (
+    RefineError,
+    SelfPlayError,
+    approve,
+    leaderboard,
+    linked_diff,
+    list_patterns,
+    list_refine_runs,
+    planned_calls,
+    refine,
+    unified_diff,
+)
+
+app = services()
+
+store, llm = app.store, app.llm
+st.title("Refine")
+demo_notice(llm)
+show_flash()
+project = current_project(store)
+if project is None:
+    st.stop()
+
+accepted = list_patterns(store, project.id, status="accepted")
+names = {p.id: f"#{p.id} {p.kind.upper()}: {p.statement}" for p in list_patterns(store, project.id)}
+st.caption("Candidate prompts are written from your accepted patterns and critiques, played on the same "
+           "conversations as the current prompt (training and held-out scenarios), and judged against every "
+           "accepted pattern. Nothing changes your prompt until you approve a candidate.")
+if not accepted:
+    st.info("Accept at least one pattern first.", icon="👉")
+    st.page_link("views/designer/patterns.py", label="Go to Patterns")
+    st.stop()
+
+with st.form("rf_settings"):
+    cols = st.columns(6)
+    rounds = cols[0].number_input("Rounds", 1, 10, 2, key="rf_rounds")
+    k = cols[1].number_input("Candidates per round", 1, 10, 3, key="rf_k")
+    n_train = cols[2].number_input("Training conversations", 1, 100, 4, key="rf_train")
+    n_heldout = cols[3].number_input("Held-out conversations", 1, 100, 2, key="rf_heldout")
+    turns = cols[4].number_input("Exchanges at most", 1, 20, 3, key="rf_turns")
+    seed = cols[5].number_input("Seed", 0, 2**31 - 1, 0, key="rf_seed")
+    calls = planned_calls(rounds=rounds, k=k, n_train=n_train, n_heldout=n_heldout, max_turns=turns,
+                          n_patterns=len(accepted))
+    st.caption(f"At most {calls:,} model calls; accepted patterns: {len(accepted)}; prompt token "
+               f"budget: {project.prompt_token_budget}; locked sections: "
+               f"{', '.join(project.locked_sections) or 'none'} (set both on the Projects page).")
+    if st.form_submit_button("Run refinement", type="primary", key="rf_submit"):
+        bar = st.progress(0.0, text="Starting…")
+        try:
+            result = refine(store, session_llm(llm), project.id, rounds=rounds, k=k, n_train=n_train,
+                            n_heldout=n_heldout, max_turns=turns, seed=seed,
+                            progress=stage_progress(bar))
+        except (RefineError, SelfPlayError, LLMError) as exc:
+            st.error(str(exc))
+        else:
+            log_session_event("refine_run", project_id=project.id, refine_run_id=result.refine_run_id)
+            flash(f"Refinement run {result.refine_run_id} finished: {result.stopped}.")
+            st.session_state["rf_run"] = result.refine_run_id
+            st.rerun()
+
+runs = list_refine_runs(store, project.id)
+if not runs:
+    st.stop()
+if st.session_state.get("rf_run") not in [r.id for r in runs]:
+    st.session_state["rf_run"] = runs[0].id
+run_id = st.selectbox("Refinement run", [r.id for r in runs], key="rf_run",
+                      format_func=lambda i: next(f"#{r.id} · {r.status} · {r.created_at:%Y-%m-%d %H:%M}"
+                                                 for r in runs if r.id == i))
+run = next(r for r in runs if r.id == run_id)
+if run.error:
+    st.error(run.error)
+
+
+def share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+board = leaderboard(store, run_id)
+st.subheader("Leaderboard")
+st.dataframe([{"candidate": c.id, "round": c.round, "status": c.status, "training pass": share(c.train_pass),
+               "held-out pass": share(c.heldout_pass), "quality (1-7)": "n/a" if c.quality is None else f"{c.quality:.1f}",
+               "guards": "; ".join(c.guard_notes)} for c in board],
+             hide_index=True)
+
+st.subheader("Pass rate per pattern")
+scored = [c for c in board if c.status != "rejected"]
+st.dataframe([{"pattern": names.get(int(pid), f"#{pid}"),
+               **{f"#{c.id} train / held-out": f"{share(c.pass_by_pattern.get(pid, {}).get('train'))} / "
+                                                f"{share(c.pass_by_pattern.get(pid, {}).get('heldout'))}"
+                  for c in scored}}
+              for pid in sorted({pid for c in scored for pid in c.pass_by_pattern}, key=int)],
+             hide_index=True)
+
+st.subheader("Candidate")
+choices = [c.id for c in board if c.status != "baseline"]
+if not choices:
+    st.stop()
+candidate = next(c for c in board if c.id == st.selectbox("Candidate", choices, key="rf_candidate",
+                                                          format_func=lambda i: f"#{i}"))
+for linked in linked_diff(candidate):
+    if linked.hunk.tag == "equal":
+        continue
+    lines = [f"-{line}" for line in linked.hunk.old] + [f"+{line}" for line in linked.hunk.new]
+    st.code("\n".join(lines), language="diff")
+    if linked.changes:
+        for change in linked.changes:
+            patterns = ", ".join(names.get(i, f"#{i}") for i in change.get("pattern_ids", []))
+            st.caption(f"Why: {change.get('rationale', '')} — patterns: {patterns or 'none named'}")
+    else:
+        st.caption("No stated change covers this hunk.")
+with st.expander("Whole candidate prompt (copy it as plain text)"):
+    st.code(candidate.text, language=None, wrap_lines=True)
+with st.expander("Unified diff against its parent"):
+    st.code(unified_diff(candidate.parent_text, candidate.text, "parent", f"candidate {candidate.id}"),
+            language="diff")
+
+if candidate.status == "evaluated":
+    if st.button("Approve: make this the current prompt", type="primary", key="rf_approve"):
+        try:
+            version = approve(store, candidate.id)
+        except RefineError as exc:
+            st.error(str(exc))
+        else:
+            log_session_event("version_saved", project_id=project.id, version_id=version.id, author="refinement")
+            flash(f"Candidate {candidate.id} is now prompt version {version.id}, the current prompt.")
+            st.rerun()
+elif candidate.status == "approved":
+    st.success(f"Approved as prompt version {candidate.version_id}.")

@@ -1,0 +1,94 @@
+import streamlit as st
+
+from views.shared.designer import current_project, log_session_event, session_llm
+from views.shared.services import demo_notice, flash, services, show_flash
+from vt_core.core.llm import LLMError
+from vt_core.designer import (
+    SelfPlayError,
+    estimate_run,
+    get_version,
+    list_personas,
+    list_scenarios,
+    list_selfplay_runs,
+    plan_for_project,
+    replan,
+    run_conversations,
+)
+
+app = services()
+
+store, llm = app.store, app.llm
+st.title("Self-play")
+demo_notice(llm)
+show_flash()
+project = current_project(store)
+if project is None:
+    st.stop()
+
+version = get_version(store, project.current_version_id)
+personas, scenarios = list_personas(store, project.id), list_scenarios(store, project.id)
+st.caption(f"Simulated users talk to the bot under the current prompt (version {version.id}). "
+           f"{len(personas)} personas, {len(scenarios)} scenarios.")
+if not personas or not scenarios:
+    st.info("Self-play needs personas and scenarios: add or generate them first.", icon="👉")
+    st.page_link("views/designer/setup.py", label="Go to Personas & scenarios")
+    st.stop()
+
+with st.expander("Current prompt"):
+    st.code(version.text, language=None, wrap_lines=True)
+
+left, middle, right, far = st.columns(4)
+n = left.number_input("Conversations", 1, 200, 8, key="sp_n")
+turns = middle.number_input("Exchanges at most", 1, 20, 4, key="sp_turns",
+                            help="One exchange is a user message and the bot's reply.")
+seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="sp_seed")
+split = far.selectbox("Scenarios", ["train", "heldout"], key="sp_split",
+                      format_func=lambda s: "training" if s == "train" else "held-out")
+
+
+def run(plan, run_seed: int, version_id: int, max_turns: int) -> None:
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        result = run_conversations(
+            store, session_llm(llm), project.id, plan, max_turns=max_turns, seed=run_seed,
+            version_id=version_id,
+            progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} conversations"))
+    except (SelfPlayError, LLMError) as exc:
+        st.error(str(exc))
+        return
+    usage = llm.usage(f"selfplay:{result.run_id}")
+    log_session_event("selfplay_run", project_id=project.id, run_id=result.run_id)
+    flash(f"Self-play run {result.run_id}: {len(result.transcript_ids)} transcripts, {usage.calls} calls "
+          f"({usage.cache_hits} from the cache). Review them on the Review page.")
+    st.rerun()
+
+
+try:
+    plan = plan_for_project(store, project.id, int(n), int(seed), split)
+except SelfPlayError as exc:
+    st.warning(str(exc))
+    st.stop()
+estimate = estimate_run(llm, project.goal, version.text, plan, int(turns))
+if estimate.cached == estimate.calls:
+    st.info(f"All **{estimate.calls} calls** of this run are already in the cache: it costs nothing.", icon="🧮")
+else:
+    st.info(f"This run makes up to **{estimate.calls} calls** ({estimate.cached} already in the cache), about "
+            f"**{estimate.tokens_in:,} tokens in** and at most **{estimate.tokens_out:,} out**.", icon="🧮")
+if st.button("Run self-play", type="primary", key="sp_run"):
+    run(plan, int(seed), version.id, int(turns))
+
+st.subheader("Runs")
+runs = list_selfplay_runs(store, project.id)
+if not runs:
+    st.caption("No run yet.")
+else:
+    st.dataframe(
+        [{"run": r.id, "version": r.version_id, "conversations": r.conversations, "exchanges": r.max_turns,
+          "seed": r.seed, "simulator": r.simulator_model, "bot": r.bot_model, "status": r.status,
+          "error": r.error or "", "started": r.created_at} for r in runs],
+        hide_index=True)
+    again = st.selectbox("Repeat a run exactly: same prompt version, personas, scenarios and seeds "
+                         "(answered from the cache)", [r.id for r in runs], key="sp_repeat_choice")
+    if st.button("Repeat run", key="sp_repeat"):
+        chosen = next(r for r in runs if r.id == again)
+        run(replan(store, chosen.id), chosen.seed, chosen.version_id, chosen.max_turns)

@@ -1,0 +1,1 @@
+"""A user-study participant's page."""

@@ -1,0 +1,72 @@
+"""The process-wide services every page uses (settings, store, LLM), and the small pieces of feedback
+pages share: the demo-model notice, flash messages, progress bars and multi-line errors."""
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from vt_core.core.config import ConfigError, Settings
+from vt_core.core.llm import LLM
+from vt_core.core.store import Store, StoreError
+
+_FLASH = "vt_flash"
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: Store
+    llm: LLM
+
+
+@st.cache_resource(show_spinner=False)
+def _open() -> Services:
+    # One Store (one DuckDB connection) and one LLM per server process, shared by all sessions.
+    settings = Settings.from_env()
+    store = Store(settings.db_path)
+    return Services(settings, store, LLM.from_settings(settings, store))
+
+
+def services() -> Services:
+    """Settings, store and LLM; a page that cannot have them shows why and stops."""
+    try:
+        return _open()
+    except (ConfigError, StoreError) as exc:
+        st.error(f"The platform cannot start: {exc}")
+        st.stop()
+
+
+def demo_notice(llm: LLM) -> None:
+    """Say plainly, on every page that shows model output, when it comes from the toy model."""
+    if llm.backend.demo:
+        st.warning(
+            "**Demo model.** Model output on this page comes from the bundled SmolLM2-135M, a tiny "
+            "model that runs anywhere but writes incoherent replies and meaningless verdicts. "
+            "For real results, set `OPENAI_BASE_URL` / `OPENAI_API_KEY` (see README).",
+            icon="⚠️",
+        )
+
+
+def stage_progress(bar):
+    """A progress callback (stage, done, total) for an st.progress bar, as refinement and tuning report."""
+    return lambda stage, done, total: bar.progress(done / total if total else 0.0, text=f"{stage} ({done}/{total})")
+
+
+def flash(message: str) -> None:
+    """A success message to show after the next st.rerun()."""
+    st.session_state[_FLASH] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop(_FLASH, None)
+    if message:
+        st.success(message)
+
+
+def show_errors(exc: Exception) -> None:
+    """An error whose message lists one problem per line (a study file's fields, a CSV's rows):
+    one st.error each."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            st.error(line)
+

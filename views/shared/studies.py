@@ -1,0 +1,43 @@
+"""What the researcher's study pages share: study files (from studies/ or uploaded) and the
+exclusion rules of the monitor and the statistics."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from vt_core.crowd import ExclusionRules
+
+STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
+
+
+def study_file_picker(prefix: str, label: str, files: list) -> tuple:
+    """(a file of the studies/ folder, or an uploaded TOML file): one of the two is None."""
+    source = st.radio("Source", ["studies/ folder", "upload"], horizontal=True, key=f"{prefix}_source")
+    if source == "studies/ folder":
+        return st.selectbox(label, files, format_func=lambda p: p.name, key=f"{prefix}_file"), None
+    return None, st.file_uploader(f"{label} (TOML)", type=["toml"], key=f"{prefix}_upload")
+
+
+def exclusion_rules(prefix: str) -> ExclusionRules:
+    """The rules chosen with exclusion_controls(prefix); the defaults before those render."""
+    get = st.session_state.get
+    return ExclusionRules(
+        exclude_failed_attention=get(f"{prefix}_attention", True),
+        max_too_fast_share=get(f"{prefix}_fast_share", 0.25) if get(f"{prefix}_fast") else None,
+        max_gold_miss_share=get(f"{prefix}_gold_share", 0.5) if get(f"{prefix}_gold") else None,
+    )
+
+
+def exclusion_controls(prefix: str) -> ExclusionRules:
+    """The researcher's exclusion rules, as widgets keyed by `prefix`; excluded raters stay in the data."""
+    get = st.session_state.get
+    attention, fast, gold = st.columns(3)
+    attention.checkbox("Exclude raters who failed an attention check", value=True, key=f"{prefix}_attention")
+    fast.checkbox("Exclude raters with too many too-fast ratings", value=False, key=f"{prefix}_fast")
+    fast.number_input("Largest share of too-fast ratings", 0.0, 1.0, 0.25, step=0.05, key=f"{prefix}_fast_share",
+                      disabled=not get(f"{prefix}_fast"))
+    gold.checkbox("Exclude raters who missed too many gold items", value=False, key=f"{prefix}_gold")
+    gold.number_input("Largest share of gold items missed (more than one point off)", 0.0, 1.0, 0.5, step=0.05,
+                      key=f"{prefix}_gold_share", disabled=not get(f"{prefix}_gold"))
+    return exclusion_rules(prefix)
+

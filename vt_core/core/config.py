@@ -1,0 +1,67 @@
+"""Settings, read once from the environment. README.md lists every variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "vt.duckdb"
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the platform cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path
+    openai_base_url: str | None
+    openai_api_key: str | None
+    model: str | None
+    local_model: Path | None
+    concurrency: int
+    timeout_s: float
+    attempts: int
+    response_format: str  # "auto", "json_schema", "json_object" or "none"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def number(name: str, default: float, kind: type = int, minimum: float = 1) -> float:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
+            if value < minimum:
+                raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+            return value
+
+        response_format = text("VT_RESPONSE_FORMAT") or "auto"
+        if response_format not in ("auto", "json_schema", "json_object", "none"):
+            raise ConfigError(
+                f"VT_RESPONSE_FORMAT={response_format!r} must be auto, json_schema, json_object or none"
+            )
+        local_model = text("VT_LOCAL_MODEL")
+        if local_model and not Path(local_model).is_file():
+            raise ConfigError(f"VT_LOCAL_MODEL={local_model!r} is not a file")
+        return cls(
+            db_path=Path(text("VT_DB_PATH") or DEFAULT_DB_PATH),
+            openai_base_url=text("OPENAI_BASE_URL"),
+            openai_api_key=text("OPENAI_API_KEY"),
+            model=text("VT_MODEL"),
+            local_model=Path(local_model) if local_model else None,
+            concurrency=int(number("VT_CONCURRENCY", 8)),
+            timeout_s=number("VT_LLM_TIMEOUT", 120.0, float, 0.1),
+            attempts=int(number("VT_LLM_ATTEMPTS", 4)),
+            response_format=response_format,
+        )

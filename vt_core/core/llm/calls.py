@@ -1,0 +1,176 @@
+"""The log of every LLM call, in the `llm_calls` table, which also serves as the request cache.
+
+Two things keep the log off the critical path of a batch. Rows are written by one background
+thread in batched transactions: DuckDB commits one transaction at a time (about 0.5 ms each),
+and 16 concurrent workers would otherwise queue for it once per call. And the hashes of all
+cacheable requests are kept in memory (about 65 bytes each), so a request that was never made
+before, the usual case, is known to miss without a query. Until a row is written, lookups find
+it in memory; every read of the table waits for the writer first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import queue
+import threading
+import weakref
+from dataclasses import astuple, dataclass
+
+import duckdb
+
+from vt_core.core.store import Store
+
+BATCH = 256
+
+_INSERT = (
+    "INSERT INTO llm_calls (run_id, request_hash, backend, endpoint, model, request, response,"
+    " status, error, cache_hit, tokens_in, tokens_out, latency_ms, attempts)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    run_id: str | None
+    request_hash: str
+    backend: str
+    endpoint: str
+    model: str
+    request: str  # JSON
+    response: str | None
+    status: str  # "ok", "error" or "invalid"
+    error: str | None
+    cache_hit: bool
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+    attempts: int
+
+    @property
+    def cacheable(self) -> bool:
+        return self.status == "ok" and not self.cache_hit
+
+
+class CallLog:
+    """One per store (see `call_log`), shared by every LLM that writes to it."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[CallRecord | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._failure: Exception | None = None
+        self._pending: dict[str, CallRecord] = {}  # cacheable rows not yet written
+        self._cacheable = {
+            bytes.fromhex(row[0])
+            for row in store.cursor().execute(
+                "SELECT DISTINCT request_hash FROM llm_calls WHERE status = 'ok' AND NOT cache_hit"
+            ).fetchall()
+        }
+
+    def record(self, call: CallRecord) -> None:
+        with self._lock:
+            if call.cacheable:
+                self._pending.setdefault(call.request_hash, call)
+                self._cacheable.add(bytes.fromhex(call.request_hash))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write, name="llm-call-log", daemon=True)
+                self._writer.start()
+        self._queue.put(call)
+
+    def lookup(self, request_hash: str) -> tuple[str, int, int] | None:
+        """The cached reply to a request as (text, tokens_in, tokens_out), or None."""
+        with self._lock:
+            if bytes.fromhex(request_hash) not in self._cacheable:
+                return None
+            pending = self._pending.get(request_hash)
+        if pending is not None:
+            return pending.response, pending.tokens_in, pending.tokens_out
+        return self.store.cursor().execute(
+            "SELECT response, tokens_in, tokens_out FROM llm_calls"
+            " WHERE request_hash = ? AND status = 'ok' AND NOT cache_hit ORDER BY id LIMIT 1",
+            [request_hash],
+        ).fetchone()
+
+    def cached(self, request_hashes: list[str]) -> set[str]:
+        """Which of these requests the cache can answer."""
+        with self._lock:
+            return {h for h in request_hashes if bytes.fromhex(h) in self._cacheable}
+
+    def usage(self, run_id: str | None) -> tuple[int, int, int, int, int]:
+        """(calls, cache hits, errors, tokens in, tokens out) for a run and the runs nested in
+        it, or for all calls."""
+        self.flush()
+        row = self.store.cursor().execute(
+            "SELECT count(*), count(*) FILTER (WHERE cache_hit), count(*) FILTER (WHERE status <> 'ok'),"
+            " coalesce(sum(tokens_in) FILTER (WHERE NOT cache_hit), 0),"
+            " coalesce(sum(tokens_out) FILTER (WHERE NOT cache_hit), 0)"
+            " FROM llm_calls WHERE ? IS NULL OR run_id = ? OR starts_with(run_id, ? || '/')",
+            [run_id, run_id, run_id],
+        ).fetchone()
+        return tuple(int(v) for v in row)
+
+    def flush(self) -> None:
+        """Wait until every recorded call is in the table; raise if writing failed."""
+        self._queue.join()
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise RuntimeError(f"writing to llm_calls failed: {failure}") from failure
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer (at exit, so its cursor is released)."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            self._queue.put(None)
+            writer.join()
+
+    def _write(self) -> None:
+        db = self.store.cursor()
+        while True:
+            batch = [self._queue.get()]
+            while batch[-1] is not None and len(batch) < BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            calls = [call for call in batch if call is not None]
+            try:
+                if calls:
+                    db.execute("BEGIN TRANSACTION")
+                    db.executemany(_INSERT, [astuple(call) for call in calls])
+                    db.execute("COMMIT")
+            except duckdb.Error as exc:  # raised to the caller by the next flush()
+                self._failure = exc
+                with contextlib.suppress(duckdb.Error):  # none open if BEGIN failed
+                    db.execute("ROLLBACK")
+            finally:
+                with self._lock:
+                    for call in calls:
+                        if self._pending.get(call.request_hash) is call:
+                            del self._pending[call.request_hash]
+                for _ in batch:
+                    self._queue.task_done()
+            if batch[-1] is None:
+                db.close()
+                return
+
+
+_logs: weakref.WeakKeyDictionary[Store, CallLog] = weakref.WeakKeyDictionary()
+_logs_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    for log in list(_logs.values()):
+        log.close()
+
+
+def call_log(store: Store) -> CallLog:
+    """The store's call log, so that every LLM on one store shares one cache and one writer."""
+    with _logs_lock:
+        log = _logs.get(store)
+        if log is None:
+            log = _logs[store] = CallLog(store)
+        return log

@@ -1,0 +1,443 @@
+"""The one way the platform calls a language model.
+
+`LLM` wraps the `openai` client for every backend and adds what the platform needs on top:
+retries with backoff for transient faults, structured output with one corrective retry, a
+cache of identical requests and an account of every call, both in the `llm_calls` table,
+and a bounded-concurrency `map` for batches.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import openai
+from pydantic import BaseModel, ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from vt_core.core.config import Settings
+from vt_core.core.design import derive_seed
+from vt_core.core.llm.backend import Backend, resolve_backend
+from vt_core.core.llm.calls import CallLog, CallRecord, call_log
+from vt_core.core.llm.structured import parse_reply, response_format
+from vt_core.core.progress import Progress
+from vt_core.core.store import Store
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+MAX_RETRY_AFTER_S = 60.0
+
+
+class LLMError(RuntimeError):
+    """A request failed for good. The message names the endpoint, the model and the cause."""
+
+    def __init__(self, message: str, attempts: int = 1):
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class StructuredOutputError(LLMError):
+    """The model's reply did not validate against the schema, even after a corrective retry."""
+
+
+class BatchError(LLMError):
+    """Some items of a `map` failed. `results` holds every item's result or exception, in order."""
+
+    def __init__(self, results: list):
+        self.results = results
+        failures = [r for r in results if isinstance(r, Exception)]
+        super().__init__(f"{len(failures)} of {len(results)} items failed; first: {failures[0]}")
+
+
+class _MalformedResponse(Exception):
+    """The server answered 200 with something that is not a chat completion."""
+
+
+class _InvalidReply(Exception):
+    def __init__(self, text: str, error: str):
+        super().__init__(error)
+        self.text = text
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: list[dict[str, str]]
+    temperature: float = 0.7
+    max_tokens: int = 512
+    seed: int | None = None
+    sample: int = 0  # a different index asks for a fresh sample of the same request
+    response_format: dict | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+    cached: bool
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Usage:
+    calls: int  # requests made, including those answered from the cache
+    cache_hits: int
+    errors: int  # failed calls and replies that did not validate
+    tokens_in: int  # tokens sent to the endpoint (cache hits cost none)
+    tokens_out: int
+
+
+def run_usage(store: Store, run_id: str | None) -> Usage:
+    """Calls and tokens recorded under `run_id` and the runs nested in it (None: every call)."""
+    return Usage(*call_log(store).usage(run_id))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    calls: int
+    cached: int  # of `calls`, already answered in the cache: free
+    tokens_in: int  # approximate, for the calls not cached
+    tokens_out: int  # upper bound (max_tokens), for the calls not cached
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters per token for English; good enough for a cost preview."""
+    return math.ceil(len(text) / 4)
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    return isinstance(exc, openai.APIConnectionError | _MalformedResponse | json.JSONDecodeError)
+
+
+def _retry_after(exc: BaseException | None) -> float:
+    if isinstance(exc, openai.APIStatusError):
+        try:
+            return min(float(exc.response.headers.get("retry-after", 0)), MAX_RETRY_AFTER_S)
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+@dataclass
+class _Connection:
+    """What all copies of one LLM share: the store's call log, the openai client, the model."""
+
+    calls: CallLog
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    client: openai.OpenAI | None = None
+    model: str | None = None
+
+
+class LLM:
+    """A model behind the openai client. Thread-safe: one per process, shared by all sessions.
+
+    Copies made by `for_run` share the client, the model name and the store's call log.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        backend: Backend,
+        *,
+        concurrency: int = 8,
+        timeout_s: float = 120.0,
+        attempts: int = 4,
+        backoff_s: float = 0.5,
+        run_id: str | None = None,
+    ):
+        self.store = store
+        self.backend = backend
+        self.concurrency = concurrency
+        self.timeout_s = timeout_s
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+        self.run_id = run_id
+        self._connection = _Connection(call_log(store), model=backend.model)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> LLM:
+        return cls(
+            store,
+            resolve_backend(settings),
+            concurrency=settings.concurrency,
+            timeout_s=settings.timeout_s,
+            attempts=settings.attempts,
+        )
+
+    def for_run(self, run_id: str) -> LLM:
+        """The same LLM, with every call recorded under `run_id` for `usage()`.
+
+        Runs nest: `llm.for_run("session:7").for_run("selfplay:3")` records under
+        "session:7/selfplay:3", which counts towards both.
+        """
+        bound = copy.copy(self)
+        bound.run_id = f"{self.run_id}/{run_id}" if self.run_id else run_id
+        return bound
+
+    # -- the endpoint ----------------------------------------------------------------------
+
+    def endpoint(self) -> str:
+        """Base URL of the server; starts the embedded server on first use."""
+        return self.backend.url()
+
+    def _client(self) -> openai.OpenAI:
+        url = self.endpoint()
+        with self._connection.lock:
+            client = self._connection.client
+            if client is None or str(client.base_url).rstrip("/") != url:
+                client = openai.OpenAI(
+                    base_url=url, api_key=self.backend.api_key, timeout=self.timeout_s, max_retries=0
+                )
+                self._connection.client = client
+            return client
+
+    @property
+    def model(self) -> str:
+        """The model name sent with each request; if none was configured, the first one listed."""
+        if self._connection.model is None:
+            try:
+                listed = [m.id for m in self._client().models.list()]
+            except openai.OpenAIError as exc:
+                hint = "" if isinstance(exc, openai.APIConnectionError) else "; set VT_MODEL"
+                raise LLMError(
+                    f"endpoint {self.backend.base_url}: could not list models to choose one "
+                    f"({self._cause(exc)}){hint}"
+                ) from exc
+            if not listed:
+                raise LLMError(f"endpoint {self.backend.base_url} lists no models; set VT_MODEL")
+            self._connection.model = listed[0]
+        return self._connection.model
+
+    # -- single requests -------------------------------------------------------------------
+
+    def chat(self, messages: list[dict[str, str]], **params: Any) -> Completion:
+        return self.complete(ChatRequest(messages, **params))
+
+    def complete(
+        self,
+        request: ChatRequest,
+        *,
+        fresh: bool = False,
+        validate: Callable[[str], object] | None = None,
+    ) -> Completion:
+        """Answer `request` from the cache, or else from the endpoint, and record the call.
+
+        `fresh` skips the cache lookup (the answer is still stored). `validate` checks the
+        reply text; a reply it rejects is recorded as invalid, never served from the cache,
+        and raised as _InvalidReply.
+        """
+        payload = self._payload(request)
+        key = self._request_hash(payload, request.sample)
+        if not fresh:
+            hit = self._connection.calls.lookup(key)
+            if hit is not None:
+                text, tokens_in, tokens_out = hit
+                self._log(key, payload, status="ok", response=text, cache_hit=True,
+                          tokens_in=tokens_in, tokens_out=tokens_out)
+                return Completion(text, payload["model"], tokens_in, tokens_out, 0.0, True, 0)
+
+        client = self._client()  # starts the embedded server outside the timed call
+        started = time.perf_counter()
+        try:
+            response, attempts = self._send(client, payload)
+        except LLMError as exc:
+            self._log(key, payload, status="error", error=str(exc), attempts=exc.attempts,
+                      latency_ms=(time.perf_counter() - started) * 1000)
+            raise
+        latency_ms = (time.perf_counter() - started) * 1000
+        text = response.choices[0].message.content or ""
+        usage = response.usage
+        tokens_in = usage.prompt_tokens if usage else estimate_tokens(json.dumps(payload["messages"]))
+        tokens_out = usage.completion_tokens if usage else estimate_tokens(text)
+        status, error = "ok", None
+        if validate is not None:
+            try:
+                validate(text)
+            except ValidationError as exc:
+                status, error = "invalid", str(exc)
+        self._log(key, payload, status=status, response=text, error=error, attempts=attempts,
+                  tokens_in=tokens_in, tokens_out=tokens_out, latency_ms=latency_ms)
+        if error is not None:
+            raise _InvalidReply(text, error)
+        return Completion(text, payload["model"], tokens_in, tokens_out, latency_ms, False, attempts)
+
+    def check(self) -> Completion:
+        """One real, uncached call: proves that the backend answers (doctor, Settings page)."""
+        ping = ChatRequest([{"role": "user", "content": "Reply with the single word: ready"}],
+                           temperature=0.0, max_tokens=16)
+        return self.complete(ping, fresh=True)
+
+    def structured(self, messages: list[dict[str, str]], schema: type[M], **params: Any) -> M:
+        """A reply validated against the pydantic model `schema`.
+
+        The backend is asked for JSON its own way; a reply that still does not validate is
+        shown to the model with the validation error, once, before giving up.
+        """
+        fmt = response_format(schema, self.backend.structured_format)
+        validate = lambda text: parse_reply(text, schema)  # noqa: E731
+        try:
+            completion = self.complete(ChatRequest(messages, response_format=fmt, **params), validate=validate)
+        except _InvalidReply as first:
+            correction = [
+                *messages,
+                {"role": "assistant", "content": first.text},
+                {"role": "user", "content": (
+                    f"That reply is not a valid JSON object for the schema {schema.__name__}: "
+                    f"{_short(str(first), 600)}\nReply again with only the corrected JSON object."
+                )},
+            ]
+            try:
+                completion = self.complete(
+                    ChatRequest(correction, response_format=fmt, **params), validate=validate
+                )
+            except _InvalidReply as second:
+                raise StructuredOutputError(
+                    f"{self._where()}: the reply did not validate as {schema.__name__} even after a "
+                    f"corrective retry: {_short(str(second), 600)}",
+                    attempts=2,
+                ) from None
+        return parse_reply(completion.text, schema)
+
+    # -- many requests ---------------------------------------------------------------------
+
+    def map(
+        self,
+        fn: Callable[[T], Any],
+        items: Iterable[T],
+        *,
+        concurrency: int | None = None,
+        progress: Progress | None = None,
+    ) -> list:
+        """Run `fn` on every item, at most `concurrency` at a time; results in item order.
+
+        `progress(done, total)` is called from the calling thread as items finish, so a
+        Streamlit script can update its progress bar from it. Every item runs even if some
+        fail; then BatchError carries all results, exceptions in place of the failures.
+        """
+        items = list(items)
+        results: list = [None] * len(items)
+        failed = False
+        if progress:
+            progress(0, len(items))
+        with ThreadPoolExecutor(max_workers=concurrency or self.concurrency) as pool:
+            futures = {pool.submit(fn, item): index for index, item in enumerate(items)}
+            for done, future in enumerate(as_completed(futures), start=1):
+                try:
+                    results[futures[future]] = future.result()
+                except Exception as exc:  # noqa: BLE001 - collected and raised below
+                    results[futures[future]] = exc
+                    failed = True
+                if progress:
+                    progress(done, len(items))
+        if failed:
+            raise BatchError(results)
+        return results
+
+    def batch(self, requests: list[ChatRequest], *, progress: Progress | None = None) -> list[Completion]:
+        return self.map(self.complete, requests, progress=progress)
+
+    # -- accounting ------------------------------------------------------------------------
+
+    def estimate(self, requests: list[ChatRequest]) -> Estimate:
+        """Calls and tokens `requests` would cost, before running them."""
+        payloads = [self._payload(r) for r in requests]
+        keys = [self._request_hash(p, r.sample) for p, r in zip(payloads, requests)]
+        cached = self._connection.calls.cached(keys)
+        todo = [(p, r) for p, r, k in zip(payloads, requests, keys) if k not in cached]
+        return Estimate(
+            calls=len(requests),
+            cached=len(requests) - len(todo),
+            tokens_in=sum(estimate_tokens(json.dumps(p["messages"])) for p, _ in todo),
+            tokens_out=sum(r.max_tokens for _, r in todo),
+        )
+
+    def usage(self, run_id: str | None = None) -> Usage:
+        """Calls and tokens recorded under `run_id` and the runs nested in it (default: this
+        LLM's run; for an LLM bound to no run, all calls)."""
+        return Usage(*self._connection.calls.usage(run_id or self.run_id))
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _payload(self, request: ChatRequest) -> dict:
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+        }
+        if request.seed is not None:
+            payload["seed"] = request.seed if request.sample == 0 else derive_seed(request.seed, request.sample)
+        if request.response_format is not None:
+            payload["response_format"] = request.response_format
+        return payload
+
+    def _request_hash(self, payload: dict, sample: int) -> str:
+        keyed = {"backend": self.backend.identity, "sample": sample, **payload}
+        return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()
+
+    def _send(self, client: openai.OpenAI, payload: dict):
+        retrying = Retrying(
+            retry=retry_if_exception(_transient),
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    response = client.chat.completions.create(**payload, timeout=self.timeout_s)
+                    if not getattr(response, "choices", None):
+                        raise _MalformedResponse("the response has no choices")
+        except (openai.OpenAIError, _MalformedResponse, json.JSONDecodeError) as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            after = f" after {attempts} attempts" if attempts > 1 else ""
+            raise LLMError(f"{self._where()}: {self._cause(exc)}{after}", attempts=attempts) from exc
+        return response, retrying.statistics["attempt_number"]
+
+    def _wait(self, state: RetryCallState) -> float:
+        exponential = wait_exponential_jitter(multiplier=self.backoff_s, max=30, jitter=self.backoff_s)(state)
+        return max(exponential, _retry_after(state.outcome.exception() if state.outcome else None))
+
+    def _where(self) -> str:
+        url = self.backend.base_url or f"embedded server for {self.backend.model_path}"
+        return f"{url} (model {self._connection.model})"
+
+    def _cause(self, exc: BaseException) -> str:
+        if isinstance(exc, openai.APITimeoutError):
+            return f"timed out after {self.timeout_s:g} s"
+        if isinstance(exc, openai.APIConnectionError):
+            return f"could not connect ({exc.__cause__ or exc})"
+        if isinstance(exc, openai.RateLimitError):
+            return f"rate limited (HTTP 429): {_short(exc.message)}"
+        if isinstance(exc, openai.APIStatusError):
+            return f"HTTP {exc.status_code}: {_short(exc.message)}"
+        if isinstance(exc, json.JSONDecodeError):
+            return f"the response body is not valid JSON ({exc})"
+        return str(exc)
+
+    def _log(self, key: str, payload: dict, *, status: str, response: str | None = None,
+             error: str | None = None, cache_hit: bool = False, tokens_in: int = 0,
+             tokens_out: int = 0, latency_ms: float = 0.0, attempts: int = 0) -> None:
+        self._connection.calls.record(CallRecord(
+            self.run_id, key, self.backend.kind, self.backend.identity, payload["model"],
+            json.dumps(payload), response, status, error, cache_hit, tokens_in, tokens_out,
+            latency_ms, attempts,
+        ))
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

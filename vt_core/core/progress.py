@@ -1,0 +1,13 @@
+"""How long work tells its caller how far it got: the callbacks every workflow takes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Progress = Callable[[int, int], None]  # (done, total)
+StageProgress = Callable[[str, int, int], None]  # (stage, done, total): work in several stages
+
+
+def in_stage(progress: StageProgress | None, stage: str) -> Progress | None:
+    """The `Progress` of one stage of work that reports a `StageProgress`."""
+    return (lambda done, total: progress(stage, done, total)) if progress else None

@@ -1,0 +1,59 @@
+"""The crowd-rating workflow: study definitions, their items, the assignment of items to raters (leases,
+counterbalancing, quality flags), exclusion rules, the live monitor, LLM-rater pilots, export and the
+demo study."""
+
+from vt_core.crowd.assignment import (
+    RATER_KINDS,
+    check_platform,
+    completion_url,
+    end_early,
+    ended_early,
+    finish,
+    identity_from_params,
+    mark_shown,
+    next_item,
+    rater_progress,
+    record_comprehension,
+    register_rater,
+    room,
+    set_rater_status,
+    submit,
+)
+from vt_core.crowd.demo import is_demo_study, seed_demo_study
+from vt_core.crowd.exclusion import ExcludedRater, ExclusionRules, excluded_raters, exclusion_label
+from vt_core.crowd.export import FORMATS, MEDIA_TYPES, export_bytes, export_ratings
+from vt_core.crowd.items import add_check_items, add_items_from_selfplay, import_items_jsonl, list_items
+from vt_core.crowd.monitoring import dimension_agreement, monitor, monitor_summary
+from vt_core.crowd.pilot import run_pilot
+from vt_core.crowd.studies import (
+    CHECKS_CONDITION,
+    DEFAULT_LABELS,
+    Condition,
+    Study,
+    StudyError,
+    Text,
+    create_study,
+    create_study_from_file,
+    definition_to_toml,
+    get_study,
+    get_study_by_token,
+    list_studies,
+    load_study_file,
+    parse_definition,
+    parse_study,
+    parse_toml,
+    read_toml,
+    set_study_status,
+)
+
+__all__ = [
+    "add_check_items", "add_items_from_selfplay", "check_platform", "CHECKS_CONDITION", "completion_url",
+    "Condition", "create_study", "create_study_from_file", "DEFAULT_LABELS", "definition_to_toml", "dimension_agreement", "end_early",
+    "ended_early", "excluded_raters", "ExcludedRater", "exclusion_label", "ExclusionRules", "export_bytes",
+    "export_ratings", "finish", "FORMATS", "get_study", "get_study_by_token", "identity_from_params",
+    "import_items_jsonl", "is_demo_study", "list_items", "list_studies", "load_study_file", "mark_shown",
+    "MEDIA_TYPES", "monitor", "monitor_summary", "next_item", "parse_definition", "parse_study", "parse_toml",
+    "RATER_KINDS", "rater_progress", "read_toml", "record_comprehension", "register_rater", "room",
+    "run_pilot", "seed_demo_study", "set_rater_status", "set_study_status", "Study", "StudyError", "submit",
+    "Text",
+]

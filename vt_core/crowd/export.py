@@ -1,0 +1,105 @@
+"""Export a study's ratings: one row per rating and dimension, as CSV, Parquet or JSONL.
+
+Columns (in this order): rater_id, rater_kind ('human' | 'llm'), platform, external_id, item_id,
+condition (CHECKS_CONDITION '_checks' for attention and gold items), item_kind ('regular' |
+'attention' | 'gold'), match_key, dimension, value, seconds (server-side, render to submit),
+created_at, flags (the rater's quality flags on this item, comma-separated, e.g.
+'attention_failed,too_fast'; flags without an item apply to every row of the rater), excluded
+(bool: the rater is excluded by the exclusion rules, see vt_core.crowd.exclusion) and exclusion_reasons.
+
+Excluded raters stay in the export, flagged; nothing is ever dropped. The query is
+parameterised and written by DuckDB itself (relation.write_csv / write_parquet); JSONL is one
+json.dumps per row, timestamps in ISO 8601.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from vt_core.core.store import Store
+from vt_core.crowd.exclusion import ExclusionRules, excluded_raters
+from vt_core.crowd.studies import StudyError, get_study
+
+FORMATS = ("csv", "parquet", "jsonl")
+COLUMNS = ("rater_id", "rater_kind", "platform", "external_id", "item_id", "condition", "item_kind",
+           "match_key", "dimension", "value", "seconds", "created_at", "flags", "excluded",
+           "exclusion_reasons")
+MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
+
+_QUERY = """
+SELECT r.rater_id, ra.kind AS rater_kind, ra.platform, ra.external_id, r.item_id, si.condition,
+       si.kind AS item_kind, si.match_key, r.dimension, r.value, r.seconds, r.created_at,
+       coalesce((SELECT array_to_string(list_sort(list_distinct(list(f.flag))), ',') FROM rater_flags f
+                 WHERE f.rater_id = r.rater_id
+                   AND (TRY_CAST(f.detail->>'item_id' AS BIGINT) = r.item_id OR f.detail->>'item_id' IS NULL)),
+                '') AS flags,
+       coalesce(list_position(?::BIGINT[], r.rater_id) > 0, false) AS excluded,
+       coalesce((?::VARCHAR[])[list_position(?::BIGINT[], r.rater_id)], '') AS exclusion_reasons
+FROM ratings r
+JOIN raters ra ON ra.id = r.rater_id
+JOIN study_items si ON si.id = r.item_id
+WHERE r.study_id = ?
+ORDER BY r.id
+"""
+
+
+def _relation(store: Store, study_id: int, exclusion: ExclusionRules | None) -> duckdb.DuckDBPyRelation:
+    get_study(store, study_id)  # a clear StudyError for an unknown study
+    excluded = excluded_raters(store, study_id, exclusion)
+    ids = [r.rater_id for r in excluded]
+    reasons = [r.details for r in excluded]
+    return store.cursor().sql(_QUERY, params=[ids, reasons, ids, study_id])
+
+
+def ratings_rows(store: Store, study_id: int, exclusion: ExclusionRules | None = None) -> list[dict]:
+    """The export's rows as dicts (COLUMNS order)."""
+    relation = _relation(store, study_id, exclusion)
+    return [dict(zip(COLUMNS, row, strict=True)) for row in relation.fetchall()]
+
+
+def ratings_frame(store: Store, study_id: int, exclusion: ExclusionRules | None = None):
+    """The export's rows as a pandas DataFrame (for the page's table)."""
+    return _relation(store, study_id, exclusion).df()
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise StudyError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def _json_value(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def export_ratings(store: Store, study_id: int, path: str | Path, fmt: str = "csv",
+                   exclusion: ExclusionRules | None = None) -> int:
+    """Write the study's ratings to `path` in `fmt`; returns the number of rows written."""
+    fmt = _check_format(fmt)
+    path = Path(path)
+    relation = _relation(store, study_id, exclusion)
+    rows = relation.fetchall()
+    if fmt == "jsonl":
+        with path.open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps({c: _json_value(v) for c, v in zip(COLUMNS, row, strict=True)},
+                                     ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        relation.write_csv(str(path))
+    else:
+        relation.write_parquet(str(path))
+    return len(rows)
+
+
+def export_bytes(store: Store, study_id: int, fmt: str, exclusion: ExclusionRules | None = None) -> bytes:
+    """The export file's contents (for st.download_button)."""
+    fmt = _check_format(fmt)
+    with tempfile.TemporaryDirectory(prefix="vt-export-") as folder:
+        path = Path(folder) / f"ratings.{fmt}"
+        export_ratings(store, study_id, path, fmt, exclusion)
+        return path.read_bytes()

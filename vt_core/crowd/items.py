@@ -1,0 +1,203 @@
+"""A study's items: the transcripts raters read, one per item.
+
+Regular items come from self-play (the same plan under every condition's prompt version, matched
+across conditions by scenario and seed) or from JSONL in the OpenAI chat format; attention-check
+and gold items come from the definition and carry the answer expected on them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from vt_core.core.llm import LLM
+from vt_core.core.progress import Progress
+from vt_core.core.store import Store
+from vt_core.crowd.studies import CHECKS_CONDITION, Study, StudyDefinition, StudyError
+from vt_core.designer import (
+    ProjectError,
+    Turn,
+    get_project,
+    get_version,
+    list_transcripts,
+    plan_for_project,
+    run_conversations,
+)
+
+
+@dataclass(frozen=True)
+class StudyItem:
+    id: int
+    study_id: int
+    condition: str  # never shown to raters; CHECKS_CONDITION for attention and gold items
+    kind: str  # regular, gold or attention
+    match_key: str | None
+    transcript_id: int | None
+    turns: list[Turn]
+    expected: dict[str, int] | None
+
+
+def _require_draft(study: Study) -> None:
+    if study.status != "draft":
+        raise StudyError(f"study {study.name!r} is {study.status}; items can be added only while it is a draft")
+
+
+def _insert_items(db: duckdb.DuckDBPyConnection, study_id: int, rows: list[tuple]) -> None:
+    """rows: (condition, kind, match_key, transcript_id, turns, expected)."""
+    if rows:
+        db.executemany(
+            "INSERT INTO study_items (study_id, condition, kind, match_key, transcript_id, turns, expected)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[study_id, c, k, m, t, json.dumps([{"role": x.role, "content": x.content} for x in turns]),
+              None if e is None else json.dumps(e)] for c, k, m, t, turns, e in rows],
+        )
+
+
+def _selfplay_project(store: Store, definition: StudyDefinition) -> int:
+    """The one project every condition plays, after checking each version belongs to it."""
+    imported = [c.name for c in definition.conditions if not c.is_selfplay]
+    if imported:
+        raise StudyError(f"condition(s) {', '.join(imported)} name no project and version; "
+                         f"their items can only be imported")
+    projects = {c.project for c in definition.conditions}
+    if len(projects) > 1:
+        raise StudyError(f"self-play items need one project for all conditions (the same scenarios and "
+                         f"personas), but the conditions name {', '.join(sorted(projects))}")
+    try:
+        project = get_project(store, projects.pop())
+        for condition in definition.conditions:
+            if get_version(store, condition.version).project_id != project.id:
+                raise StudyError(f"condition {condition.name!r}: prompt version {condition.version} "
+                                 f"belongs to another project than {project.name!r}")
+    except ProjectError as exc:
+        raise StudyError(f"study {definition.name!r}: {exc}") from exc
+    return project.id
+
+
+def add_items_from_selfplay(store: Store, llm: LLM, study: Study, *, n: int, max_turns: int, seed: int,
+                            progress: Progress | None = None) -> list[StudyItem]:
+    """Play the same plan (scenarios, personas, seeds) under every condition's prompt version and
+    store one item per transcript, matched across conditions by f"{scenario_id}:{seed}".
+
+    The transcripts are stored by each self-play run as it goes; the items are written together
+    at the end, so a failed run (SelfPlayError) leaves no items, and a rerun is answered from the
+    LLM cache.
+    """
+    _require_draft(study)
+    project_id = _selfplay_project(store, study.definition)
+    plan = plan_for_project(store, project_id, n, seed)
+    total, done_before = n * len(study.definition.conditions), 0
+    rows = []
+    for condition in study.definition.conditions:
+        offset = done_before
+        report = (lambda done, _total, offset=offset: progress(offset + done, total)) if progress else None
+        result = run_conversations(store, llm, project_id, plan, max_turns=max_turns, seed=seed,
+                                   version_id=condition.version, progress=report)
+        for transcript in list_transcripts(store, project_id, run_id=result.run_id):
+            rows.append((condition.name, "regular", f"{transcript.scenario_id}:{transcript.seed}",
+                         transcript.id, transcript.turns, None))
+        done_before += n
+    with store.transaction() as db:
+        _insert_items(db, study.id, rows)
+    return list_items(store, study.id, kind="regular")
+
+
+class _BadLine(Exception):
+    """What is wrong with one JSONL line."""
+
+
+def _parse_line(line: str) -> tuple[list[Turn], str | None]:
+    """One JSONL line in the OpenAI chat format; raises _BadLine naming what is wrong."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise _BadLine("expected a JSON object with a 'messages' list")
+    messages = record.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _BadLine("'messages' must be a non-empty list")
+    turns = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise _BadLine(f"messages[{i}] must be an object with 'role' and 'content'")
+        role, content = message.get("role"), message.get("content")
+        if role not in ("system", "user", "assistant"):
+            raise _BadLine(f"messages[{i}].role must be 'system', 'user' or 'assistant', found {role!r}")
+        if not isinstance(content, str):
+            raise _BadLine(f"messages[{i}].content must be a string")
+        if role != "system":  # raters never see prompts
+            turns.append(Turn(role, content))
+    if not any(t.role == "assistant" for t in turns):
+        raise _BadLine("no assistant message to rate")
+    match_key = record.get("match_key")
+    if match_key is not None and not isinstance(match_key, str):
+        raise _BadLine(f"match_key must be a string, found {match_key!r}")
+    return turns, match_key
+
+
+def _read_lines(path_or_lines: str | Path | Iterable[str]) -> tuple[str, list[str]]:
+    if isinstance(path_or_lines, (str, Path)):
+        try:
+            return str(path_or_lines), Path(path_or_lines).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StudyError(f"{path_or_lines}: cannot read the file: {exc}") from None
+    return "JSONL input", list(path_or_lines)
+
+
+def import_items_jsonl(store: Store, study: Study, condition: str,
+                       path_or_lines: str | Path | Iterable[str]) -> list[StudyItem]:
+    """Import one condition's transcripts; all lines or none (every bad line is reported)."""
+    _require_draft(study)
+    study.definition.condition(condition)
+    source, lines = _read_lines(path_or_lines)
+    rows, problems = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            turns, match_key = _parse_line(line)
+        except _BadLine as exc:
+            problems.append(f"{source} line {number}: {exc}")
+            continue
+        rows.append((condition, "regular", match_key, None, turns, None))
+    if problems:
+        raise StudyError("nothing was imported:\n" + "\n".join(problems))
+    if not rows:
+        raise StudyError(f"{source}: no transcripts found")
+    with store.transaction() as db:
+        before = db.execute("SELECT max(id) FROM study_items").fetchone()[0] or 0
+        _insert_items(db, study.id, rows)
+    return [item for item in list_items(store, study.id, kind="regular") if item.id > before]
+
+
+def add_check_items(store: Store, study: Study) -> list[StudyItem]:
+    """Store the definition's attention checks and gold items (once)."""
+    _require_draft(study)
+    definition = study.definition
+    rows = [(CHECKS_CONDITION, "attention", f"attention:{i}", None,
+             [Turn("assistant", check.instruction)], {check.dimension: check.expected})
+            for i, check in enumerate(definition.attention_checks)]
+    rows += [(CHECKS_CONDITION, "gold", f"gold:{i}", None,
+              [Turn(m.role, m.content) for m in gold.turns], dict(gold.expected))
+             for i, gold in enumerate(definition.gold_items)]
+    with store.transaction() as db:
+        if db.execute("SELECT 1 FROM study_items WHERE study_id = ? AND kind IN ('attention', 'gold')",
+                      [study.id]).fetchone():
+            raise StudyError(f"study {study.name!r} already has its check items")
+        _insert_items(db, study.id, rows)
+    return [i for i in list_items(store, study.id) if i.kind != "regular"]
+
+
+def list_items(store: Store, study_id: int, kind: str | None = None) -> list[StudyItem]:
+    rows = store.cursor().execute(
+        "SELECT id, study_id, condition, kind, match_key, transcript_id, turns, expected FROM study_items"
+        " WHERE study_id = ? AND (? IS NULL OR kind = ?) ORDER BY id",
+        [study_id, kind, kind],
+    ).fetchall()
+    return [StudyItem(*row[:6], [Turn(t["role"], t["content"]) for t in json.loads(row[6])],
+                      None if row[7] is None else json.loads(row[7])) for row in rows]

@@ -1,0 +1,115 @@
+"""The designer's labels on transcripts.
+
+A label applies to one bot turn or to a whole transcript: 'good', 'bad', or 'unrealistic_user'
+(the simulated user behaved in a way no real user would: a fault of the simulator, kept apart
+from the bot's faults). The table is append-only: the newest row for a (transcript, turn) is
+the current label, and a row whose label is NULL clears it. So the history of a designer's
+judgement survives, and the user-study logs can count relabelling.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from vt_core.core.store import Store
+
+ANNOTATION_LABELS = ("good", "bad", "unrealistic_user")
+
+
+@dataclass(frozen=True)
+class Annotation:
+    transcript_id: int
+    turn_idx: int | None  # None: the whole transcript
+    label: str
+    critique: str
+    rewrite: str | None  # the designer's better bot turn
+    created_at: datetime
+
+
+def _turn_role(store: Store, transcript_id: int, turn_idx: int) -> str:
+    if store.cursor().execute("SELECT 1 FROM transcripts WHERE id = ?", [transcript_id]).fetchone() is None:
+        raise ValueError(f"no transcript {transcript_id}")
+    row = store.cursor().execute(
+        "SELECT role FROM turns WHERE transcript_id = ? AND idx = ?", [transcript_id, turn_idx]
+    ).fetchone()
+    if row is None:
+        count = store.cursor().execute(
+            "SELECT count(*) FROM turns WHERE transcript_id = ?", [transcript_id]).fetchone()[0]
+        raise ValueError(f"transcript {transcript_id} has no turn {turn_idx} (its turns are 0 to {count - 1})")
+    return row[0]
+
+
+def annotate(store: Store, transcript_id: int, *, turn_idx: int | None, label: str | None,
+             critique: str = "", rewrite: str | None = None) -> None:
+    """Label a bot turn (`turn_idx`) or the whole transcript (`turn_idx=None`); `label=None` clears.
+
+    Only bot turns take labels: to flag the simulated user, label the bot turn that answers it,
+    or the whole transcript, 'unrealistic_user'. A rewrite (a better bot turn) needs a turn.
+    """
+    if label is not None and label not in ANNOTATION_LABELS:
+        raise ValueError(f"unknown label {label!r}; use one of {', '.join(ANNOTATION_LABELS)} (or None to clear)")
+    rewrite = rewrite.strip() if rewrite and rewrite.strip() else None
+    if turn_idx is None:
+        if rewrite is not None:
+            raise ValueError("a rewrite replaces one bot turn: give the turn_idx of the bot turn it rewrites")
+        if store.cursor().execute("SELECT 1 FROM transcripts WHERE id = ?", [transcript_id]).fetchone() is None:
+            raise ValueError(f"no transcript {transcript_id}")
+    elif _turn_role(store, transcript_id, turn_idx) != "assistant":
+        raise ValueError(
+            f"turn {turn_idx} of transcript {transcript_id} is the simulated user's; only bot turns take "
+            f"labels (flag an unrealistic user on the bot turn that answers it, or on the whole transcript)"
+        )
+    store.cursor().execute(
+        "INSERT INTO annotations (transcript_id, turn_idx, label, critique, rewrite) VALUES (?, ?, ?, ?, ?)",
+        [transcript_id, turn_idx, label, critique.strip(), rewrite],
+    )
+
+
+def current_annotations(store: Store, project_id: int | None = None,
+                        transcript_id: int | None = None) -> list[Annotation]:
+    """The current label of every (transcript, turn): the newest row, unless that row cleared it.
+
+    Ordered by transcript, then the whole-transcript annotation, then turns in order.
+    """
+    rows = store.cursor().execute(
+        "SELECT a.transcript_id, a.turn_idx, a.label, a.critique, a.rewrite, a.created_at"
+        " FROM annotations a JOIN transcripts t ON t.id = a.transcript_id"
+        " WHERE (? IS NULL OR t.project_id = ?) AND (? IS NULL OR a.transcript_id = ?)"
+        " QUALIFY row_number() OVER (PARTITION BY a.transcript_id, a.turn_idx ORDER BY a.id DESC) = 1",
+        [project_id, project_id, transcript_id, transcript_id],
+    ).fetchall()
+    current = [Annotation(*row) for row in rows if row[2] is not None]
+    return sorted(current, key=lambda a: (a.transcript_id, -1 if a.turn_idx is None else a.turn_idx))
+
+
+def by_transcript(annotations: list[Annotation]) -> dict[int, list[Annotation]]:
+    grouped: dict[int, list[Annotation]] = defaultdict(list)
+    for annotation in annotations:
+        grouped[annotation.transcript_id].append(annotation)
+    return dict(grouped)
+
+
+def transcript_label(annotations: list[Annotation]) -> str | None:
+    """One label for a transcript, from its current annotations.
+
+    The whole-transcript label when there is one. Otherwise, from the bot-turn labels: 'bad' if
+    any turn is bad (a bot fault stands even if the user also misbehaved elsewhere); else
+    'unrealistic_user' if any turn is marked so (the conversation is no fair test of the bot);
+    else 'good' (every labelled turn is good). None when nothing is labelled.
+    """
+    whole = [a.label for a in annotations if a.turn_idx is None]
+    if whole:
+        return whole[-1]
+    turn_labels = {a.label for a in annotations}
+    for label in ("bad", "unrealistic_user", "good"):
+        if label in turn_labels:
+            return label
+    return None
+
+
+def transcript_labels(store: Store, project_id: int) -> dict[int, str]:
+    """The label of every labelled transcript of the project, by transcript id."""
+    grouped = by_transcript(current_annotations(store, project_id=project_id))
+    return {tid: label for tid, anns in grouped.items() if (label := transcript_label(anns)) is not None}

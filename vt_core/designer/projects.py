@@ -1,0 +1,165 @@
+"""Projects (one chatbot each) and the history of their system prompts."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from vt_core.core.store import Store
+
+
+class ProjectError(ValueError):
+    """A project operation that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    name: str
+    goal: str
+    audience: str
+    current_version_id: int | None
+    locked_sections: list[str]
+    prompt_token_budget: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PromptVersion:
+    id: int
+    project_id: int
+    parent_id: int | None
+    text: str
+    author: str  # "designer" or "refinement"
+    rationale: str
+    pattern_ids: list[int]
+    created_at: datetime
+
+
+_PROJECT_COLUMNS = "id, name, goal, audience, current_version_id, locked_sections, prompt_token_budget, created_at"
+_VERSION_COLUMNS = "id, project_id, parent_id, text, author, rationale, pattern_ids, created_at"
+
+
+def _project(row) -> Project:
+    return Project(*row[:5], json.loads(row[5]), *row[6:])
+
+
+def _version(row) -> PromptVersion:
+    return PromptVersion(*row[:6], json.loads(row[6]), row[7])
+
+
+def create_project(store: Store, name: str, goal: str, audience: str, prompt: str) -> Project:
+    """A new project whose first prompt version (by the designer) is `prompt`."""
+    name = name.strip()
+    if not name:
+        raise ProjectError("a project needs a name")
+    db = store.cursor()
+    if db.execute("SELECT 1 FROM projects WHERE name = ?", [name]).fetchone():
+        raise ProjectError(f"a project named {name!r} already exists")
+    project_id = db.execute(
+        "INSERT INTO projects (name, goal, audience) VALUES (?, ?, ?) RETURNING id",
+        [name, goal.strip(), audience.strip()],
+    ).fetchone()[0]
+    add_version(store, project_id, prompt, author="designer", rationale="first draft", make_current=True)
+    return get_project(store, project_id)
+
+
+def get_project(store: Store, key: int | str) -> Project:
+    """A project by id or by name."""
+    column = "id" if isinstance(key, int) else "name"
+    row = store.cursor().execute(
+        f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE {column} = ?", [key]
+    ).fetchone()
+    if row is None:
+        raise ProjectError(f"no project {key!r}")
+    return _project(row)
+
+
+def list_projects(store: Store) -> list[Project]:
+    rows = store.cursor().execute(f"SELECT {_PROJECT_COLUMNS} FROM projects ORDER BY name").fetchall()
+    return [_project(row) for row in rows]
+
+
+def update_project(store: Store, project_id: int, *, goal: str | None = None, audience: str | None = None,
+                   locked_sections: list[str] | None = None, prompt_token_budget: int | None = None) -> Project:
+    project = get_project(store, project_id)
+    if prompt_token_budget is not None and prompt_token_budget < 50:
+        raise ProjectError("the prompt token budget must be at least 50 tokens")
+    store.cursor().execute(
+        "UPDATE projects SET goal = ?, audience = ?, locked_sections = ?, prompt_token_budget = ? WHERE id = ?",
+        [goal if goal is not None else project.goal,
+         audience if audience is not None else project.audience,
+         json.dumps(locked_sections if locked_sections is not None else project.locked_sections),
+         prompt_token_budget if prompt_token_budget is not None else project.prompt_token_budget,
+         project_id],
+    )
+    return get_project(store, project_id)
+
+
+def add_version(store: Store, project_id: int, text: str, *, author: str, parent_id: int | None = None,
+                rationale: str = "", pattern_ids: list[int] = (), make_current: bool = False) -> PromptVersion:
+    """Record a prompt version; its parent defaults to the project's current version."""
+    if not text.strip():
+        raise ProjectError("a prompt version cannot be empty")
+    db = store.cursor()
+    if parent_id is None:
+        parent_id = db.execute("SELECT current_version_id FROM projects WHERE id = ?", [project_id]).fetchone()[0]
+    version_id = db.execute(
+        "INSERT INTO prompt_versions (project_id, parent_id, text, author, rationale, pattern_ids)"
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        [project_id, parent_id, text, author, rationale, json.dumps(list(pattern_ids))],
+    ).fetchone()[0]
+    if make_current:
+        set_current(store, project_id, version_id)
+    return get_version(store, version_id)
+
+
+def get_version(store: Store, version_id: int) -> PromptVersion:
+    row = store.cursor().execute(
+        f"SELECT {_VERSION_COLUMNS} FROM prompt_versions WHERE id = ?", [version_id]
+    ).fetchone()
+    if row is None:
+        raise ProjectError(f"no prompt version {version_id}")
+    return _version(row)
+
+
+def versions(store: Store, project_id: int) -> list[PromptVersion]:
+    """The project's prompt versions, oldest first."""
+    rows = store.cursor().execute(
+        f"SELECT {_VERSION_COLUMNS} FROM prompt_versions WHERE project_id = ? ORDER BY id", [project_id]
+    ).fetchall()
+    return [_version(row) for row in rows]
+
+
+def current_version(store: Store, project_id: int) -> PromptVersion:
+    return get_version(store, get_project(store, project_id).current_version_id)
+
+
+def set_current(store: Store, project_id: int, version_id: int) -> None:
+    if get_version(store, version_id).project_id != project_id:
+        raise ProjectError(f"prompt version {version_id} belongs to another project")
+    store.cursor().execute("UPDATE projects SET current_version_id = ? WHERE id = ?", [version_id, project_id])
+
+
+# -- diffs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hunk:
+    tag: str  # "equal", "replace", "delete" or "insert"
+    old: list[str]
+    new: list[str]
+
+
+def diff(old: str, new: str) -> list[Hunk]:
+    """Line hunks turning `old` into `new`."""
+    a, b = old.splitlines(), new.splitlines()
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    return [Hunk(tag, a[i1:i2], b[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes()]
+
+
+def unified_diff(old: str, new: str, old_name: str = "before", new_name: str = "after") -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        old_name, new_name))

@@ -1,0 +1,71 @@
+"""The review queue: which of the designer's transcripts to read next, and filters over them,
+built on the designer's labels (annotations) and the judge's verdicts (patterns)."""
+
+from __future__ import annotations
+
+from vt_core.core.store import Store
+from vt_core.designer.annotations import ANNOTATION_LABELS, current_annotations, transcript_labels
+from vt_core.designer.patterns import transcript_outcomes, transcripts_with_verdict
+from vt_core.designer.transcripts import DESIGNER_TRANSCRIPT_IDS
+
+UNLABELLED = "unlabelled"  # a `filter_transcripts` label: transcripts without any current annotation
+PREFERENCES = ("fail", "pass")
+
+
+def filter_transcripts(store: Store, project_id: int, *, label: str | None = None, scenario_id: int | None = None,
+                       persona_id: int | None = None, pattern_id: int | None = None,
+                       pattern_verdict: str | None = None) -> list[int]:
+    """Ids of the designer's transcripts of the project that match every filter, in id order.
+
+    `label`: a transcript label (see `transcript_label`) or 'unlabelled'. `pattern_id` keeps
+    transcripts the judge has judged for that pattern; `pattern_verdict` narrows them to a judge
+    verdict ('exhibited', 'not_exhibited', 'not_applicable') or an outcome ('pass', 'fail').
+    """
+    if label is not None and label not in (*ANNOTATION_LABELS, UNLABELLED):
+        raise ValueError(f"unknown label filter {label!r}; use one of {', '.join((*ANNOTATION_LABELS, UNLABELLED))}")
+    if pattern_verdict is not None and pattern_id is None:
+        raise ValueError("pattern_verdict filters by a pattern: give pattern_id too")
+    ids = [row[0] for row in store.cursor().execute(
+        "SELECT id FROM transcripts WHERE project_id = ? AND (? IS NULL OR scenario_id = ?)"
+        f" AND (? IS NULL OR persona_id = ?) AND id IN ({DESIGNER_TRANSCRIPT_IDS}) ORDER BY id",
+        [project_id, scenario_id, scenario_id, persona_id, persona_id],
+    ).fetchall()]
+    if label is not None:
+        labels = transcript_labels(store, project_id)
+        ids = [i for i in ids if labels.get(i, UNLABELLED) == label]
+    if pattern_id is not None:
+        matching = transcripts_with_verdict(store, pattern_id, pattern_verdict)
+        ids = [i for i in ids if i in matching]
+    return ids
+
+
+def next_to_review(store: Store, project_id: int, after_transcript_id: int | None, *,
+                   prefer: str | None = None) -> int | None:
+    """The transcript to show after `after_transcript_id`; None when there is no other.
+
+    Each transcript has an outcome from the judge's verdicts on the project's accepted patterns:
+    'fail' if any accepted pattern fails on it, 'pass' if at least one passes and none fails,
+    unknown otherwise. The next transcript is chosen by, in order:
+      1. unannotated before annotated (the designer's job is to label);
+      2. outcome: `prefer` first, then unknown, then the other outcome;
+      3. position: the first after `after_transcript_id` in id order, wrapping around.
+    `prefer=None` prefers the outcome opposite to that of `after_transcript_id` ('fail' if it has
+    none), so that "next, next, next" alternates between likely failures and likely passes
+    without the page keeping any state. Without judgements, step 2 changes nothing.
+    """
+    if prefer is not None and prefer not in PREFERENCES:
+        raise ValueError(f"prefer must be 'fail' or 'pass', not {prefer!r}")
+    ids = filter_transcripts(store, project_id)
+    outcomes = transcript_outcomes(store, project_id)
+    if prefer is None:
+        prefer = "pass" if outcomes.get(after_transcript_id) == "fail" else "fail"
+    annotated = {a.transcript_id for a in current_annotations(store, project_id=project_id)}
+    start = after_transcript_id if after_transcript_id is not None else -1
+
+    def rank(tid: int) -> tuple:
+        outcome = outcomes.get(tid)
+        outcome_rank = 0 if outcome == prefer else 1 if outcome is None else 2
+        return (tid in annotated, outcome_rank, tid <= start, tid)
+
+    others = [tid for tid in ids if tid != after_transcript_id]
+    return min(others, key=rank) if others else None
