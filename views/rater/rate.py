@@ -81,10 +81,8 @@ def show_instructions() -> None:
 
 def show_turns(turns) -> None:
     for turn in turns:
-        role = turn["role"] if isinstance(turn, dict) else turn.role
-        content = turn["content"] if isinstance(turn, dict) else turn.content
-        with st.chat_message("user" if role == "user" else "assistant"):
-            st.text(content)
+        with st.chat_message("user" if turn.role == "user" else "assistant"):
+            st.text(turn.content)
 
 
 def code_box(code: str) -> None:

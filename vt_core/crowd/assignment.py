@@ -47,7 +47,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote, urlsplit
@@ -56,6 +56,7 @@ import duckdb
 
 from vt_core.core.design import balanced_latin_square
 from vt_core.core.store import Store, naive_utc
+from vt_core.crowd.items import ITEM_COLUMNS, StudyItem, study_items
 from vt_core.crowd.studies import DEFAULT_DIMENSIONS
 
 __all__ = [
@@ -364,31 +365,18 @@ def record_comprehension(store: Store, rater_id: int, correct: bool, attempts_al
 
 
 @dataclass(frozen=True)
-class Item:
-    id: int
-    study_id: int
-    kind: str                 # 'regular' | 'attention' | 'gold'
-    turns: list[dict]
-    expected: dict | None
-    match_key: str | None
+class Item(StudyItem):
+    """A study item as handed to one rater: its place in their sequence and their lease on it."""
+
     position: int             # 1-based place in this rater's sequence
     expires_at: datetime
     shown_at: datetime | None
-    condition: str = field(repr=False, default="")  # for analysis only: never show it to a rater
 
 
 class RaterProgress(NamedTuple):
     done: int    # items this rater has rated
     total: int   # items_per_rater + the study's attention and gold items
     left: int    # items that could still be handed to this rater now (0: nothing left)
-
-
-@dataclass(frozen=True)
-class _StudyItem:
-    id: int
-    condition: str
-    kind: str
-    match_key: str | None
 
 
 def _tie_key(seed: int, item_id: int) -> int:
@@ -424,20 +412,14 @@ def _block_condition(order: Sequence[str], items_per_rater: int, regular_index: 
     return n - 1
 
 
-def _load_items(db, study_id: int) -> list[_StudyItem]:
-    rows = db.execute("SELECT id, condition, kind, match_key FROM study_items WHERE study_id = ?"
-                      " ORDER BY id", [study_id]).fetchall()
-    return [_StudyItem(*row) for row in rows]
-
-
 def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime, count_leases: bool = True
-          ) -> tuple[int, int, list[_StudyItem]]:
+          ) -> tuple[int, int, list[StudyItem]]:
     """(done, total, candidates in the order they should be offered) for a rater with no live
     lease. Reads only. With count_leases=False, other raters' live leases take no room: the
     candidates there would be once those leases end."""
     rater_id, study_id, kind, seed, order_json = rater_row
     order = json.loads(order_json)
-    items = _load_items(db, study_id)
+    items = study_items(db, study_id)
     by_id = {item.id: item for item in items}
     checks = [item for item in items if item.kind != "regular"]
     total = items_per_rater + len(checks)
@@ -457,7 +439,7 @@ def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime, 
     positions = _check_positions(seed, total, len(checks))
     regular_left = regular_done < items_per_rater
 
-    regular_candidates: list[_StudyItem] = []
+    regular_candidates: list[StudyItem] = []
     if regular_left:
         loads = dict(db.execute(
             "SELECT item_id, count(DISTINCT rater_id) FROM ("
@@ -487,13 +469,8 @@ def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime, 
 
 def _fetch_item(db, item_id: int, position: int, expires_at: datetime, shown_at: datetime | None
                 ) -> Item:
-    study_id, condition, kind, match_key, turns, expected = db.execute(
-        "SELECT study_id, condition, kind, match_key, turns, expected FROM study_items WHERE id = ?",
-        [item_id]).fetchone()
-    return Item(id=item_id, study_id=study_id, kind=kind, turns=json.loads(turns),
-                expected=json.loads(expected) if expected is not None else None,
-                match_key=match_key, position=position, expires_at=expires_at, shown_at=shown_at,
-                condition=condition)
+    row = db.execute(f"SELECT {ITEM_COLUMNS} FROM study_items WHERE id = ?", [item_id]).fetchone()
+    return Item(*row, position=position, expires_at=expires_at, shown_at=shown_at)
 
 
 def _rater_id(rater: Rater | int) -> int:

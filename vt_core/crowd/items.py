@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -31,14 +32,25 @@ from vt_core.designer import (
 
 @dataclass(frozen=True)
 class StudyItem:
+    """A row of study_items: what raters read, one transcript or check. Its turns and expected
+    answers are parsed when first read, so that the assignment can plan over many items cheaply."""
+
     id: int
     study_id: int
-    condition: str  # never shown to raters; CHECKS_CONDITION for attention and gold items
+    condition: str = field(repr=False)  # never shown to raters; CHECKS_CONDITION for attention and gold items
     kind: str  # regular, gold or attention
     match_key: str | None
     transcript_id: int | None
-    turns: list[Turn]
-    expected: dict[str, int] | None
+    turns_json: str = field(repr=False)
+    expected_json: str | None = field(repr=False)
+
+    @cached_property
+    def turns(self) -> list[Turn]:
+        return [Turn(t["role"], t["content"]) for t in json.loads(self.turns_json)]
+
+    @cached_property
+    def expected(self) -> dict[str, int] | None:
+        return None if self.expected_json is None else json.loads(self.expected_json)
 
 
 def _require_draft(study: Study) -> None:
@@ -193,11 +205,15 @@ def add_check_items(store: Store, study: Study) -> list[StudyItem]:
     return [i for i in list_items(store, study.id) if i.kind != "regular"]
 
 
+ITEM_COLUMNS = "id, study_id, condition, kind, match_key, transcript_id, turns, expected"  # StudyItem's order
+
+
+def study_items(db, study_id: int, kind: str | None = None) -> list[StudyItem]:
+    """The study's items in id order, read through `db` (a cursor, or a transaction's connection)."""
+    rows = db.execute(f"SELECT {ITEM_COLUMNS} FROM study_items WHERE study_id = ? AND (? IS NULL OR kind = ?)"
+                      " ORDER BY id", [study_id, kind, kind]).fetchall()
+    return [StudyItem(*row) for row in rows]
+
+
 def list_items(store: Store, study_id: int, kind: str | None = None) -> list[StudyItem]:
-    rows = store.cursor().execute(
-        "SELECT id, study_id, condition, kind, match_key, transcript_id, turns, expected FROM study_items"
-        " WHERE study_id = ? AND (? IS NULL OR kind = ?) ORDER BY id",
-        [study_id, kind, kind],
-    ).fetchall()
-    return [StudyItem(*row[:6], [Turn(t["role"], t["content"]) for t in json.loads(row[6])],
-                      None if row[7] is None else json.loads(row[7])) for row in rows]
+    return study_items(store.cursor(), study_id, kind)

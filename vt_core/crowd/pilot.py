@@ -57,7 +57,7 @@ def rate(llm: LLM, definition: StudyDefinition, persona: dict, item: Item, *, se
     questions = "\n".join(
         f'- {d.key}: "{d.question}" ' + ", ".join(f"{i} = {label}" for i, label in enumerate(d.labels, start=1))
         for d in definition.dimensions)
-    conversation = "\n".join(f"{'USER' if t['role'] == 'user' else 'BOT'}: {t['content']}" for t in item.turns)
+    conversation = "\n".join(f"{'USER' if t.role == 'user' else 'BOT'}: {t.content}" for t in item.turns)
     messages = [
         {"role": "system", "content": render(
             "pilot_rater", persona=f"{persona['name']}: {persona['style']}", task=definition.instruction_text,
