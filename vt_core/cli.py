@@ -10,7 +10,6 @@ from pathlib import Path
 from vt_core.core.config import Settings
 from vt_core.core.llm import LLM, EmbeddedServerError, LLMError
 from vt_core.core.store import Store, StoreError
-from vt_core.critic import movielens_splits, run_methods, summarise, summary_markdown
 from vt_core.crowd import (
     FORMATS,
     ExclusionRules,
@@ -135,8 +134,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
     store, llm = _open()
     project = get_project(store, args.project)
     result = refine(store, llm, project.id, rounds=args.rounds, k=args.candidates, n_train=args.train,
-                            n_heldout=args.heldout, max_turns=args.turns, seed=args.seed,
-                            progress=ProgressBar().stage)
+                    n_heldout=args.heldout, max_turns=args.turns, seed=args.seed,
+                    progress=ProgressBar().stage)
     for c in leaderboard(store, result.refine_run_id):
         score = lambda v: "  n/a" if v is None else f"{v:5.0%}"  # noqa: E731
         print(f"candidate {c.id:4} round {c.round} {c.status:9} train {score(c.train_pass)} "
@@ -174,8 +173,8 @@ def _study_key(text: str) -> int | str:
 
 def _rules(args: argparse.Namespace) -> ExclusionRules:
     return ExclusionRules(exclude_failed_attention=not args.keep_failed_attention,
-                                   max_too_fast_share=args.max_too_fast_share,
-                                   max_gold_miss_share=args.max_gold_miss_share)
+                          max_too_fast_share=args.max_too_fast_share,
+                          max_gold_miss_share=args.max_gold_miss_share)
 
 
 def cmd_study_load(args: argparse.Namespace) -> int:
@@ -207,7 +206,7 @@ def cmd_study_pilot(args: argparse.Namespace) -> int:
     store, llm = _open()
     study = get_study(store, _study_key(args.study))
     result = run_pilot(store, llm, study, raters=args.raters, seed=args.seed,
-                             progress=ProgressBar("simulated raters"))
+                       progress=ProgressBar("simulated raters"))
     print(f"pilot of study {study.id} {study.name!r}: {len(result.rater_ids)} simulated raters ({llm.backend.describe()}), "
           f"{result.ratings} items rated")
     return 0
@@ -215,10 +214,11 @@ def cmd_study_pilot(args: argparse.Namespace) -> int:
 
 def cmd_critic(args: argparse.Namespace) -> int:
     """Every method (or those named) over MovieLens critics; results and summary into --out."""
+    from vt_core.critic import movielens_splits, run_methods, summarise, summary_markdown  # altair: a second
+
     splits = movielens_splits(args.users, args.k, args.seed, args.test_per_class, args.validation_per_class)
     _, llm = _open()
-    table = run_methods(llm, splits, args.methods, progress=ProgressBar().stage,
-                                   batch_size=args.batch_size)
+    table = run_methods(llm, splits, args.methods, progress=ProgressBar().stage, batch_size=args.batch_size)
     summary = summarise(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -237,7 +237,7 @@ def cmd_study_report(args: argparse.Namespace) -> int:
     rules = _rules(args)
     store = _study_store()
     study = get_study(store, _study_key(args.study))
-    from vt_core.analysis import study_data, write_report
+    from vt_core.analysis import study_data, write_report  # statsmodels, altair: a second to import
 
     data = study_data(store, study.id, rules, mixed=args.mixed)
     path = write_report(data.analysis, data.frame, args.out, args.format, labels=data.labels)
@@ -293,7 +293,7 @@ def cmd_userstudy_quality(args: argparse.Namespace) -> int:
         rows = import_prompt_quality(store, study.id, args.file)
         print(f"set the quality of {rows} final prompts of user study {study.id} from {args.file}")
         return 0
-    from vt_core.userstudy import analysis as userstudy_stats  # statsmodels takes a second to import: only here
+    from vt_core.userstudy import analysis as userstudy_stats  # statsmodels, altair: a second to import
 
     linked = userstudy_stats.quality_from_crowd(store, study.id, _study_key(args.crowd), args.dimension,
                                                 _rules(args))
@@ -303,9 +303,7 @@ def cmd_userstudy_quality(args: argparse.Namespace) -> int:
 
 
 def cmd_userstudy_analyse(args: argparse.Namespace) -> int:
-    from vt_core.userstudy import (
-        analysis as userstudy_stats,  # statsmodels and altair take a second to import: only here
-    )
+    from vt_core.userstudy import analysis as userstudy_stats  # statsmodels, altair: a second to import
 
     store = _study_store()
     study = _user_study(store, args.study)

@@ -82,7 +82,7 @@ with settings_tab:
         if st.form_submit_button("Save settings", key=f"settings_submit_{pid}"):
             try:
                 update_project(store, pid, goal=goal, audience=audience, locked_sections=locked,
-                                  prompt_token_budget=int(budget))
+                               prompt_token_budget=int(budget))
             except ProjectError as exc:
                 st.error(f"Cannot save the settings: {exc}.")
             else:

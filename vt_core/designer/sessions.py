@@ -15,7 +15,7 @@ from vt_core.core.llm import run_usage
 from vt_core.core.store import Store
 
 EVENT_KINDS = frozenset({"started", "pattern_noted", "pattern_accepted", "version_saved", "selfplay_run",
-                   "refine_run", "finished"})
+                         "refine_run", "finished"})
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
-"""The statistics of a designer user study (vt_core.userstudy.study): per measure, the paired
+"""The statistics of a designer user study (vt_core.userstudy): per measure, the paired
 comparison of vt_core.analysis.stats on per-participant values, Holm across the measures of a family, and a
 check for order effects; APA-style text from vt_core.analysis.report and charts from vt_core.analysis.charts.
 
-Kept apart from vt_core.userstudy.study so that the participant's pages, which only run the study, do
+Kept out of the package's API (import vt_core.userstudy.analysis) so that the participant's pages, which only run the study, do
 not load the statistics libraries.
 """
 
