@@ -5,11 +5,10 @@ from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import Reply, ScriptedServer
 
-PAGES = ["views/designer/overview.py", "views/designer/projects.py", "views/designer/setup.py", "views/designer/selfplay.py",
-         "views/designer/review.py", "views/designer/patterns.py", "views/designer/refine.py",
-         "views/designer/playground.py", "views/researcher/studies.py",
-         "views/researcher/statistics.py", "views/researcher/critic.py",
-         "views/researcher/settings.py", "views/rater/rate.py"]
+PAGES = [*(f"views/designer/{page}.py" for page in ("overview", "projects", "setup", "selfplay", "review", "patterns",
+                                                    "refine", "playground")),
+         *(f"views/researcher/{page}.py" for page in ("studies", "statistics", "critic", "settings")),
+         "views/rater/rate.py"]
 
 
 @pytest.fixture

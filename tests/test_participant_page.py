@@ -25,7 +25,7 @@ from vt_core.userstudy.flow import (
 from vt_core.userstudy.measures import import_measures
 
 STUDY_FILE = "studies/designer_study.toml"
-PATTERNS, PLAYGROUND, PROJECTS = "views/designer/patterns.py", "views/designer/playground.py", "views/designer/projects.py"
+PATTERNS, PLAYGROUND, PROJECTS = (f"views/designer/{page}.py" for page in ("patterns", "playground", "projects"))
 TLX_KEYS = ("tlx_mental", "tlx_physical", "tlx_temporal", "tlx_performance", "tlx_effort", "tlx_frustration")
 
 

@@ -103,8 +103,8 @@ else:
 one = None
 if critic is not None:
     counts = class_counts(critic.films)
-    st.caption(f"{escape_markdown(critic.id)}: {len(critic.films)} rated films, on a {critic.scale[0]:g}–{critic.scale[1]:g} "
-               f"scale: low {counts['low']}, mid {counts['mid']}, high {counts['high']}.")
+    st.caption(f"{escape_markdown(critic.id)}: {len(critic.films)} rated films, on a {critic.scale[0]:g}–"
+               f"{critic.scale[1]:g} scale: low {counts['low']}, mid {counts['mid']}, high {counts['high']}.")
     try:
         one = split(critic, k, seed, test_per_class, validation_per_class)
     except ValueError as exc:
@@ -155,8 +155,8 @@ run = load_run(store, st.selectbox("Run", list(labels), format_func=labels.get, 
 scores = run.scores
 model = "" if run.model in run.backend else f" (model {run.model})"
 st.info(f"Produced by {run.backend}{model}: {run.usage.calls} calls, {run.usage.cache_hits} from the "
-        f"cache, {run.usage.tokens_in + run.usage.tokens_out:,} tokens. Critic {escape_markdown(run.split.critic.id)}, K={run.split.k}, "
-        f"seed {run.seed}, {run.rounds} round(s) of {run.candidates} candidate(s).", icon="🤖")
+        f"cache, {run.usage.tokens_in + run.usage.tokens_out:,} tokens. Critic {escape_markdown(run.split.critic.id)}, "
+        f"K={run.split.k}, seed {run.seed}, {run.rounds} round(s) of {run.candidates} candidate(s).", icon="🤖")
 
 spec_tab, patterns_tab, predictions_tab, methods_tab = st.tabs(
     ["Specification", "Taste patterns", "Predictions", "All methods"])

@@ -198,8 +198,8 @@ def mixed_sentence(models: Sequence[MixedModel]) -> str:
     if all(math.isnan(m.b) for m in models):
         return f"{head}: not estimated ({escape_markdown(first.note or 'no fit')})."
     terms = "; ".join(
-        f"{escape_markdown(m.term)} vs {escape_markdown(m.reference or 'the reference')} *b* = {number(m.b)}, *SE* = {number(m.se)}, "
-        f"95% CI [{number(m.ci[0])}, {number(m.ci[1])}], {p_value(m.p)}" for m in models)
+        f"{escape_markdown(m.term)} vs {escape_markdown(m.reference or 'the reference')} *b* = {number(m.b)}, "
+        f"*SE* = {number(m.se)}, 95% CI [{number(m.ci[0])}, {number(m.ci[1])}], {p_value(m.p)}" for m in models)
     text = (f"{head}: {terms}; random-intercept *SD*s: rater {number(first.sd_rater)}, item "
             f"{number(first.sd_item)}, residual {number(first.sd_residual)}.")
     if not first.converged:
@@ -209,7 +209,8 @@ def mixed_sentence(models: Sequence[MixedModel]) -> str:
 
 def agreement_sentence(alpha: float | None, items: int, who: str, note: str = "") -> str:
     if alpha is None:
-        return f"Agreement among {who}: Krippendorff's *α* (ordinal) is undefined ({escape_markdown(note or 'too few ratings')})."
+        return (f"Agreement among {who}: Krippendorff's *α* (ordinal) is undefined "
+                f"({escape_markdown(note or 'too few ratings')}).")
     return (f"Agreement among {who}: Krippendorff's *α* (ordinal) = {bounded(alpha)} over "
             f"{_plural(items, 'item')} rated more than once.")
 
@@ -279,7 +280,8 @@ def methods_paragraph(analysis: CrowdAnalysis) -> str:
                 "dimensions) is followed by pairwise Wilcoxon tests, Holm-corrected across the pairs")
     return (
         f"Each rater's ratings were averaged per condition; raters are the unit of analysis and "
-        f"{escape_markdown(reference)} is the reference ({', '.join(escape_markdown(c) for c in others)} minus {escape_markdown(reference)}). "
+        f"{escape_markdown(reference)} is the reference ({', '.join(escape_markdown(c) for c in others)} minus "
+        f"{escape_markdown(reference)}). "
         "The primary test is the Wilcoxon signed-rank test on these per-rater means: zero differences are "
         f"dropped before ranking (Wilcoxon's method); *p* is exact for up to {EXACT_MAX_N} non-zero "
         f"differences without ties, by permutation of all signs for up to {PERMUTATION_MAX_N} pairs with ties, "
@@ -423,7 +425,9 @@ def report_markdown(analysis: CrowdAnalysis, chart_titles: Mapping[str, str], ch
     charts/NAME.FORMAT."""
 
     def image(name: str) -> list[str]:
-        return [f"![{escape_markdown(chart_titles[name])}](charts/{name}.{chart_format})", ""] if name in chart_titles else []
+        if name not in chart_titles:
+            return []
+        return [f"![{escape_markdown(chart_titles[name])}](charts/{name}.{chart_format})", ""]
 
     conditions = ", ".join(escape_markdown(c) for c in analysis.conditions)
     lines = [f"# Statistics report: {escape_markdown(analysis.study_name)}", "",

@@ -31,12 +31,12 @@ Decisions, in one place:
   primary p. With three or more: Friedman per dimension (its p Holm-corrected across
   dimensions), then pairwise Wilcoxon with Holm across the pairs of that dimension.
 - **Agreement and kinds.** Human and LLM raters are analysed apart. Krippendorff's alpha
-  (ordinal) and the human-LLM agreement come from vt_core.crowd.monitoring's computation, so the page's
+  (ordinal) and the human-LLM agreement come from the crowd monitor's computation, so the page's
   figures and the monitor's are the same numbers.
-- **Exclusion.** Excluded raters (vt_core.crowd.monitoring rules) stay in the loaded frame with
-  ``excluded=True`` and the reason; the analysis leaves them out and counts them.
+- **Exclusion.** Excluded raters (vt_core.crowd's exclusion rules) stay in the loaded frame with
+  ``excluded=True``, the reason and its codes; the analysis leaves them out and counts them by code.
 - **Power.** Next to each comparison: the observed d_z, the power at this N for it, the N that
-  80% power would need, and the smallest d_z this N detects with 80% (vt_core.analysis.power). Power at
+  80% power would need, and the smallest d_z this N detects with 80% (analysis.power). Power at
   the observed effect restates the p-value; the detectable d_z is the figure to plan with.
 """
 
@@ -73,7 +73,6 @@ EXACT_MAX_N = 50        # scipy's own limit for its exact null distribution
 PERMUTATION_MAX_N = 13  # 2**13 sign flips fit in scipy's 9,999 resamples, so all of them are enumerated
 DECIMALS = 9
 LEVEL = 0.95
-
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -542,7 +541,8 @@ def _counts(frame: pd.DataFrame, raters: pd.DataFrame | None) -> dict[str, Count
         mine = roster[roster["rater_kind"] == kind]
         if mine.empty:
             continue
-        excluded = mine[mine["excluded"]]["exclusion_codes"].map(lambda codes: exclusion_label(codes.split(","))).value_counts()
+        codes = mine[mine["excluded"]]["exclusion_codes"]
+        excluded = codes.map(lambda joined: exclusion_label(joined.split(","))).value_counts()
         kept = mine[~mine["excluded"]]
         analysed = int(kept["rater_id"].isin(rated).sum())
         out[kind] = Counts(recruited=len(mine), excluded={str(k): int(v) for k, v in excluded.items()},

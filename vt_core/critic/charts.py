@@ -24,8 +24,8 @@ def confusion_chart(table: pd.DataFrame, *, subtitle: str | None = None) -> alt.
     counts = base.mark_text(fontSize=14).encode(
         text="films:Q",
         color=alt.condition(alt.datum.films > long["films"].max() / 2, alt.value("white"), alt.value("black")))
-    return (cells + counts).properties(width=260, height=220,
-                                      title=chart_title("Test films: the critic's class against the prediction", subtitle))
+    title = chart_title("Test films: the critic's class against the prediction", subtitle)
+    return (cells + counts).properties(width=260, height=220, title=title)
 
 
 def recall_chart(rows: pd.DataFrame, *, subtitle: str | None = None) -> alt.Chart:

@@ -48,12 +48,12 @@ from vt_core.crowd.studies import (
 
 __all__ = [
     "add_check_items", "add_items_from_selfplay", "check_platform", "CHECKS_CONDITION", "completion_url",
-    "Condition", "create_study", "create_study_from_file", "DEFAULT_LABELS", "definition_to_toml", "dimension_agreement", "end_early",
-    "ended_early", "excluded_raters", "ExcludedRater", "exclusion_label", "ExclusionRules", "export_bytes",
-    "export_ratings", "finish", "FORMATS", "get_study", "get_study_by_token", "identity_from_params",
-    "import_items_jsonl", "is_demo_study", "list_items", "list_studies", "load_study_file", "mark_shown",
-    "MEDIA_TYPES", "monitor", "monitor_summary", "next_item", "parse_definition", "parse_study", "parse_toml",
-    "RATER_KINDS", "rater_progress", "read_toml", "record_comprehension", "register_rater", "room",
-    "run_pilot", "seed_demo_study", "set_rater_status", "set_study_status", "Study", "StudyError", "submit",
-    "Text",
+    "Condition", "create_study", "create_study_from_file", "DEFAULT_LABELS", "definition_to_toml",
+    "dimension_agreement", "end_early", "ended_early", "excluded_raters", "ExcludedRater", "exclusion_label",
+    "ExclusionRules", "export_bytes", "export_ratings", "finish", "FORMATS", "get_study",
+    "get_study_by_token", "identity_from_params", "import_items_jsonl", "is_demo_study", "list_items",
+    "list_studies", "load_study_file", "mark_shown", "MEDIA_TYPES", "monitor", "monitor_summary", "next_item",
+    "parse_definition", "parse_study", "parse_toml", "RATER_KINDS", "rater_progress", "read_toml",
+    "record_comprehension", "register_rater", "room", "run_pilot", "seed_demo_study", "set_rater_status",
+    "set_study_status", "Study", "StudyError", "submit", "Text",
 ]

@@ -232,7 +232,8 @@ def _evaluate(store: Store, llm: LLM, project: Project, candidate_id: int, text:
     transcripts = [t for t in list_transcripts(store, project.id) if t.id in set(every)]
     notes = get_candidate(store, candidate_id).guard_notes
     for what, step in (
-        ("verdicts", lambda: judge_many(llm, store, patterns, transcripts, progress=report("judging against the patterns"))),
+        ("verdicts",
+         lambda: judge_many(llm, store, patterns, transcripts, progress=report("judging against the patterns"))),
         ("quality ratings", lambda: judge_quality(llm, store, transcripts)),
     ):
         try:
@@ -314,7 +315,8 @@ class _PromptTask:
 
 
 def refine(store: Store, llm: LLM, project_id: int, *, rounds: int = 2, k: int = 3, n_train: int = 4,
-           n_heldout: int = 2, max_turns: int = 3, seed: int = 0, progress: StageProgress | None = None) -> RefineResult:
+           n_heldout: int = 2, max_turns: int = 3, seed: int = 0,
+           progress: StageProgress | None = None) -> RefineResult:
     """Run refinement on the project's current prompt; see the module docstring."""
     project = get_project(store, project_id)
     parent = current_version(store, project_id)

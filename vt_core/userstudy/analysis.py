@@ -2,8 +2,8 @@
 comparison of vt_core.analysis.stats on per-participant values, Holm across the measures of a family, and a
 check for order effects; APA-style text from vt_core.analysis.report and charts from vt_core.analysis.charts.
 
-Kept out of the package's API (import vt_core.userstudy.analysis) so that the participant's pages, which only run the study, do
-not load the statistics libraries.
+Kept out of the package's API (import vt_core.userstudy.analysis) so that the participant's pages,
+which only run the study, do not load the statistics libraries.
 """
 
 from __future__ import annotations
@@ -349,9 +349,12 @@ def charts(analysis: UserStudyAnalysis, frame: pd.DataFrame,
 
 def report_markdown(analysis: UserStudyAnalysis, chart_titles: dict[str, str], chart_format: str = "png") -> str:
     def image(name: str) -> list[str]:
-        return [f"![{escape_markdown(chart_titles[name])}](charts/{name}.{chart_format})", ""] if name in chart_titles else []
+        if name not in chart_titles:
+            return []
+        return [f"![{escape_markdown(chart_titles[name])}](charts/{name}.{chart_format})", ""]
 
-    lines = [f"# User study report: {escape_markdown(analysis.study_name)}", "", "## Method", "", methods_paragraph(analysis), ""]
+    lines = [f"# User study report: {escape_markdown(analysis.study_name)}", "", "## Method", "",
+             methods_paragraph(analysis), ""]
     if not analysis.results:
         lines += ["No measures yet.", ""]
     for r in analysis.results:
