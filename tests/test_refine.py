@@ -9,12 +9,20 @@ from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
 from vt_core.designer.annotations import annotate
 from vt_core.designer.patterns import add_pattern, evaluate_patterns, propose_patterns, update_pattern
 from vt_core.designer.personas import generate_personas
-from vt_core.designer.projects import create_project, current_version, get_project, update_project, versions
+from vt_core.designer.projects import (
+    add_version,
+    create_project,
+    current_version,
+    get_project,
+    update_project,
+    versions,
+)
 from vt_core.designer.refinement import (
     RefineError,
     apply_guards,
     approve,
     copied_text,
+    get_candidate,
     leaderboard,
     linked_diff,
     refine,
@@ -167,3 +175,47 @@ def test_a_few_unusable_judge_replies_are_left_out_not_fatal(store, make_llm, sc
     assert baseline.guard_notes[0].startswith("1 of 3 quality ratings failed and are left out of the scores")
     assert baseline.quality == 5.0  # the mean of the two ratings that came back
     assert result.best.status == "evaluated" and result.best.heldout_pass == 1.0
+
+
+def stored_candidate(store, project, *, run_status: str = "done") -> int:
+    """An evaluated candidate of a refinement run on the current version, written as a run writes it."""
+    parent = current_version(store, project.id)
+    run_id = store.cursor().execute(
+        "INSERT INTO refine_runs (project_id, parent_version_id, rounds, candidates, seed, status)"
+        " VALUES (?, ?, 1, 1, 0, ?) RETURNING id", [project.id, parent.id, run_status]).fetchone()[0]
+    return store.cursor().execute(
+        "INSERT INTO candidates (refine_run_id, round, parent_text, text, changes, status)"
+        " VALUES (?, 1, ?, ?, '[]', 'evaluated') RETURNING id", [run_id, parent.text, parent.text + RULE]).fetchone()[0]
+
+
+def test_a_candidate_of_a_failed_run_cannot_be_approved(store, project):
+    candidate_id = stored_candidate(store, project, run_status="failed")
+    with pytest.raises(RefineError, match="is failed; only the candidates of a finished run"):
+        approve(store, candidate_id)
+    assert len(versions(store, project.id)) == 1
+
+
+def test_approval_never_replaces_a_newer_version(store, project):
+    candidate_id = stored_candidate(store, project)
+    refined = current_version(store, project.id)
+    newer = add_version(store, project.id, PROMPT + "The designer's own edit.\n", author="designer", make_current=True)
+    with pytest.raises(RefineError, match=f"the current prompt is v{newer.id}, but run .* refined v{refined.id}"):
+        approve(store, candidate_id)
+    assert current_version(store, project.id).id == newer.id and len(versions(store, project.id)) == 2
+    assert leaderboard(store, get_candidate(store, candidate_id).refine_run_id)[0].status == "evaluated"
+
+
+def test_approval_is_one_transaction(store, project, monkeypatch):
+    candidate_id = stored_candidate(store, project)
+    before = current_version(store, project.id)
+
+    def broken_set_current(*args, **kwargs):  # the second of the approval's writes fails
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("vt_core.designer.projects.set_current", broken_set_current)
+    with pytest.raises(RuntimeError, match="disk full"):
+        approve(store, candidate_id)
+    assert [v.id for v in versions(store, project.id)] == [before.id]  # the new version was rolled back
+    assert get_candidate(store, candidate_id).status == "evaluated"
+    monkeypatch.undo()
+    assert approve(store, candidate_id).text == before.text + RULE

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+import duckdb
+
 from vt_core.core.store import Store
 
 
@@ -51,19 +53,29 @@ def _version(row) -> PromptVersion:
 
 
 def create_project(store: Store, name: str, goal: str, audience: str, prompt: str) -> Project:
-    """A new project whose first prompt version (by the designer) is `prompt`."""
+    """A new project whose first prompt version (by the designer) is `prompt`: both or neither."""
     name = name.strip()
     if not name:
         raise ProjectError("a project needs a name")
-    db = store.cursor()
-    if db.execute("SELECT 1 FROM projects WHERE name = ?", [name]).fetchone():
-        raise ProjectError(f"a project named {name!r} already exists")
-    project_id = db.execute(
-        "INSERT INTO projects (name, goal, audience) VALUES (?, ?, ?) RETURNING id",
-        [name, goal.strip(), audience.strip()],
-    ).fetchone()[0]
-    add_version(store, project_id, prompt, author="designer", rationale="first draft", make_current=True)
+    _check_prompt(prompt)
+    taken = ProjectError(f"a project named {name!r} already exists")
+    try:
+        with store.transaction() as db:
+            if db.execute("SELECT 1 FROM projects WHERE name = ?", [name]).fetchone():
+                raise taken
+            project_id = db.execute(
+                "INSERT INTO projects (name, goal, audience) VALUES (?, ?, ?) RETURNING id",
+                [name, goal.strip(), audience.strip()],
+            ).fetchone()[0]
+            add_version(store, project_id, prompt, author="designer", rationale="first draft", make_current=True)
+    except duckdb.ConstraintException as exc:  # a concurrent create took the name first
+        raise taken from exc
     return get_project(store, project_id)
+
+
+def _check_prompt(text: str) -> None:
+    if not text.strip():
+        raise ProjectError("a prompt version cannot be empty")
 
 
 def get_project(store: Store, key: int | str) -> Project:
@@ -101,8 +113,7 @@ def update_project(store: Store, project_id: int, *, goal: str | None = None, au
 def add_version(store: Store, project_id: int, text: str, *, author: str, parent_id: int | None = None,
                 rationale: str = "", pattern_ids: list[int] = (), make_current: bool = False) -> PromptVersion:
     """Record a prompt version; its parent defaults to the project's current version."""
-    if not text.strip():
-        raise ProjectError("a prompt version cannot be empty")
+    _check_prompt(text)
     db = store.cursor()
     if parent_id is None:
         parent_id = db.execute("SELECT current_version_id FROM projects WHERE id = ?", [project_id]).fetchone()[0]

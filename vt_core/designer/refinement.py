@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import duckdb
 from pydantic import BaseModel, Field
 
 from vt_core.core.llm import LLM, BatchError
@@ -353,21 +354,37 @@ def _percent(share: float | None) -> str:
 
 
 def approve(store: Store, candidate_id: int) -> PromptVersion:
-    """Make an evaluated candidate the project's current prompt, as a new version."""
+    """Make an evaluated candidate of a finished run the project's current prompt, as a new version,
+    in one transaction. Refused when the project's current version is no longer the one the run
+    refined: approving would silently replace the designer's newer edit."""
     candidate = get_candidate(store, candidate_id)
     if candidate.status != "evaluated":
         raise RefineError(f"candidate {candidate_id} is {candidate.status}; only evaluated candidates can be approved")
-    project_id, parent_version_id = store.cursor().execute(
-        "SELECT project_id, parent_version_id FROM refine_runs WHERE id = ?", [candidate.refine_run_id]
+    project_id, parent_version_id, run_status = store.cursor().execute(
+        "SELECT project_id, parent_version_id, status FROM refine_runs WHERE id = ?", [candidate.refine_run_id]
     ).fetchone()
+    if run_status != "done":
+        raise RefineError(f"refinement run {candidate.refine_run_id} is {run_status}; only the candidates of a "
+                          f"finished run can be approved")
     known = {p.id for p in list_patterns(store, project_id)}
     pattern_ids = sorted({i for c in candidate.changes for i in c.get("pattern_ids", []) if i in known})
     rationale = " ".join(c["rationale"].strip() for c in candidate.changes if c.get("rationale")) \
         or f"refinement run {candidate.refine_run_id}, candidate {candidate_id}"
-    version = add_version(store, project_id, candidate.text, author="refinement", parent_id=parent_version_id,
-                          rationale=rationale, pattern_ids=pattern_ids, make_current=True)
-    store.cursor().execute("UPDATE candidates SET status = 'approved', version_id = ? WHERE id = ?",
-                           [version.id, candidate_id])
+    try:
+        with store.transaction() as db:
+            current = db.execute("SELECT current_version_id FROM projects WHERE id = ?", [project_id]).fetchone()[0]
+            if current != parent_version_id:
+                raise RefineError(
+                    f"the current prompt is v{current}, but run {candidate.refine_run_id} refined "
+                    f"v{parent_version_id}: approving candidate {candidate_id} would replace v{current}. Compare "
+                    f"them, then refine v{current} again, or make v{parent_version_id} current first")
+            version = add_version(store, project_id, candidate.text, author="refinement", parent_id=parent_version_id,
+                                  rationale=rationale, pattern_ids=pattern_ids, make_current=True)
+            if not db.execute("UPDATE candidates SET status = 'approved', version_id = ? WHERE id = ? AND status = "
+                              "'evaluated' RETURNING id", [version.id, candidate_id]).fetchone():
+                raise RefineError(f"candidate {candidate_id} was approved meanwhile")
+    except duckdb.TransactionException as exc:  # another tab approved or edited at the same moment
+        raise RefineError(f"candidate {candidate_id} changed while it was being approved; try again ({exc})") from exc
     return version
 
 
