@@ -191,11 +191,11 @@ def test_designer_loop_in_a_browser(page, model, tmp_path):
 
     # 6. Refine: one round of one candidate, then approve it.
     go(page, "Refine")
-    form = main.get_by_test_id("stForm")
     for label, value in (("Rounds", 1), ("Candidates per round", 1), ("Training conversations", 2),
                          ("Held-out conversations", 1), ("Exchanges at most", 1)):
-        fill(form.get_by_label(label, exact=True), value)
-    form.get_by_role("button", name="Run refinement").click()
+        fill(main.get_by_label(label, exact=True), value)
+    expect(main.get_by_text(re.compile(r"^At most 25 model calls"))).to_be_visible()  # the cost follows the settings
+    main.get_by_role("button", name="Run refinement").click()
     expect(main.get_by_text(re.compile(r"^Refinement run 1 finished"))).to_be_visible()
     expect(main.get_by_role("heading", name="Leaderboard")).to_be_visible()
     board = table(main, "held-out pass")

@@ -8,10 +8,10 @@ from tests.scripted_server import ScriptedServer
 from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
 from vt_core.core.store import Store
 from vt_core.designer.annotations import current_annotations
-from vt_core.designer.patterns import list_patterns
+from vt_core.designer.patterns import add_pattern, list_patterns
 from vt_core.designer.personas import generate_personas
 from vt_core.designer.projects import create_project, current_version
-from vt_core.designer.refinement import list_refine_runs
+from vt_core.designer.refinement import list_refine_runs, planned_calls
 from vt_core.designer.scenarios import add_scenario
 from vt_core.designer.transcripts import list_transcripts
 
@@ -86,3 +86,40 @@ def test_from_self_play_to_an_approved_prompt(store):
     assert not at.exception
     assert RULE in current_version(store, 1).text
     assert current_version(store, 1).author == "refinement"
+
+
+def stored_run(store: Store, rows: list[tuple[str, str, float]]) -> list[int]:
+    """A finished refinement run of project 1 with candidates (status, text, pass rate), as a run stores them."""
+    parent = current_version(store, 1)
+    run_id = store.cursor().execute(
+        "INSERT INTO refine_runs (project_id, parent_version_id, rounds, candidates, seed, status)"
+        " VALUES (1, ?, 1, ?, 0, 'done') RETURNING id", [parent.id, len(rows) - 1]).fetchone()[0]
+    return [store.cursor().execute(
+        "INSERT INTO candidates (refine_run_id, round, parent_text, text, changes, train_pass, heldout_pass, status)"
+        " VALUES (?, ?, ?, ?, '[]', ?, ?, ?) RETURNING id",
+        [run_id, int(status != "baseline"), parent.text, text, rate, rate, status]).fetchone()[0]
+        for status, text, rate in rows]
+
+
+def test_a_candidate_below_the_top_row_and_a_tie_with_the_baseline_can_be_approved(store):
+    add_pattern(store, 1, "avoid", "The bot uses emojis in its replies", status="accepted")
+    baseline, tie, top = stored_run(store, [("baseline", PROMPT, 0.5), ("evaluated", PROMPT + "- Tie.\n", 0.5),
+                                            ("evaluated", PROMPT + RULE + "\n", 1.0)])
+    at = page(REFINE)
+    assert at.selectbox(key="rf_candidate").options == [f"#{top}", f"#{tie}"]  # the leaderboard's order
+    at.selectbox(key="rf_candidate").set_value(tie).run()
+    assert not at.exception, at.exception
+    at.button(key="rf_approve").click().run()
+    assert not at.exception, at.exception
+    assert current_version(store, 1).text == PROMPT + "- Tie.\n"
+
+
+def test_the_cost_follows_the_settings_before_the_run(store):
+    add_pattern(store, 1, "avoid", "The bot uses emojis in its replies", status="accepted")
+    at = page(REFINE)
+    assert f"At most {planned_calls(rounds=2, k=3, n_train=4, n_heldout=2, max_turns=3, n_patterns=1):,} model " \
+           f"calls" in at.caption[1].value
+    for key, value in (("rf_rounds", 1), ("rf_k", 1), ("rf_train", 2), ("rf_heldout", 1), ("rf_turns", 1)):
+        at.number_input(key=key).set_value(value).run()
+    expected = planned_calls(rounds=1, k=1, n_train=2, n_heldout=1, max_turns=1, n_patterns=1)
+    assert f"At most {expected:,} model calls" in at.caption[1].value and not list_refine_runs(store, 1)

@@ -3,10 +3,12 @@ import streamlit as st
 from views.shared.designer import current_project, log_session_event, session_llm
 from views.shared.services import demo_notice, flash, services, show_flash, stage_progress
 from vt_core.core.llm import LLMError
+from vt_core.core.text import escape_markdown
 from vt_core.designer import (
     RefineError,
     SelfPlayError,
     approve,
+    current_version,
     leaderboard,
     linked_diff,
     list_patterns,
@@ -36,7 +38,7 @@ if not accepted:
     st.page_link("views/designer/patterns.py", label="Go to Patterns")
     st.stop()
 
-with st.form("rf_settings"):
+with st.container(border=True):  # not a form: the cost below follows every change before the run
     cols = st.columns(6)
     rounds = cols[0].number_input("Rounds", 1, 10, 2, key="rf_rounds")
     k = cols[1].number_input("Candidates per round", 1, 10, 3, key="rf_k")
@@ -48,15 +50,15 @@ with st.form("rf_settings"):
                           n_patterns=len(accepted))
     st.caption(f"At most {calls:,} model calls; accepted patterns: {len(accepted)}; prompt token "
                f"budget: {project.prompt_token_budget}; locked sections: "
-               f"{', '.join(project.locked_sections) or 'none'} (set both on the Projects page).")
-    if st.form_submit_button("Run refinement", type="primary", key="rf_submit"):
+               f"{escape_markdown(', '.join(project.locked_sections) or 'none')} (set both on the Projects page).")
+    if st.button("Run refinement", type="primary", key="rf_submit"):
         bar = st.progress(0.0, text="Starting…")
         try:
             result = refine(store, session_llm(llm), project.id, rounds=rounds, k=k, n_train=n_train,
                             n_heldout=n_heldout, max_turns=turns, seed=seed,
                             progress=stage_progress(bar))
         except (RefineError, SelfPlayError, LLMError) as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
         else:
             log_session_event("refine_run", project_id=project.id, refine_run_id=result.refine_run_id)
             flash(f"Refinement run {result.refine_run_id} finished: {result.stopped}.")
@@ -73,7 +75,7 @@ run_id = st.selectbox("Refinement run", [r.id for r in runs], key="rf_run",
                                                  for r in runs if r.id == i))
 run = next(r for r in runs if r.id == run_id)
 if run.error:
-    st.error(run.error)
+    st.error(escape_markdown(run.error))
 
 
 def share(value: float | None) -> str:
@@ -100,8 +102,8 @@ st.subheader("Candidate")
 choices = [c.id for c in board if c.status != "baseline"]
 if not choices:
     st.stop()
-candidate = next(c for c in board if c.id == st.selectbox("Candidate", choices, key="rf_candidate",
-                                                          format_func=lambda i: f"#{i}"))
+chosen = st.selectbox("Candidate", choices, key="rf_candidate", format_func=lambda i: f"#{i}")
+candidate = next(c for c in board if c.id == chosen)
 for linked in linked_diff(candidate):
     if linked.hunk.tag == "equal":
         continue
@@ -110,7 +112,7 @@ for linked in linked_diff(candidate):
     if linked.changes:
         for change in linked.changes:
             patterns = ", ".join(names.get(i, f"#{i}") for i in change.get("pattern_ids", []))
-            st.caption(f"Why: {change.get('rationale', '')} — patterns: {patterns or 'none named'}")
+            st.caption(escape_markdown(f"Why: {change.get('rationale', '')} — patterns: {patterns or 'none named'}"))
     else:
         st.caption("No stated change covers this hunk.")
 with st.expander("Whole candidate prompt (copy it as plain text)"):
@@ -119,12 +121,20 @@ with st.expander("Unified diff against its parent"):
     st.code(unified_diff(candidate.parent_text, candidate.text, "parent", f"candidate {candidate.id}"),
             language="diff")
 
-if candidate.status == "evaluated":
+current = current_version(store, project.id)
+if candidate.status == "evaluated" and run.status == "done" and current.id != run.parent_version_id:
+    st.warning(f"The current prompt is v{current.id}, not v{run.parent_version_id} that this run refined: approving "
+               f"would replace it. Compare them, then refine v{current.id}, or make v{run.parent_version_id} "
+               f"current on the Projects page first.")
+    with st.expander(f"Unified diff: the current v{current.id} against candidate {candidate.id}", expanded=True):
+        st.code(unified_diff(current.text, candidate.text, f"v{current.id}", f"candidate {candidate.id}"),
+                language="diff")
+if candidate.status == "evaluated" and run.status == "done":
     if st.button("Approve: make this the current prompt", type="primary", key="rf_approve"):
         try:
             version = approve(store, candidate.id)
         except RefineError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
         else:
             log_session_event("version_saved", project_id=project.id, version_id=version.id, author="refinement")
             flash(f"Candidate {candidate.id} is now prompt version {version.id}, the current prompt.")
