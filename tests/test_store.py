@@ -1,9 +1,11 @@
 """The DuckDB store: migrations, per-thread cursors, and the one-process-per-file rule."""
 
+import os
 import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +185,21 @@ def test_a_file_held_by_another_process_is_refused_clearly(tmp_path):
         assert store.schema_version() == len(SHIPPED)
     finally:
         store.close()
+
+
+DEFAULT_TIMESTAMP = """
+import sys
+from vt_core.core.store import Store, naive_utc
+store = Store(sys.argv[1])
+store.cursor().execute("INSERT INTO projects (name, goal, audience) VALUES ('p', 'g', 'a')")
+stored = store.cursor().execute("SELECT created_at FROM projects").fetchone()[0]
+print(abs((stored - naive_utc()).total_seconds()))
+"""
+
+
+def test_default_timestamps_are_utc_whatever_the_process_time_zone(tmp_path):
+    env = {**os.environ, "TZ": "America/New_York", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-c", DEFAULT_TIMESTAMP, str(tmp_path / "vt.duckdb")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) < 60  # New York is 5 hours off UTC in November

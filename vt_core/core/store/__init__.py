@@ -73,6 +73,8 @@ class Store:
                     f"VT_DB_PATH to another file. ({exc})"
                 ) from exc
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        # Every timestamp is naive UTC: `DEFAULT current_timestamp` columns too, whatever TZ the process has.
+        self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
         self._local = threading.local()
         self._lock = threading.Lock()
         try:
