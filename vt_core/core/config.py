@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +18,7 @@ class ConfigError(ValueError):
 class Settings:
     db_path: Path
     openai_base_url: str | None
-    openai_api_key: str | None
+    openai_api_key: str | None = field(repr=False)  # a secret: in no repr, log line or error
     model: str | None
     local_model: Path | None
     concurrency: int

@@ -6,7 +6,7 @@ OPENAI_BASE_URL or OPENAI_API_KEY is set, otherwise the embedded llama.cpp serve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vt_core.core.config import Settings
@@ -20,7 +20,7 @@ OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
 class Backend:
     kind: str  # "embedded" or "endpoint"
     model: str | None  # None: the first model the endpoint lists
-    api_key: str
+    api_key: str = field(repr=False)  # a secret: in no repr, log line or error
     structured_format: str  # "json_schema", "json_object" or "none"
     base_url: str | None = None  # endpoint only; the embedded server's URL is known once it runs
     model_path: Path | None = None  # embedded only

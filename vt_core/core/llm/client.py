@@ -416,17 +416,21 @@ class LLM:
         return f"{url} (model {self._connection.model})"
 
     def _cause(self, exc: BaseException) -> str:
+        """What went wrong, for people; the API key is blanked out of anything the endpoint echoed."""
         if isinstance(exc, openai.APITimeoutError):
-            return f"timed out after {self.timeout_s:g} s"
-        if isinstance(exc, openai.APIConnectionError):
-            return f"could not connect ({exc.__cause__ or exc})"
-        if isinstance(exc, openai.RateLimitError):
-            return f"rate limited (HTTP 429): {_short(exc.message)}"
-        if isinstance(exc, openai.APIStatusError):
-            return f"HTTP {exc.status_code}: {_short(exc.message)}"
-        if isinstance(exc, json.JSONDecodeError):
-            return f"the response body is not valid JSON ({exc})"
-        return str(exc)
+            cause = f"timed out after {self.timeout_s:g} s"
+        elif isinstance(exc, openai.APIConnectionError):
+            cause = f"could not connect ({exc.__cause__ or exc})"
+        elif isinstance(exc, openai.RateLimitError):
+            cause = f"rate limited (HTTP 429): {_short(exc.message)}"
+        elif isinstance(exc, openai.APIStatusError):
+            cause = f"HTTP {exc.status_code}: {_short(exc.message)}"
+        elif isinstance(exc, json.JSONDecodeError):
+            cause = f"the response body is not valid JSON ({exc})"
+        else:
+            cause = str(exc)
+        key = self.backend.api_key
+        return cause.replace(key, "[API key]") if len(key) >= 8 else cause
 
     def _log(self, key: str, payload: dict, *, status: str, response: str | None = None,
              error: str | None = None, cache_hit: bool = False, tokens_in: int = 0,
