@@ -207,18 +207,28 @@ def test_a_bad_token_or_a_closed_study_shows_a_message_only(server):
 
 def test_a_link_from_another_platform_is_refused(study, server):
     at = open_link(study, {})  # a Prolific study opened without PROLIFIC_PID
-    assert "runs on Prolific, but the link carries no PROLIFIC_PID" in at.error[0].value
+    assert "runs on Prolific, but the link carries no PROLIFIC_PID" in at.text[0].value
     at = open_link(study, MTURK)
-    assert "runs on Prolific, but the link comes from MTurk" in at.error[0].value
+    assert "runs on Prolific, but the link comes from MTurk" in at.text[0].value
     anonymous = make_study(platform="anonymous", name="anonymous study")
     at = open_link(anonymous, PROLIFIC)
-    assert "anonymous link, but the link carries Prolific parameters" in at.error[0].value
+    assert "anonymous link, but the link carries Prolific parameters" in at.text[0].value
     assert not at.button and raters() == []
 
 
 def test_a_malformed_id_is_refused(study):
     at = open_link(study, {"PROLIFIC_PID": "bad id!"})
-    assert "PROLIFIC_PID" in at.error[0].value
+    assert "malformed" in at.error[0].value and "PROLIFIC_PID 'bad id!' is malformed" in at.text[0].value
+    assert raters() == []
+
+
+@pytest.mark.parametrize("hostile", ["![seen](http://evil.example/pixel.png)", "[click me](http://evil.example)",
+                                     "<img src=x onerror=alert(1)>", ":red[alarm] $x^2$"])
+def test_a_crafted_id_is_quoted_as_plain_text(study, hostile):
+    at = open_link(study, {**PROLIFIC, "SESSION_ID": hostile})
+    assert hostile[:60] in at.text[0].value  # shown literally, as text
+    assert not any("evil.example" in m.value or "onerror" in m.value or ":red[" in m.value
+                   for m in [*at.error, *at.markdown, *at.caption, *at.warning, *at.info])
     assert raters() == []
 
 

@@ -63,8 +63,8 @@ try:
     identity = identity_from_params(link, anonymous_id=link.get(ANON_PARAM) or None)
     check_platform(identity, definition.platform)
 except ValueError as exc:
-    st.error(f"This study link is incomplete or malformed: {exc}. Please reopen the task from the "
-             "platform that sent you.")
+    st.error("This study link is incomplete or malformed. Please reopen the task from the platform that sent you.")
+    st.text(f"What is wrong: {exc}.")  # it quotes the link's own values: plain text, never Markdown
     st.stop()
 if identity.platform == "anonymous" and link.get(ANON_PARAM) != identity.external_id:
     keep_in_rater_link(ANON_PARAM, identity.external_id)
