@@ -377,3 +377,21 @@ def test_selfplay_needs_one_project_and_its_own_versions(store, make_llm, projec
     with pytest.raises(StudyError, match="name no project and version"):
         add_items_from_selfplay(store, make_llm(), imported, n=2, max_turns=1, seed=0)
     assert counts(store) == (before[0] + 3, before[1])
+
+
+def test_a_jsonl_file_that_is_not_utf8_is_refused_alike_from_a_path_and_an_upload(store, tmp_path):
+    study = create_study(store, parse_study(minimal()))
+    latin = '{"messages": [{"role": "user", "content": "un café ?"}, {"role": "assistant", "content": "voilà"}]}\n' \
+        .encode("latin-1")
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes(latin)
+    with pytest.raises(StudyError) as by_path:
+        import_items_jsonl(store, study, "a", path)
+    with pytest.raises(StudyError) as by_upload:
+        import_items_jsonl(store, study, "a", latin, "latin.jsonl")
+    byte = latin.index("é".encode("latin-1"))
+    assert str(by_path.value) == \
+        f"{path}: not UTF-8 text (byte {byte} cannot be read); save it as UTF-8 and import it again"
+    assert str(by_upload.value) == str(by_path.value).replace(str(path), "latin.jsonl")
+    assert list_items(store, study.id) == []
+    assert len(import_items_jsonl(store, study, "a", latin.decode("latin-1").encode(), "utf8.jsonl")) == 1

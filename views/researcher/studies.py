@@ -228,8 +228,7 @@ if study.status == "draft":
     jsonl = cols[1].file_uploader("JSONL file", type=["jsonl", "json", "txt"], key="rs_jsonl")
     if st.button("Import", key="rs_import", disabled=jsonl is None):
         try:
-            imported = import_items_jsonl(store, study, condition,
-                                          jsonl.getvalue().decode("utf-8", errors="replace").splitlines())
+            imported = import_items_jsonl(store, study, condition, jsonl.getvalue(), jsonl.name)
         except StudyError as exc:
             show_errors(exc)
         else:

@@ -8,6 +8,7 @@ import streamlit as st
 from vt_core.core.config import ConfigError, Settings
 from vt_core.core.llm import LLM
 from vt_core.core.store import Store, StoreError
+from vt_core.core.text import escape_markdown
 
 _FLASH = "vt_flash"
 
@@ -65,8 +66,8 @@ def show_flash() -> None:
 
 def show_errors(exc: Exception) -> None:
     """An error whose message lists one problem per line (a study file's fields, a CSV's rows):
-    one st.error each."""
+    one st.error each, escaped, since the lines quote what the file said."""
     for line in str(exc).splitlines():
         if line.strip():
-            st.error(line)
+            st.error(escape_markdown(line))
 

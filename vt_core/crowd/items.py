@@ -152,21 +152,31 @@ def _parse_line(line: str) -> tuple[list[Turn], str | None]:
     return turns, match_key
 
 
-def _read_lines(path_or_lines: str | Path | Iterable[str]) -> tuple[str, list[str]]:
-    if isinstance(path_or_lines, (str, Path)):
+def _read_lines(source: str | Path | bytes | Iterable[str], name: str | None) -> tuple[str, list[str]]:
+    """(the source's name, its lines): a file's path, an upload's bytes, or lines already read."""
+    if isinstance(source, (str, Path)):
+        name = name or str(source)
         try:
-            return str(path_or_lines), Path(path_or_lines).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StudyError(f"{path_or_lines}: cannot read the file: {exc}") from None
-    return "JSONL input", list(path_or_lines)
+            source = Path(source).read_bytes()
+        except OSError as exc:
+            raise StudyError(f"{name}: cannot read the file: {exc}") from None
+    if isinstance(source, bytes):
+        name = name or "the uploaded file"
+        try:
+            return name, source.decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise StudyError(f"{name}: not UTF-8 text (byte {exc.start} cannot be read); save it as UTF-8 and "
+                             f"import it again") from None
+    return name or "JSONL input", list(source)
 
 
-def import_items_jsonl(store: Store, study: Study, condition: str,
-                       path_or_lines: str | Path | Iterable[str]) -> list[StudyItem]:
-    """Import one condition's transcripts; all lines or none (every bad line is reported)."""
+def import_items_jsonl(store: Store, study: Study, condition: str, source: str | Path | bytes | Iterable[str],
+                       name: str | None = None) -> list[StudyItem]:
+    """Import one condition's transcripts from a JSONL file's path, an upload's bytes (named `name`) or
+    lines; all lines or none (every bad line is reported by its number)."""
     _require_draft(study)
     study.definition.condition(condition)
-    source, lines = _read_lines(path_or_lines)
+    source, lines = _read_lines(source, name)
     rows, problems = [], []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
