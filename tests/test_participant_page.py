@@ -15,6 +15,7 @@ from tests.test_rater_page import app_store
 from vt_core.designer.projects import create_project, current_version, get_version
 from vt_core.userstudy.definition import load_user_study_file
 from vt_core.userstudy.flow import (
+    MEASURE_COLUMNS,
     create_user_study,
     get_user_study,
     list_user_studies,
@@ -229,7 +230,9 @@ def test_the_researchers_tab_loads_a_study_and_shows_links_measures_and_analysis
     import_measures(app_store(), study.id, rows)
     at.run()
     assert not at.exception
-    assert list(at.dataframe[1].value.columns)  # the measures[-len(MEASURE_COLUMNS):] == list(MEASURE_COLUMNS)
+    measures = at.dataframe[1].value
+    assert list(measures.columns)[-len(MEASURE_COLUMNS):] == list(MEASURE_COLUMNS)
+    assert len(measures) == 12 and sorted(measures["participant"].unique()) == [f"E{i}" for i in range(6)]
     shown = texts(at)
     assert "**Patterns identified**" in shown and "**Perceived success**" in shown
     assert "The number of patterns identified did not differ significantly between the control condition " \
