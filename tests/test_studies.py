@@ -10,6 +10,7 @@ from tests.scripted_server import Reply
 from vt_core.crowd.items import add_check_items, add_items_from_selfplay, import_items_jsonl, list_items
 from vt_core.crowd.studies import (
     CHECKS_CONDITION,
+    MAX_STUDY_FILE_BYTES,
     StudyDefinition,
     StudyError,
     StudyFileError,
@@ -20,6 +21,8 @@ from vt_core.crowd.studies import (
     list_studies,
     load_study_file,
     parse_study,
+    parse_toml,
+    repeated,
     set_study_status,
 )
 from vt_core.designer.personas import generate_personas
@@ -395,3 +398,20 @@ def test_a_jsonl_file_that_is_not_utf8_is_refused_alike_from_a_path_and_an_uploa
     assert str(by_upload.value) == str(by_path.value).replace(str(path), "latin.jsonl")
     assert list_items(store, study.id) == []
     assert len(import_items_jsonl(store, study, "a", latin.decode("latin-1").encode(), "utf8.jsonl")) == 1
+
+
+def test_a_study_file_over_the_size_cap_is_refused_before_it_is_read(store, tmp_path):
+    path = tmp_path / "huge.toml"
+    path.write_bytes(SHIPPED.read_bytes() + b"\n# padding\n" + b"#" * MAX_STUDY_FILE_BYTES)
+    with pytest.raises(StudyFileError, match=r"huge.toml: 1,0\d\d,\d\d\d bytes is more than a study file may hold"):
+        load_study_file(path)
+    with pytest.raises(StudyFileError, match="upload.toml: .* bytes is more than a study file may hold"):
+        parse_toml(path.read_bytes(), "upload.toml")
+    assert list_studies(store) == []
+
+
+def test_repeated_names_are_found_among_many(store):
+    names = [f"c{i}" for i in range(40_000)] + ["c7", "c39999", "c7"]
+    assert repeated(names) == ["c39999", "c7"]
+    with pytest.raises(StudyFileError, match="condition names must be unique; repeated: c39999, c7"):
+        parse_study(minimal(conditions=[{"name": n} for n in names]))

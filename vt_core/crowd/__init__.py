@@ -43,6 +43,7 @@ from vt_core.crowd.studies import (
     parse_study,
     parse_toml,
     read_toml,
+    repeated,
     set_study_status,
 )
 
@@ -53,7 +54,7 @@ __all__ = [
     "ExclusionRules", "export_bytes", "export_ratings", "finish", "FORMATS", "get_study",
     "get_study_by_token", "identity_from_params", "import_items_jsonl", "is_demo_study", "list_items",
     "list_studies", "load_study_file", "mark_shown", "MEDIA_TYPES", "monitor", "monitor_summary", "next_item",
-    "parse_definition", "parse_study", "parse_toml", "RATER_KINDS", "rater_progress", "read_toml",
+    "parse_definition", "parse_study", "parse_toml", "RATER_KINDS", "rater_progress", "read_toml", "repeated",
     "record_comprehension", "register_rater", "room", "run_pilot", "seed_demo_study", "set_rater_status",
     "set_study_status", "Study", "StudyError", "submit", "Text",
 ]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import secrets
 import tomllib
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ Definition = TypeVar("Definition", bound=BaseModel)
 CHECKS_CONDITION = "_checks"
 DEFAULT_LABELS = ("Strongly disagree", "Disagree", "Somewhat disagree", "Neither agree nor disagree",
                   "Somewhat agree", "Agree", "Strongly agree")
+MAX_STUDY_FILE_BYTES = 1_000_000
 MIN_ATTENTION_CHECKS = 2  # Prolific rejects a submission only after two failed instructed-response checks
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -179,8 +181,7 @@ class StudyDefinition(_Model):
     def _conditions(cls, conditions: list[Condition]) -> list[Condition]:
         if len(conditions) < 2:
             raise ValueError(f"at least 2 conditions are needed to compare, found {len(conditions)}")
-        names = [c.name for c in conditions]
-        if duplicates := sorted({n for n in names if names.count(n) > 1}):
+        if duplicates := repeated(c.name for c in conditions):
             raise ValueError(f"condition names must be unique; repeated: {', '.join(duplicates)}")
         return conditions
 
@@ -197,8 +198,7 @@ class StudyDefinition(_Model):
     def _dimensions(cls, dimensions: list[Dimension]) -> list[Dimension]:
         if not dimensions:
             raise ValueError("at least 1 rating dimension is needed")
-        keys = [d.key for d in dimensions]
-        if duplicates := sorted({k for k in keys if keys.count(k) > 1}):
+        if duplicates := repeated(d.key for d in dimensions):
             raise ValueError(f"dimension keys must be unique; repeated: {', '.join(duplicates)}")
         return dimensions
 
@@ -235,6 +235,11 @@ class StudyDefinition(_Model):
                 return condition
         raise StudyError(f"study {self.name!r} has no condition {name!r} "
                          f"(it has {', '.join(c.name for c in self.conditions)})")
+
+
+def repeated(values: Iterable[str]) -> list[str]:
+    """The values that occur more than once, sorted (in linear time: a definition may be large)."""
+    return sorted(value for value, n in Counter(values).items() if n > 1)
 
 
 def _check_answer(key_path: str, value_path: str, key: str, value: int, scales: dict[str, int]) -> Iterator[str]:
@@ -324,6 +329,7 @@ def parse_study(data: dict, source: str = "study definition") -> StudyDefinition
 
 def parse_toml(content: bytes, source: str) -> dict:
     """The data of a TOML file's bytes (a file, an upload); bad text raises StudyFileError."""
+    _check_size(len(content), source)
     try:
         return tomllib.loads(content.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -335,10 +341,17 @@ def parse_toml(content: bytes, source: str) -> dict:
 def read_toml(path: str | Path) -> dict:
     """A TOML file's data; a file that cannot be read or parsed raises StudyFileError."""
     try:
+        _check_size(Path(path).stat().st_size, str(path))  # before reading: a huge file is never read whole
         content = Path(path).read_bytes()
     except OSError as exc:
         raise StudyFileError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
     return parse_toml(content, str(path))
+
+
+def _check_size(size: int, source: str) -> None:
+    if size > MAX_STUDY_FILE_BYTES:
+        raise StudyFileError(f"{source}: {size:,} bytes is more than a study file may hold "
+                             f"({MAX_STUDY_FILE_BYTES:,} bytes); a study definition is a few kilobytes")
 
 
 def load_study_file(path: str | Path) -> StudyDefinition:

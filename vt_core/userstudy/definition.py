@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from vt_core.core.design import balanced_latin_square
-from vt_core.crowd import StudyError, Text, parse_definition, read_toml
+from vt_core.crowd import StudyError, Text, parse_definition, read_toml, repeated
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 TLX_SCALES = {  # raw NASA-TLX: the subscale, its question, and the words at 0 and at 100
@@ -88,8 +88,7 @@ class UserStudyDefinition(_Model):
     @field_validator("tasks")
     @classmethod
     def _unique_tasks(cls, tasks: list[Task]) -> list[Task]:
-        keys = [t.key for t in tasks]
-        if duplicates := sorted({k for k in keys if keys.count(k) > 1}):
+        if duplicates := repeated(t.key for t in tasks):
             raise ValueError(f"task keys must be unique; repeated: {', '.join(duplicates)}")
         return tasks
 
