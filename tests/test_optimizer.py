@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.scripted_server import Reply
-from vt_core.optimizer import Attempt, Brief, Score, Writer, optimize
+from vt_core.optimizer import Attempt, Brief, Score, Writer, check_draft, optimize
 
 START = "# Rules\nBe kind.\n"
 SCORES = {"better": 0.5, "best": 0.9, "worse": 0.1, "same": 0.2}  # by the text's last word; START scores 0.2
@@ -35,8 +35,9 @@ class TableTask:
         return Brief({"goal": "be kind", "audience": "anyone", "patterns": "- [1] KEEP: kind", "critiques": "- (none)"},
                      detail=f"round {round}")
 
-    def copied(self, parent):
-        return lambda text: "quotes a secret" if "secret" in text else None
+    def guard(self, parent, draft):
+        return check_draft(parent, draft, locked=self.writer.locked, budget=self.writer.budget,
+                           copied=lambda text: "quotes a secret" if "secret" in text else None)
 
     def evaluate(self, attempt: Attempt, progress):
         self.evaluated.append(attempt.text)

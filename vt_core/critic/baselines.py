@@ -33,6 +33,7 @@ from pydantic import BaseModel, create_model
 from scipy import sparse
 
 from vt_core.core.llm import LLM, ChatRequest, response_format
+from vt_core.core.progress import Progress
 from vt_core.core.prompts import render
 from vt_core.critic.data import CLASSES, Critic, Film, Split, rating_rows
 from vt_core.critic.metrics import Prediction, score
@@ -158,7 +159,7 @@ def class_request(llm: LLM, template: str, batch: Sequence[Film], *, seed: int, 
 
 
 def ask_classes(llm: LLM, template: str, films: Sequence[Film], *, seed: int, system: str | None = None,
-                batch_size: int = DEFAULT_BATCH, progress: Callable[[int, int], None] | None = None,
+                batch_size: int = DEFAULT_BATCH, progress: Progress | None = None,
                 **values: object) -> list[Prediction]:
     """The class of every film (labels only, rating None), in order: `batch_size` films per call,
     the calls at the LLM's concurrency, at temperature 0 with `seed`."""

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, replace
 from pydantic import BaseModel, Field
 
 from vt_core.core.llm import LLM, Estimate, LLMError, Usage
-from vt_core.core.progress import StageProgress, in_stage
+from vt_core.core.progress import Progress, StageProgress, in_stage
 from vt_core.core.prompts import render
 from vt_core.core.store import Store
 from vt_core.critic.baselines import DEFAULT_BATCH, ask_classes, class_request, film_line
@@ -51,12 +51,14 @@ from vt_core.optimizer import (
     Brief,
     Score,
     Writer,
+    check_draft,
     optimize,
     propose,
 )
 
 LOCKED = ["Task"]  # the section that says what to predict; refinement leaves it as it is
 SPEC_TOKEN_BUDGET = 500
+WRITER = Writer("critic_tune_refine", LOCKED, SPEC_TOKEN_BUDGET)
 MAX_NAMED_FILMS = 2  # a specification naming more training films than this pastes a list
 TASTE_PATTERN_STATUSES = ("candidate", "accepted", "rejected")
 
@@ -154,7 +156,7 @@ def _batches(films: Sequence[Film]) -> list[Sequence[Film]]:
 
 
 def predict(llm: LLM, spec: str, films: Sequence[Film], *, seed: int,
-            progress: Callable[[int, int], None] | None = None) -> list[Prediction]:
+            progress: Progress | None = None) -> list[Prediction]:
     """The class of every film under `spec`, in the films' order (labels only, rating None): asked
     exactly as the LLM baselines ask, with the specification as the system message."""
     return ask_classes(llm, "critic_tune_predict", films, seed=seed, system=spec, progress=progress)
@@ -246,7 +248,7 @@ class _TasteTask:
     seed: int
     proposing: bool
     found: list[TastePattern]
-    writer: Writer = Writer("critic_tune_refine", LOCKED, SPEC_TOKEN_BUDGET)
+    writer: Writer = WRITER
 
     def brief(self, best: SpecCandidate, round: int, progress: StageProgress | None) -> Brief:
         train = self.split.train
@@ -275,8 +277,9 @@ class _TasteTask:
         return Brief({"patterns": listed, "critiques": "\n".join(_critiques(train, predicted)) or "- (no errors)"},
                      _Marks(tuple(predicted), errors, proposed, tuple(notes)))
 
-    def copied(self, parent: str) -> Callable[[str], str | None]:
-        return pasted_films(self.split.train)
+    def guard(self, parent: str, draft: str) -> tuple[str, list[str], bool]:
+        return check_draft(parent, draft, locked=WRITER.locked, budget=WRITER.budget,
+                           copied=pasted_films(self.split.train))
 
     def evaluate(self, attempt: Attempt, progress: StageProgress | None) -> SpecCandidate:
         stage = ("the neutral specification on the validation films" if attempt.round == 0 else
@@ -354,7 +357,7 @@ def estimate(llm: LLM, split: Split, *, rounds: int = 2, candidates: int = 3, se
     return Estimate(
         calls=calls, cached=known.cached,
         tokens_in=round((predictions + writers + proposers) * (mean_in + SPEC_TOKEN_BUDGET / 2)),
-        tokens_out=predictions * (12 * DEFAULT_BATCH + 32) + writers * min(4 * SPEC_TOKEN_BUDGET, 4000)
+        tokens_out=predictions * (12 * DEFAULT_BATCH + 32) + writers * WRITER.max_tokens
         + proposers * PROPOSER_MAX_TOKENS)
 
 

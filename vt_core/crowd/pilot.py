@@ -9,13 +9,13 @@ agreement once both exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, create_model
 
 from vt_core.core.llm import LLM
+from vt_core.core.progress import Progress
 from vt_core.core.prompts import render
 from vt_core.core.store import Store
 from vt_core.crowd.assignment import (
@@ -69,7 +69,7 @@ def rate(llm: LLM, definition: StudyDefinition, persona: dict, item: Item, *, se
 
 
 def run_pilot(store: Store, llm: LLM, study: Study, *, raters: int, seed: int = 0,
-              progress: Callable[[int, int], None] | None = None) -> PilotResult:
+              progress: Progress | None = None) -> PilotResult:
     """`raters` simulated raters rate the study, concurrently, each through the whole sequence.
     Running it again with the same seed resumes the same raters (registration is idempotent)."""
     definition = study.definition

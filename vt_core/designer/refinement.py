@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -138,18 +137,14 @@ def copied_text(candidate: str, parent: str, transcripts: list[Transcript]) -> s
     return None
 
 
-def _copied(parent: str, transcripts: list[Transcript]) -> Callable[[str], str | None]:
-    def check(text: str) -> str | None:
+def apply_guards(project: Project, parent: str, draft: str, transcripts: list[Transcript]) -> tuple[str, list[str], bool]:
+    """(text, notes, rejected): locked sections restored; over budget or copied text rejects."""
+    def copied(text: str) -> str | None:
         words = copied_text(text, parent, transcripts)
         return f"copies conversation text into the prompt ('{words}')" if words else None
 
-    return check
-
-
-def apply_guards(project: Project, parent: str, draft: str, transcripts: list[Transcript]) -> tuple[str, list[str], bool]:
-    """(text, notes, rejected): locked sections restored; over budget or copied text rejects."""
     return check_draft(parent, draft, locked=project.locked_sections, budget=project.prompt_token_budget,
-                       copied=_copied(parent, transcripts))
+                       copied=copied)
 
 
 # -- writing, scoring ------------------------------------------------------------------------
@@ -285,8 +280,8 @@ class _PromptTask:
             "critiques": "\n".join(f"- {c}" for c in self.critiques) or "- (none)",
         })
 
-    def copied(self, parent: str) -> Callable[[str], str | None]:
-        return _copied(parent, self.seen)
+    def guard(self, parent: str, draft: str) -> tuple[str, list[str], bool]:
+        return apply_guards(self.project, parent, draft, self.seen)
 
     def _insert(self, attempt: Attempt, status: str) -> int:
         return self.store.cursor().execute(

@@ -1,8 +1,8 @@
 """The self-improvement loop, written once for every task (in the spirit of DSPy's one `compile`).
 
 Score the starting text; then, each round, tell the writer what the best text so far gets wrong
-(`Task.brief`), write K candidates from it, pass each through the guards (locked sections, token
-budget, the task's check for copied evidence), score the survivors, and let the round's top
+(`Task.brief`), write K candidates from it, pass each through the task's guards (`Task.guard`, built
+on `check_draft`: locked sections, token budget, copied evidence), score the survivors, and let the round's top
 candidate replace the best text only if it raises the task's keep score. With `stop_without_gain`
 the loop ends at the first round that does not; otherwise it runs every round.
 
@@ -13,13 +13,13 @@ macro-F1 on validation films.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from vt_core.core.llm import LLM, BatchError, LLMError
 from vt_core.core.progress import StageProgress, in_stage
-from vt_core.optimizer.writer import Writer, check_draft
+from vt_core.optimizer.writer import Writer
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ class Task(Protocol[C]):
 
     def brief(self, best: C, round: int, progress: StageProgress | None) -> Brief: ...
 
-    def copied(self, parent: str) -> Callable[[str], str | None]:
-        """A check that names evidence a candidate of `parent` copied in, or returns None."""
+    def guard(self, parent: str, draft: str) -> tuple[str, list[str], bool]:
+        """(text, notes, rejected): `check_draft` with the task's locked sections, budget and evidence."""
 
     def evaluate(self, attempt: Attempt, progress: StageProgress | None) -> C: ...
 
@@ -104,15 +104,13 @@ def optimize(task: Task[C], llm: LLM, start: str, *, rounds: int, candidates: in
         brief = task.brief(best, number, progress)
         drafts = _write(task.writer, llm, parent, brief, candidates, seed + number,
                         in_stage(progress, f"round {number}: writing {candidates} candidates"))
-        copied = task.copied(parent)
         tried = []
         for index, draft in enumerate(drafts, start=1):
             if isinstance(draft, Exception):
                 tried.append(task.reject(Attempt(number, index, candidates, parent, parent,
                                                  notes=(f"rejected: the writer's reply failed ({draft})",))))
                 continue
-            text, notes, rejected = check_draft(parent, draft.prompt, locked=task.writer.locked,
-                                                budget=task.writer.budget, copied=copied)
+            text, notes, rejected = task.guard(parent, draft.prompt)
             attempt = Attempt(number, index, candidates, parent, text, tuple(c.model_dump() for c in draft.changes),
                               tuple(notes))
             tried.append(task.reject(attempt) if rejected else task.evaluate(attempt, progress))
