@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from tests.conftest import llm_calls, llm_calls_summary
 from tests.scripted_server import MODEL, Reply
+from vt_core.core.llm.calls import call_log
 from vt_core.core.llm import (
     BatchError,
     ChatRequest,
@@ -65,6 +66,27 @@ def test_chat_returns_the_reply_and_records_the_call(make_llm, scripted, store):
     assert (tokens_in, tokens_out, attempts, cache_hit) == (13, 5, 1, False)
     assert response == "hello there"
     assert json.loads(request)["messages"] == HELLO
+
+
+def test_a_refused_log_write_is_kept_reported_and_written_later(make_llm, scripted, store, caplog):
+    """The call log's writer meets a database that refuses the insert: the calls are not lost, the
+    failure is logged where it happened and raised by flush, and they are written once it works."""
+    llm = make_llm({"VT_MODEL": "m1"})
+    llm.chat(HELLO)
+    assert llm_calls(store, "response") == [("scripted reply",)]
+    db = store.cursor()
+    db.execute("DROP INDEX llm_calls_request_hash; DROP INDEX llm_calls_run_id")  # so that it can be renamed
+    db.execute("ALTER TABLE llm_calls RENAME TO llm_calls_away")  # every insert now fails
+    scripted.script(Reply(content="second"), Reply(content="third"))
+    llm.chat([{"role": "user", "content": "again"}])
+    llm.chat([{"role": "user", "content": "and again"}])
+    with pytest.raises(RuntimeError, match="2 model calls could not be written to llm_calls"):
+        call_log(store).flush()
+    assert "could not write" in caplog.text
+    assert llm.chat([{"role": "user", "content": "again"}]).cached  # still answered from memory
+    db.execute("ALTER TABLE llm_calls_away RENAME TO llm_calls")
+    assert llm_calls(store, "response, cache_hit") == [
+        ("scripted reply", False), ("second", False), ("third", False), ("second", True)]
 
 
 def test_transient_errors_are_retried(make_llm, scripted, store):

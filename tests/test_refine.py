@@ -25,6 +25,7 @@ from vt_core.designer.refinement import (
     get_candidate,
     leaderboard,
     linked_diff,
+    list_refine_runs,
     refine,
 )
 from vt_core.designer.scenarios import add_scenario
@@ -175,6 +176,38 @@ def test_a_few_unusable_judge_replies_are_left_out_not_fatal(store, make_llm, sc
     assert baseline.guard_notes[0].startswith("1 of 3 quality ratings failed and are left out of the scores")
     assert baseline.quality == 5.0  # the mean of the two ratings that came back
     assert result.best.status == "evaluated" and result.best.heldout_pass == 1.0
+
+
+class TimeoutOnce(EmojiWorld):
+    """The emoji world, but the bot's first reply under a candidate prompt never comes in time,
+    on every attempt: one of the candidate's conversations fails for good."""
+
+    def __init__(self, attempts: int):
+        super().__init__()
+        self.stalls_left = attempts
+
+    def __call__(self, request):
+        first = request["messages"][0]["content"]
+        if "Never use emojis" in first and request["messages"][0]["role"] == "system" and self.stalls_left:
+            self.stalls_left -= 1
+            return Reply(delay_s=3.0)
+        return super().__call__(request)
+
+
+def test_one_failed_conversation_leaves_the_candidate_scored_on_the_rest(store, make_llm, scripted, project):
+    scripted.respond = TimeoutOnce(attempts=2)
+    llm = make_llm({"VT_CONCURRENCY": "1", "VT_LLM_ATTEMPTS": "2"}, timeout_s=0.5)
+    add_pattern(store, project.id, "avoid", "The bot uses emojis in its replies")
+    result = refine(store, llm, project.id, rounds=1, k=1, n_train=2, n_heldout=1, max_turns=1, seed=0)
+
+    run = next(r for r in list_refine_runs(store, project.id) if r.id == result.refine_run_id)
+    assert (run.status, run.error) == ("done", None)
+    candidate = result.best
+    assert candidate.status == "evaluated" and candidate.heldout_pass == 1.0 and candidate.train_pass == 1.0
+    [note] = [n for n in candidate.guard_notes if n.startswith("scored without")]
+    assert note.startswith("scored without 1 of 2 conversations on train scenarios, which failed (first: ")
+    assert f"endpoint {scripted.url}" in note and "timed out after 0.5 s after 2 attempts" in note
+    assert len([t for t in list_transcripts(store, project.id) if t.candidate_id == candidate.id]) == 2
 
 
 def stored_candidate(store, project, *, run_status: str = "done") -> int:

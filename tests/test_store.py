@@ -1,5 +1,6 @@
 """The DuckDB store: migrations, per-thread cursors, and the one-process-per-file rule."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from vt_core.core.store import MIGRATIONS_DIR, Store, StoreError, discover_migrations
+from vt_core.designer.projects import add_version, create_project, get_project, set_current
 
 SHIPPED = sorted(MIGRATIONS_DIR.glob("*.sql"))
 
@@ -203,3 +205,51 @@ def test_default_timestamps_are_utc_whatever_the_process_time_zone(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert float(done.stdout) < 60  # New York is 5 hours off UTC in November
+
+
+class _Conflicts(logging.Handler):
+    """Sets `seen` when the store logs a write conflict it will retry."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.seen = threading.Event()
+
+    def emit(self, record):
+        if "write conflict" in record.getMessage():
+            self.seen.set()
+
+
+def test_a_write_conflict_is_retried_until_the_other_transaction_ends(store, caplog):
+    """Two tabs make a version current at once: the second waits for the first instead of failing."""
+    project = create_project(store, "p", "goal", "", "first")
+    second = add_version(store, project.id, "second", author="designer")
+    third = add_version(store, project.id, "third", author="designer")
+    conflicts = _Conflicts()
+    logging.getLogger("vt_core.core.store").addHandler(conflicts)
+    caplog.set_level(logging.INFO, logger="vt_core.core.store")
+    try:
+        other = store.cursor()
+        other.execute("BEGIN TRANSACTION")
+        other.execute("UPDATE projects SET current_version_id = ? WHERE id = ?", [second.id, project.id])
+        with ThreadPoolExecutor(1) as pool:
+            making_current = pool.submit(set_current, store, project.id, third.id)
+            assert conflicts.seen.wait(10), "the second writer never met the open transaction"
+            other.execute("COMMIT")
+            making_current.result(timeout=30)
+    finally:
+        logging.getLogger("vt_core.core.store").removeHandler(conflicts)
+    assert get_project(store, project.id).current_version_id == third.id
+
+
+def test_a_transaction_is_all_or_nothing_and_joins_an_outer_one(store):
+    store.cursor().execute("CREATE TABLE t (x INTEGER)")
+
+    def write_then_fail(db):
+        db.execute("INSERT INTO t VALUES (1)")
+        store.transaction(lambda inner: inner.execute("INSERT INTO t VALUES (2)"))  # joins, no BEGIN
+        raise ValueError("stop")
+
+    with pytest.raises(ValueError, match="stop"):
+        store.transaction(write_then_fail)
+    assert store.cursor().execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    assert store.transaction(lambda db: db.execute("INSERT INTO t VALUES (3) RETURNING x").fetchone()[0]) == 3

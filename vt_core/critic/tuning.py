@@ -418,7 +418,7 @@ def _result_json(run: TasteRun) -> str:
 
 def save_run(store: Store, run: TasteRun) -> TasteRun:
     """Store a finished run and its patterns; returns it with its id and the patterns' ids."""
-    with store.transaction() as db:
+    def save(db) -> int:
         run_id = db.execute(
             "INSERT INTO taste_runs (parent_id, critic, k, seed, rounds, candidates, backend, model, split, spec,"
             " result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -431,7 +431,9 @@ def save_run(store: Store, run: TasteRun) -> TasteRun:
                 " status, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, p.number, p.round, p.statement, json.dumps(p.evidence_for), json.dumps(p.evidence_against),
                  p.status, p.source])
-    return load_run(store, run_id)
+        return run_id
+
+    return load_run(store, store.transaction(save))
 
 
 def load_run(store: Store, run_id: int) -> TasteRun:
@@ -491,10 +493,14 @@ def update_taste_pattern(store: Store, pattern_id: int, *, statement: str | None
                          status: str | None = None) -> TastePattern:
     """The designer's hand: edit a pattern's statement, accept or reject it."""
     _check(statement, status)
-    pattern = get_taste_pattern(store, pattern_id)
-    store.cursor().execute("UPDATE taste_patterns SET statement = ?, status = ? WHERE id = ?",
-                           [pattern.statement if statement is None else statement.strip(),
-                            pattern.status if status is None else status, pattern_id])
+
+    def update(db) -> None:
+        pattern = get_taste_pattern(store, pattern_id)  # read in the transaction: another tab's change is kept
+        db.execute("UPDATE taste_patterns SET statement = ?, status = ? WHERE id = ?",
+                   [pattern.statement if statement is None else statement.strip(),
+                    pattern.status if status is None else status, pattern_id])
+
+    store.transaction(update)
     return get_taste_pattern(store, pattern_id)
 
 

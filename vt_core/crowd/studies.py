@@ -387,14 +387,16 @@ def _study(row) -> Study:
 
 def create_study(store: Store, definition: StudyDefinition) -> Study:
     """A new draft study with a fresh link token; a taken name is refused and nothing is written."""
+    def create(db) -> int:
+        if db.execute("SELECT 1 FROM studies WHERE name = ?", [definition.name]).fetchone():
+            raise StudyError(f"a study named {definition.name!r} already exists; choose another name")
+        return db.execute(
+            "INSERT INTO studies (name, token, definition, status) VALUES (?, ?, ?, 'draft') RETURNING id",
+            [definition.name, secrets.token_urlsafe(16), definition.model_dump_json()],
+        ).fetchone()[0]
+
     try:
-        with store.transaction() as db:
-            if db.execute("SELECT 1 FROM studies WHERE name = ?", [definition.name]).fetchone():
-                raise StudyError(f"a study named {definition.name!r} already exists; choose another name")
-            study_id = db.execute(
-                "INSERT INTO studies (name, token, definition, status) VALUES (?, ?, ?, 'draft') RETURNING id",
-                [definition.name, secrets.token_urlsafe(16), definition.model_dump_json()],
-            ).fetchone()[0]
+        study_id = store.transaction(create)
     except duckdb.ConstraintException as exc:  # a concurrent create took the name first
         raise StudyError(f"a study named {definition.name!r} already exists; choose another name") from exc
     return get_study(store, study_id)
@@ -436,7 +438,7 @@ def set_study_status(store: Store, study_id: int, status: str) -> Study:
         raise StudyError(f"study {study.name!r} is {study.status}; it cannot be set to {status}")
     if status == "open":
         _check_ready(store, study)
-    store.cursor().execute("UPDATE studies SET status = ? WHERE id = ?", [status, study_id])
+    store.transaction(lambda db: db.execute("UPDATE studies SET status = ? WHERE id = ?", [status, study_id]))
     return get_study(store, study_id)
 
 

@@ -157,16 +157,19 @@ def update_pattern(store: Store, pattern_id: int, *, statement: str | None = Non
     _check(kind=kind, status=status, statement=statement)
     if status == "merged":
         raise ValueError("to merge a pattern into another, use merge_patterns")
-    pattern = get_pattern(store, pattern_id)
-    db = store.cursor()
-    if statement is not None and statement.strip() != pattern.statement:
-        db.execute("UPDATE patterns SET statement = ?, judge_prompt = ? WHERE id = ?",
-                   [statement.strip(), judge_prompt_for(statement), pattern_id])
-        db.execute("DELETE FROM judgements WHERE pattern_id = ?", [pattern_id])
-    if kind is not None:
-        db.execute("UPDATE patterns SET kind = ? WHERE id = ?", [kind, pattern_id])
-    if status is not None:
-        db.execute("UPDATE patterns SET status = ?, merged_into = NULL WHERE id = ?", [status, pattern_id])
+
+    def update(db) -> None:
+        if statement is not None and statement.strip() != get_pattern(store, pattern_id).statement:
+            db.execute("UPDATE patterns SET statement = ?, judge_prompt = ? WHERE id = ?",
+                       [statement.strip(), judge_prompt_for(statement), pattern_id])
+            db.execute("DELETE FROM judgements WHERE pattern_id = ?", [pattern_id])
+        if kind is not None:
+            db.execute("UPDATE patterns SET kind = ? WHERE id = ?", [kind, pattern_id])
+        if status is not None:
+            db.execute("UPDATE patterns SET status = ?, merged_into = NULL WHERE id = ?", [status, pattern_id])
+
+    get_pattern(store, pattern_id)  # no such pattern: say so before writing
+    store.transaction(update)
     return get_pattern(store, pattern_id)
 
 
@@ -182,10 +185,13 @@ def merge_patterns(store: Store, keep_id: int, other_ids: Iterable[int]) -> Patt
     for other in (get_pattern(store, i) for i in others):
         if other.project_id != keep.project_id:
             raise ValueError(f"pattern {other.id} belongs to another project than pattern {keep_id}")
-    db = store.cursor()
-    db.execute("UPDATE patterns SET merged_into = ? WHERE list_contains(?, merged_into)", [keep_id, others])
-    db.execute("UPDATE patterns SET status = 'merged', merged_into = ? WHERE list_contains(?, id)",
-               [keep_id, others])
+
+    def merge(db) -> None:
+        db.execute("UPDATE patterns SET merged_into = ? WHERE list_contains(?, merged_into)", [keep_id, others])
+        db.execute("UPDATE patterns SET status = 'merged', merged_into = ? WHERE list_contains(?, id)",
+                   [keep_id, others])
+
+    store.transaction(merge)
     return get_pattern(store, keep_id)
 
 
@@ -283,12 +289,11 @@ def _store_judgements(store: Store, judgements: list[Judgement]) -> None:
     """Upsert from the calling thread, in one transaction, so no two writers touch one row."""
     if not judgements:
         return
-    with store.transaction() as db:
-        db.executemany(
-            "INSERT OR REPLACE INTO judgements (pattern_id, transcript_id, verdict, reason, judged_at)"
-            " VALUES (?, ?, ?, ?, current_timestamp)",
-            [[j.pattern_id, j.transcript_id, j.verdict, j.reason] for j in judgements],
-        )
+    store.transaction(lambda db: db.executemany(
+        "INSERT OR REPLACE INTO judgements (pattern_id, transcript_id, verdict, reason, judged_at)"
+        " VALUES (?, ?, ?, ?, current_timestamp)",
+        [[j.pattern_id, j.transcript_id, j.verdict, j.reason] for j in judgements],
+    ))
 
 
 def judgements(store: Store, pattern_id: int) -> list[Judgement]:

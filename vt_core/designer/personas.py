@@ -56,10 +56,10 @@ def update_persona(store: Store, persona_id: int, *, name: str, attributes: dict
                    weight: float, pinned: bool) -> Persona:
     if weight <= 0:
         raise ValueError("a persona's weight must be positive")
-    store.cursor().execute(
+    store.transaction(lambda db: db.execute(
         "UPDATE personas SET name = ?, attributes = ?, weight = ?, pinned = ? WHERE id = ?",
         [name.strip(), json.dumps(attributes), weight, pinned, persona_id],
-    )
+    ))
     return get_persona(store, persona_id)
 
 

@@ -59,15 +59,19 @@ def create_project(store: Store, name: str, goal: str, audience: str, prompt: st
         raise ProjectError("a project needs a name")
     _check_prompt(prompt)
     taken = ProjectError(f"a project named {name!r} already exists")
+
+    def create(db) -> int:
+        if db.execute("SELECT 1 FROM projects WHERE name = ?", [name]).fetchone():
+            raise taken
+        project_id = db.execute(
+            "INSERT INTO projects (name, goal, audience) VALUES (?, ?, ?) RETURNING id",
+            [name, goal.strip(), audience.strip()],
+        ).fetchone()[0]
+        add_version(store, project_id, prompt, author="designer", rationale="first draft", make_current=True)
+        return project_id
+
     try:
-        with store.transaction() as db:
-            if db.execute("SELECT 1 FROM projects WHERE name = ?", [name]).fetchone():
-                raise taken
-            project_id = db.execute(
-                "INSERT INTO projects (name, goal, audience) VALUES (?, ?, ?) RETURNING id",
-                [name, goal.strip(), audience.strip()],
-            ).fetchone()[0]
-            add_version(store, project_id, prompt, author="designer", rationale="first draft", make_current=True)
+        project_id = store.transaction(create)
     except duckdb.ConstraintException as exc:  # a concurrent create took the name first
         raise taken from exc
     return get_project(store, project_id)
@@ -96,17 +100,21 @@ def list_projects(store: Store) -> list[Project]:
 
 def update_project(store: Store, project_id: int, *, goal: str | None = None, audience: str | None = None,
                    locked_sections: list[str] | None = None, prompt_token_budget: int | None = None) -> Project:
-    project = get_project(store, project_id)
     if prompt_token_budget is not None and prompt_token_budget < 50:
         raise ProjectError("the prompt token budget must be at least 50 tokens")
-    store.cursor().execute(
-        "UPDATE projects SET goal = ?, audience = ?, locked_sections = ?, prompt_token_budget = ? WHERE id = ?",
-        [goal if goal is not None else project.goal,
-         audience if audience is not None else project.audience,
-         json.dumps(locked_sections if locked_sections is not None else project.locked_sections),
-         prompt_token_budget if prompt_token_budget is not None else project.prompt_token_budget,
-         project_id],
-    )
+
+    def update(db) -> None:
+        project = get_project(store, project_id)  # read in the transaction: another tab's change is kept
+        db.execute(
+            "UPDATE projects SET goal = ?, audience = ?, locked_sections = ?, prompt_token_budget = ? WHERE id = ?",
+            [goal if goal is not None else project.goal,
+             audience if audience is not None else project.audience,
+             json.dumps(locked_sections if locked_sections is not None else project.locked_sections),
+             prompt_token_budget if prompt_token_budget is not None else project.prompt_token_budget,
+             project_id],
+        )
+
+    store.transaction(update)
     return get_project(store, project_id)
 
 
@@ -114,17 +122,20 @@ def add_version(store: Store, project_id: int, text: str, *, author: str, parent
                 rationale: str = "", pattern_ids: list[int] = (), make_current: bool = False) -> PromptVersion:
     """Record a prompt version; its parent defaults to the project's current version."""
     _check_prompt(text)
-    db = store.cursor()
-    if parent_id is None:
-        parent_id = db.execute("SELECT current_version_id FROM projects WHERE id = ?", [project_id]).fetchone()[0]
-    version_id = db.execute(
-        "INSERT INTO prompt_versions (project_id, parent_id, text, author, rationale, pattern_ids)"
-        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        [project_id, parent_id, text, author, rationale, json.dumps(list(pattern_ids))],
-    ).fetchone()[0]
-    if make_current:
-        set_current(store, project_id, version_id)
-    return get_version(store, version_id)
+
+    def add(db) -> int:
+        parent = parent_id if parent_id is not None else db.execute(
+            "SELECT current_version_id FROM projects WHERE id = ?", [project_id]).fetchone()[0]
+        version_id = db.execute(
+            "INSERT INTO prompt_versions (project_id, parent_id, text, author, rationale, pattern_ids)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            [project_id, parent, text, author, rationale, json.dumps(list(pattern_ids))],
+        ).fetchone()[0]
+        if make_current:
+            set_current(store, project_id, version_id)
+        return version_id
+
+    return get_version(store, store.transaction(add))
 
 
 def get_version(store: Store, version_id: int) -> PromptVersion:
@@ -151,7 +162,8 @@ def current_version(store: Store, project_id: int) -> PromptVersion:
 def set_current(store: Store, project_id: int, version_id: int) -> None:
     if get_version(store, version_id).project_id != project_id:
         raise ProjectError(f"prompt version {version_id} belongs to another project")
-    store.cursor().execute("UPDATE projects SET current_version_id = ? WHERE id = ?", [version_id, project_id])
+    store.transaction(lambda db: db.execute("UPDATE projects SET current_version_id = ? WHERE id = ?",
+                                            [version_id, project_id]))
 
 
 # -- diffs ------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import json
 import re
 from dataclasses import dataclass
 
-import duckdb
 from pydantic import BaseModel, Field
 
 from vt_core.core.llm import LLM, BatchError
@@ -186,9 +185,9 @@ def judge_quality(llm: LLM, store: Store, transcripts: list[Transcript]) -> None
         quality = llm.structured(
             [{"role": "user", "content": render("quality", transcript=transcript.text())}],
             Quality, temperature=0.0, max_tokens=150, seed=0)
-        store.cursor().execute(
+        store.transaction(lambda db: db.execute(
             "INSERT OR REPLACE INTO quality_scores (transcript_id, score, reason) VALUES (?, ?, ?)",
-            [transcript.id, quality.score, quality.reason])
+            [transcript.id, quality.score, quality.reason]))
 
     llm.map(rate, transcripts)
 
@@ -217,16 +216,23 @@ def _evaluate(store: Store, llm: LLM, project: Project, candidate_id: int, text:
     def report(step: str) -> Progress | None:
         return in_stage(progress, f"{stage}: {step}")
 
+    notes = get_candidate(store, candidate_id).guard_notes
     transcript_ids: dict[str, list[int]] = {}
     for split, plan in plans.items():
-        result = run_conversations(
-            store, llm, project.id, plan, max_turns=max_turns, seed=seed, version_id=version_id,
-            candidate=None if version_id else (candidate_id, text), purpose="refine",
-            progress=report(f"self-play on {split} scenarios"))
+        try:
+            result = run_conversations(
+                store, llm, project.id, plan, max_turns=max_turns, seed=seed, version_id=version_id,
+                candidate=None if version_id else (candidate_id, text), purpose="refine",
+                progress=report(f"self-play on {split} scenarios"))
+        except SelfPlayError as exc:  # a conversation that failed for good is left out, not the whole run
+            if exc.partial is None or not exc.partial.transcript_ids:
+                raise
+            result = exc.partial
+            notes.append(f"scored without {len(exc.failures)} of {len(plan)} conversations on {split} scenarios, "
+                         f"which failed (first: {exc.failures[0]})")
         transcript_ids[split] = result.transcript_ids
     every = [i for ids in transcript_ids.values() for i in ids]
     transcripts = [t for t in list_transcripts(store, project.id) if t.id in set(every)]
-    notes = get_candidate(store, candidate_id).guard_notes
     for what, step in (
         ("verdicts",
          lambda: judge_many(llm, store, patterns, transcripts, progress=report("judging against the patterns"))),
@@ -243,11 +249,11 @@ def _evaluate(store: Store, llm: LLM, project: Project, candidate_id: int, text:
     train, train_by = pass_rate(store, transcript_ids["train"], patterns)
     heldout, heldout_by = pass_rate(store, transcript_ids["heldout"], patterns)
     by_pattern = {str(p.id): {"train": train_by[p.id], "heldout": heldout_by[p.id]} for p in patterns}
-    store.cursor().execute(
+    store.transaction(lambda db: db.execute(
         "UPDATE candidates SET train_pass = ?, heldout_pass = ?, quality = ?, pass_by_pattern = ?, guard_notes = ?"
         " WHERE id = ?",
         [train, heldout, mean_quality(store, every), json.dumps(by_pattern), json.dumps(notes), candidate_id],
-    )
+    ))
     return get_candidate(store, candidate_id)
 
 
@@ -337,10 +343,10 @@ def refine(store: Store, llm: LLM, project_id: int, *, rounds: int = 2, k: int =
     try:
         result = optimize(task, llm, parent.text, rounds=rounds, candidates=k, seed=seed, progress=progress)
     except Exception as exc:
-        store.cursor().execute("UPDATE refine_runs SET status = 'failed', error = ? WHERE id = ?",
-                               [str(exc), refine_run_id])
+        store.transaction(lambda db: db.execute("UPDATE refine_runs SET status = 'failed', error = ? WHERE id = ?",
+                                                [str(exc), refine_run_id]))
         raise
-    store.cursor().execute("UPDATE refine_runs SET status = 'done' WHERE id = ?", [refine_run_id])
+    store.transaction(lambda db: db.execute("UPDATE refine_runs SET status = 'done' WHERE id = ?", [refine_run_id]))
     return RefineResult(refine_run_id, result.best, result.stopped)
 
 
@@ -365,22 +371,24 @@ def approve(store: Store, candidate_id: int) -> PromptVersion:
     pattern_ids = sorted({i for c in candidate.changes for i in c.get("pattern_ids", []) if i in known})
     rationale = " ".join(c["rationale"].strip() for c in candidate.changes if c.get("rationale")) \
         or f"refinement run {candidate.refine_run_id}, candidate {candidate_id}"
-    try:
-        with store.transaction() as db:
-            current = db.execute("SELECT current_version_id FROM projects WHERE id = ?", [project_id]).fetchone()[0]
-            if current != parent_version_id:
-                raise RefineError(
-                    f"the current prompt is v{current}, but run {candidate.refine_run_id} refined "
-                    f"v{parent_version_id}: approving candidate {candidate_id} would replace v{current}. Compare "
-                    f"them, then refine v{current} again, or make v{parent_version_id} current first")
-            version = add_version(store, project_id, candidate.text, author="refinement", parent_id=parent_version_id,
-                                  rationale=rationale, pattern_ids=pattern_ids, make_current=True)
-            if not db.execute("UPDATE candidates SET status = 'approved', version_id = ? WHERE id = ? AND status = "
-                              "'evaluated' RETURNING id", [version.id, candidate_id]).fetchone():
-                raise RefineError(f"candidate {candidate_id} was approved meanwhile")
-    except duckdb.TransactionException as exc:  # another tab approved or edited at the same moment
-        raise RefineError(f"candidate {candidate_id} changed while it was being approved; try again ({exc})") from exc
-    return version
+
+    def approve_in(db) -> PromptVersion:
+        current = db.execute("SELECT current_version_id FROM projects WHERE id = ?", [project_id]).fetchone()[0]
+        if current != parent_version_id:
+            raise RefineError(
+                f"the current prompt is v{current}, but run {candidate.refine_run_id} refined "
+                f"v{parent_version_id}: approving candidate {candidate_id} would replace v{current}. Compare "
+                f"them, then refine v{current} again, or make v{parent_version_id} current first")
+        version = add_version(store, project_id, candidate.text, author="refinement", parent_id=parent_version_id,
+                              rationale=rationale, pattern_ids=pattern_ids, make_current=True)
+        if not db.execute("UPDATE candidates SET status = 'approved', version_id = ? WHERE id = ? AND status = "
+                          "'evaluated' RETURNING id", [version.id, candidate_id]).fetchone():
+            raise RefineError(f"candidate {candidate_id} was approved meanwhile")
+        return version
+
+    # Another tab approving or editing at the same moment is a write conflict: the retry then
+    # finds the moved current version, or the approved candidate, and says so.
+    return store.transaction(approve_in)
 
 
 @dataclass(frozen=True)

@@ -100,10 +100,10 @@ def update_scenario(store: Store, scenario_id: int, **fields) -> Scenario:
     _check(fields)
     if fields:
         names = list(fields)  # only names from _EDITABLE reach the statement
-        store.cursor().execute(
+        store.transaction(lambda db: db.execute(
             f"UPDATE scenarios SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?",
             [*(_column_value(name, fields[name]) for name in names), scenario_id],
-        )
+        ))
     return get_scenario(store, scenario_id)
 
 

@@ -9,6 +9,7 @@ same requests, which the LLM cache answers without calling the endpoint.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vt_core.core.design import derive_seed
@@ -31,7 +32,14 @@ TYPICAL_BOT_TOKENS = 150
 
 
 class SelfPlayError(RuntimeError):
-    """A run could not be done; the message says why (and how much of it was stored)."""
+    """A run could not be done; the message says why (and how much of it was stored). When
+    conversations failed, `partial` holds the run and the transcripts that were stored, and
+    `failures` the errors of those that were not."""
+
+    def __init__(self, message: str, partial: RunResult | None = None, failures: Sequence[Exception] = ()):
+        super().__init__(message)
+        self.partial = partial
+        self.failures = list(failures)
 
 
 @dataclass(frozen=True)
@@ -149,8 +157,7 @@ def run_conversations(store: Store, llm: LLM, project_id: int, conversations: li
     project = get_project(store, project_id)
     candidate_id, system_prompt = candidate or (None, get_version(store, version_id).text)
     simulator = simulator or llm
-    db = store.cursor()
-    run_id = db.execute(
+    run_id = store.cursor().execute(
         "INSERT INTO selfplay_runs (project_id, version_id, candidate_id, purpose, conversations, max_turns,"
         " seed, simulator_model, bot_model, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
         [project_id, version_id, candidate_id, purpose, len(conversations), max_turns, seed, simulator.model,
@@ -171,14 +178,15 @@ def run_conversations(store: Store, llm: LLM, project_id: int, conversations: li
         transcript_ids = llm.map(play, enumerate(conversations), progress=progress)
     except BatchError as exc:
         kept = [r for r in exc.results if isinstance(r, int)]
-        message = f"{len(conversations) - len(kept)} of {len(conversations)} conversations failed " \
-                  f"({len(kept)} stored); first error: {next(r for r in exc.results if isinstance(r, Exception))}"
-        store.cursor().execute(
+        failures = [r for r in exc.results if isinstance(r, Exception)]
+        message = f"{len(failures)} of {len(conversations)} conversations failed ({len(kept)} stored); " \
+                  f"first error: {failures[0]}"
+        store.transaction(lambda db: db.execute(
             "UPDATE selfplay_runs SET status = 'failed', error = ?, finished_at = current_timestamp WHERE id = ?",
-            [message, run_id])
-        raise SelfPlayError(f"self-play run {run_id}: {message}") from exc
-    store.cursor().execute(
-        "UPDATE selfplay_runs SET status = 'done', finished_at = current_timestamp WHERE id = ?", [run_id])
+            [message, run_id]))
+        raise SelfPlayError(f"self-play run {run_id}: {message}", RunResult(run_id, kept), failures) from exc
+    store.transaction(lambda db: db.execute(
+        "UPDATE selfplay_runs SET status = 'done', finished_at = current_timestamp WHERE id = ?", [run_id]))
     return RunResult(run_id, transcript_ids)
 
 

@@ -52,7 +52,7 @@ def save_transcript(store: Store, *, run_id: int, project_id: int, version_id: i
                     ended_by: str, turns: list[Turn], candidate_id: int | None = None,
                     position: int = 0) -> int:
     """Store a finished conversation with its turns, in one transaction; returns its id."""
-    with store.transaction() as db:
+    def save(db) -> int:
         transcript_id = db.execute(
             "INSERT INTO transcripts (run_id, position, project_id, version_id, candidate_id, persona_id,"
             " scenario_id, seed, simulator_model, bot_model, ended_by)"
@@ -65,7 +65,9 @@ def save_transcript(store: Store, *, run_id: int, project_id: int, version_id: i
                 "INSERT INTO turns (transcript_id, idx, role, content) VALUES (?, ?, ?, ?)",
                 [[transcript_id, i, t.role, t.content] for i, t in enumerate(turns)],
             )
-    return transcript_id
+        return transcript_id
+
+    return store.transaction(save)
 
 
 def _with_turns(store: Store, rows: list) -> list[Transcript]:

@@ -79,13 +79,16 @@ def _study(row) -> UserStudy:
 
 def create_user_study(store: Store, definition: UserStudyDefinition) -> UserStudy:
     """The study with its first `definition.participants` participants; a taken name writes nothing."""
+    def create(db) -> int:
+        if db.execute("SELECT 1 FROM user_studies WHERE name = ?", [definition.name]).fetchone():
+            raise UserStudyError(f"a user study named {definition.name!r} already exists; choose another name")
+        study_id = db.execute("INSERT INTO user_studies (name, definition) VALUES (?, ?) RETURNING id",
+                              [definition.name, definition.model_dump_json()]).fetchone()[0]
+        _insert_participants(db, study_id, definition, 0, definition.participants)
+        return study_id
+
     try:
-        with store.transaction() as db:
-            if db.execute("SELECT 1 FROM user_studies WHERE name = ?", [definition.name]).fetchone():
-                raise UserStudyError(f"a user study named {definition.name!r} already exists; choose another name")
-            study_id = db.execute("INSERT INTO user_studies (name, definition) VALUES (?, ?) RETURNING id",
-                                  [definition.name, definition.model_dump_json()]).fetchone()[0]
-            _insert_participants(db, study_id, definition, 0, definition.participants)
+        study_id = store.transaction(create)
     except duckdb.ConstraintException as exc:  # a concurrent create took the name first
         raise UserStudyError(f"a user study named {definition.name!r} already exists; choose another name") from exc
     return get_user_study(store, study_id)
@@ -140,9 +143,12 @@ def add_participants(store: Store, study_id: int, n: int) -> list[Participant]:
     if n < 1:
         raise UserStudyError(f"add at least 1 participant, not {n}")
     study = get_user_study(store, study_id)
-    with store.transaction() as db:
+    def add(db) -> int:
         first = db.execute("SELECT count(*) FROM user_study_participants WHERE study_id = ?", [study_id]).fetchone()[0]
         _insert_participants(db, study_id, study.definition, first, n)
+        return first
+
+    first = store.transaction(add)
     return participants(store, study_id)[first:]
 
 
@@ -253,15 +259,19 @@ def start_task(store: Store, participant: Participant, position: int, now: datet
                              f"{step.kind}" + (f" of task {step.position}" if step.position else ""))
     session_id = _session_id(participant.study_id, participant.code, step.condition.name)
     project = _task_project(store, step.task, session_id)
-    try:
-        store.cursor().execute(
+
+    def start(db) -> None:
+        db.execute(
             "INSERT INTO user_study_tasks (study_id, participant, condition, position, task, source, session_id,"
             " project_id, started_at) VALUES (?, ?, ?, ?, ?, 'platform', ?, ?, ?)",
             [participant.study_id, participant.code, step.condition.name, position, step.task.key, session_id,
              project.id, naive_utc(now)])
+        log_event(store, session_id, "started", project_id=project.id)
+
+    try:
+        store.transaction(start)
     except duckdb.ConstraintException:
-        return resume(store, participant, now)  # another tab started it first
-    log_event(store, session_id, "started", project_id=project.id)
+        pass  # another tab started it first
     return resume(store, participant, now)
 
 
@@ -275,14 +285,17 @@ def _finish(store: Store, record: TaskRecord, reason: str, at: datetime) -> None
     measured = session_measures(store, record.session_id)
     version = get_project(store, record.project_id).current_version_id
     minutes = (at - record.started_at).total_seconds() / 60
-    finished = store.cursor().execute(
-        "UPDATE user_study_tasks SET finished_at = ?, end_reason = ?, patterns = ?, versions_saved = ?,"
-        " llm_calls = ?, minutes = ?, prompt_version_id = ?"
-        " WHERE session_id = ? AND finished_at IS NULL RETURNING 1",
-        [at, reason, _patterns(store, record.session_id), measured.versions_saved, measured.llm_calls, minutes,
-         version, record.session_id]).fetchall()
-    if finished:
-        log_event(store, record.session_id, "finished", project_id=record.project_id, reason=reason)
+
+    def finish(db) -> None:
+        if db.execute(
+            "UPDATE user_study_tasks SET finished_at = ?, end_reason = ?, patterns = ?, versions_saved = ?,"
+            " llm_calls = ?, minutes = ?, prompt_version_id = ?"
+            " WHERE session_id = ? AND finished_at IS NULL RETURNING 1",
+            [at, reason, _patterns(store, record.session_id), measured.versions_saved, measured.llm_calls, minutes,
+             version, record.session_id]).fetchall():
+            log_event(store, record.session_id, "finished", project_id=record.project_id, reason=reason)
+
+    store.transaction(finish)
 
 
 def finish_task(store: Store, participant: Participant, position: int, now: datetime | None = None) -> Step:
@@ -333,11 +346,11 @@ def answer(store: Store, participant: Participant, position: int, answers: Answe
     step = resume(store, participant, now)
     if step.kind == "questionnaire" and step.position == position:
         tlx = [answers.tlx[key] for key in TLX_SCALES]
-        store.cursor().execute(
+        store.transaction(lambda db: db.execute(
             "UPDATE user_study_tasks SET success = ?, " + ", ".join(f"{key} = ?" for key in TLX_SCALES)
             + ", workload = ?, free_text = ?, answered_at = ? WHERE session_id = ? AND answered_at IS NULL",
             [answers.success, *tlx, sum(tlx) / len(tlx), answers.free_text.strip(), naive_utc(now),
-             step.record.session_id])
+             step.record.session_id]))
         return resume(store, participant, now)
     if _before(step, position, "questionnaire"):
         raise UserStudyError(f"task {position} has no questionnaire to answer yet")

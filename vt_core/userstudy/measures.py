@@ -182,13 +182,15 @@ def import_measures(store: Store, study_id: int, source: str | Path | Iterable[s
     if not rows:
         raise UserStudyError(f"nothing was imported from {name}: it has no rows")
     columns = ("participant", "condition", "position", "task", *MEASURE_COLUMNS)
-    with store.transaction() as db:
+    def insert(db) -> None:
         if replace_imported:
             db.execute("DELETE FROM user_study_tasks WHERE study_id = ? AND source = 'import'", [study_id])
         db.executemany(
             f"INSERT INTO user_study_tasks (study_id, source, {', '.join(columns)})"
             f" VALUES (?, 'import', {', '.join('?' for _ in columns)})",
             [[study_id, *(row.get(c) for c in columns)] for _, row in rows])
+
+    store.transaction(insert)
     return len(rows)
 
 
@@ -197,10 +199,10 @@ def set_prompt_quality(store: Store, study_id: int, participant: str, condition:
     """Give one final prompt its quality (an expert rating, say); None clears it."""
     if value is not None and not math.isfinite(value):
         raise UserStudyError(f"a prompt quality must be a finite number, not {value!r}")
-    updated = store.cursor().execute(
+    updated = store.transaction(lambda db: db.execute(
         "UPDATE user_study_tasks SET prompt_quality = ?, quality_source = ?"
         " WHERE study_id = ? AND participant = ? AND condition = ? RETURNING 1",
-        [value, None if value is None else source, study_id, participant, condition]).fetchall()
+        [value, None if value is None else source, study_id, participant, condition]).fetchall())
     if not updated:
         raise UserStudyError(f"participant {participant} has no row in condition {condition!r}")
 
@@ -216,10 +218,10 @@ def import_prompt_quality(store: Store, study_id: int, source: str | Path | Iter
                  for line, row in rows if (row["participant"], row["condition"]) not in existing]
     if problems:
         raise UserStudyError(f"nothing was imported from {name}:\n" + "\n".join(problems))
-    with store.transaction() as db:
-        db.executemany("UPDATE user_study_tasks SET prompt_quality = ?, quality_source = 'expert'"
-                       " WHERE study_id = ? AND participant = ? AND condition = ?",
-                       [[row["prompt_quality"], study_id, row["participant"], row["condition"]] for _, row in rows])
+    store.transaction(lambda db: db.executemany(
+        "UPDATE user_study_tasks SET prompt_quality = ?, quality_source = 'expert'"
+        " WHERE study_id = ? AND participant = ? AND condition = ?",
+        [[row["prompt_quality"], study_id, row["participant"], row["condition"]] for _, row in rows]))
     return len(rows)
 
 

@@ -6,12 +6,15 @@ and 16 concurrent workers would otherwise queue for it once per call. And the ha
 cacheable requests are kept in memory (about 65 bytes each), so a request that was never made
 before, the usual case, is known to miss without a query. Until a row is written, lookups find
 it in memory; every read of the table waits for the writer first.
+
+A batch the database refuses (a full disk, say) is not dropped: it is logged as an error where
+it happened and kept, written again with the next batch, and `flush` raises while it waits.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
+import logging
 import queue
 import threading
 import weakref
@@ -22,6 +25,8 @@ import duckdb
 from vt_core.core.store import Store
 
 BATCH = 256
+
+log = logging.getLogger(__name__)
 
 _INSERT = (
     "INSERT INTO llm_calls (run_id, request_hash, backend, endpoint, model, request, response,"
@@ -60,6 +65,8 @@ class CallLog:
         self._lock = threading.Lock()
         self._queue: queue.Queue[CallRecord | None] = queue.Queue()
         self._writer: threading.Thread | None = None
+        self._write_lock = threading.Lock()  # one insert at a time: the writer's, or flush's retry
+        self._unwritten: list[CallRecord] = []  # refused by the database, written with the next batch
         self._failure: Exception | None = None
         self._pending: dict[str, CallRecord] = {}  # cacheable rows not yet written
         self._cacheable = {
@@ -112,11 +119,14 @@ class CallLog:
         return tuple(int(v) for v in row)
 
     def flush(self) -> None:
-        """Wait until every recorded call is in the table; raise if writing failed."""
+        """Wait until every recorded call is in the table. Calls the database refused before are
+        tried once more now; if they are refused again, raise (they stay kept for the next try)."""
         self._queue.join()
+        self._insert([])
         if self._failure is not None:
-            failure, self._failure = self._failure, None
-            raise RuntimeError(f"writing to llm_calls failed: {failure}") from failure
+            raise RuntimeError(f"{len(self._unwritten)} model calls could not be written to llm_calls "
+                               f"({self._failure}); they are kept and written when the database accepts them"
+                               ) from self._failure
 
     def close(self) -> None:
         """Write what is queued and stop the writer (at exit, so its cursor is released)."""
@@ -127,7 +137,6 @@ class CallLog:
             writer.join()
 
     def _write(self) -> None:
-        db = self.store.cursor()
         while True:
             batch = [self._queue.get()]
             while batch[-1] is not None and len(batch) < BATCH:
@@ -135,26 +144,37 @@ class CallLog:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            calls = [call for call in batch if call is not None]
             try:
-                if calls:
-                    db.execute("BEGIN TRANSACTION")
-                    db.executemany(_INSERT, [astuple(call) for call in calls])
-                    db.execute("COMMIT")
-            except duckdb.Error as exc:  # raised to the caller by the next flush()
-                self._failure = exc
-                with contextlib.suppress(duckdb.Error):  # none open if BEGIN failed
-                    db.execute("ROLLBACK")
+                self._insert([call for call in batch if call is not None])
             finally:
-                with self._lock:
-                    for call in calls:
-                        if self._pending.get(call.request_hash) is call:
-                            del self._pending[call.request_hash]
                 for _ in batch:
                     self._queue.task_done()
             if batch[-1] is None:
-                db.close()
+                if self._unwritten:
+                    log.error("%d model calls were never written to llm_calls: %s", len(self._unwritten),
+                              self._failure)
+                self.store.cursor().close()
                 return
+
+    def _insert(self, calls: list[CallRecord]) -> None:
+        """Write `calls` and those refused before, in one transaction; if the database refuses them,
+        log it and keep them all for the next try."""
+        with self._write_lock:
+            calls = self._unwritten + calls
+            if not calls:
+                return
+            try:
+                self.store.transaction(lambda db: db.executemany(_INSERT, [astuple(call) for call in calls]))
+            except duckdb.Error as exc:
+                self._unwritten, self._failure = calls, exc
+                log.error("could not write %d model calls to llm_calls; kept to write with the next batch: %s",
+                          len(calls), exc)
+                return
+            self._unwritten, self._failure = [], None
+        with self._lock:
+            for call in calls:
+                if self._pending.get(call.request_hash) is call:
+                    del self._pending[call.request_hash]
 
 
 _logs: weakref.WeakKeyDictionary[Store, CallLog] = weakref.WeakKeyDictionary()

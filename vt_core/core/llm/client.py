@@ -412,8 +412,9 @@ class LLM:
         return max(exponential, _retry_after(state.outcome.exception() if state.outcome else None))
 
     def _where(self) -> str:
-        url = self.backend.base_url or f"embedded server for {self.backend.model_path}"
-        return f"{url} (model {self._connection.model})"
+        """The endpoint by its URL (the embedded server's too, never the model file's path) and the model."""
+        where = f"endpoint {self.backend.base_url}" if self.backend.base_url else f"embedded server {self.endpoint()}"
+        return f"{where} (model {self._connection.model})"
 
     def _cause(self, exc: BaseException) -> str:
         """What went wrong, for people; the API key is blanked out of anything the endpoint echoed."""

@@ -8,18 +8,26 @@ Numbered SQL migrations in `migrations/` are applied when the store opens.
 
 from __future__ import annotations
 
+import logging
+import random
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Pauses of up to 4, 8, ..., 1024 ms between attempts: about 2 s in all, far beyond a short transaction.
+CONFLICT_ATTEMPTS = 10
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def naive_utc(now: datetime | None = None) -> datetime:
@@ -92,17 +100,35 @@ class Store:
             self._local.cursor = cursor
         return cursor
 
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """This thread's cursor inside one transaction: committed at the end, rolled back on any error."""
+    def transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """`work(db)` in one transaction on this thread's cursor, committed when it returns and rolled
+        back when it raises; its result is returned. When another thread changed the same rows
+        first (DuckDB's write-write conflict), the transaction is rolled back and `work` runs again,
+        after a short random pause, up to CONFLICT_ATTEMPTS times; so `work` may change nothing but
+        the database. Called inside another transaction, `work` simply joins it."""
         db = self.cursor()
-        db.execute("BEGIN TRANSACTION")
+        if getattr(self._local, "in_transaction", False):
+            return work(db)
+        self._local.in_transaction = True
         try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+                db.execute("BEGIN TRANSACTION")
+                try:
+                    result = work(db)
+                    db.execute("COMMIT")
+                    return result
+                except duckdb.TransactionException as exc:
+                    _rollback(db)
+                    if "conflict" not in str(exc).lower() or attempt == CONFLICT_ATTEMPTS:
+                        raise
+                    log.info("write conflict, attempt %d of %d: %s", attempt, CONFLICT_ATTEMPTS, exc)
+                except BaseException:
+                    _rollback(db)
+                    raise
+                time.sleep(random.uniform(0, 0.002 * 2 ** attempt))
+            raise AssertionError("unreachable")
+        finally:
+            self._local.in_transaction = False
 
     def schema_version(self) -> int:
         row = self.cursor().execute("SELECT max(version) FROM schema_migrations").fetchone()
@@ -123,19 +149,21 @@ class Store:
                 f"knows ({len(migrations)}); update the code or use another VT_DB_PATH"
             )
         for migration in migrations[current:]:
-            db.execute("BEGIN TRANSACTION")
+            def apply(db: duckdb.DuckDBPyConnection, m: Migration = migration) -> None:
+                db.execute(m.path.read_text())
+                db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [m.version, m.name])
+
             try:
-                db.execute(migration.path.read_text())
-                db.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                    [migration.version, migration.name],
-                )
-                db.execute("COMMIT")
+                self.transaction(apply)
             except duckdb.Error as exc:
-                db.execute("ROLLBACK")
-                raise StoreError(
-                    f"migration {migration.path.name} failed and was rolled back: {exc}"
-                ) from exc
+                raise StoreError(f"migration {migration.path.name} failed and was rolled back: {exc}") from exc
 
     def close(self) -> None:
         self._connection.close()
+
+
+def _rollback(db: duckdb.DuckDBPyConnection) -> None:
+    try:
+        db.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # none open: BEGIN failed, or DuckDB already ended the transaction
