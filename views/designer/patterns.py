@@ -3,6 +3,7 @@ import streamlit as st
 from views.shared.designer import current_project, log_session_event, session_llm, status_buttons
 from views.shared.services import demo_notice, flash, services, show_flash
 from vt_core.core.llm import LLMError
+from vt_core.core.text import escape_markdown
 from vt_core.designer import (
     PATTERN_KINDS,
     add_pattern,
@@ -33,7 +34,7 @@ if propose.button("Propose patterns from my marks", type="primary", key="pt_prop
         try:
             new = propose_patterns(session_llm(llm), store, project.id)
         except (ValueError, LLMError) as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
         else:
             flash(f"New candidate patterns: {len(new)}. Test them to see how well the judge agrees with you.")
             st.rerun()
@@ -44,7 +45,7 @@ if test.button("Test patterns against my labels", key="pt_test"):
                           progress=lambda done, total: bar.progress(done / total if total else 1.0,
                                                                     text=f"{done} of {total} verdicts"))
     except LLMError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
     else:
         flash("Every candidate and accepted pattern was judged on your annotated transcripts.")
         st.rerun()
@@ -56,7 +57,7 @@ for status, heading in (("candidate", "Candidates"), ("accepted", "Accepted"), (
     for pattern in shown:
         report = pattern_report(store, pattern.id)
         kappa = "n/a" if report.kappa is None else f"{report.kappa:.2f}"
-        with st.expander(f"#{pattern.id} · {pattern.kind.upper()} · {pattern.statement}"):
+        with st.expander(f"#{pattern.id} · {pattern.kind.upper()} · {escape_markdown(pattern.statement)}"):
             st.markdown(
                 f"Passes **{report.passed}** · fails **{report.failed}** · not applicable "
                 f"**{report.not_applicable}** · agreement with your labels: kappa **{kappa}** "
@@ -73,7 +74,7 @@ for status, heading in (("candidate", "Candidates"), ("accepted", "Accepted"), (
                 try:
                     update_pattern(store, pattern.id, statement=statement, kind=kind, status=action)
                 except ValueError as exc:
-                    st.error(str(exc))
+                    st.error(escape_markdown(exc))
                 else:
                     if action == "accepted" and pattern.status != "accepted":
                         log_session_event("pattern_accepted", project_id=project.id, pattern_id=pattern.id)
@@ -92,7 +93,7 @@ if len(live) >= 2:
             try:
                 merge_patterns(store, keep, others)
             except ValueError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
             else:
                 st.rerun()
 
@@ -105,7 +106,7 @@ with st.form("pt_add", clear_on_submit=True):
         try:
             pattern = add_pattern(store, project.id, kind, statement)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
         else:
             log_session_event("pattern_noted", project_id=project.id, pattern_id=pattern.id)
             st.rerun()

@@ -3,6 +3,7 @@ import streamlit as st
 from views.shared.designer import current_project, log_session_event, save_version, session_llm
 from views.shared.services import demo_notice, flash, services, show_flash
 from vt_core.core.llm import EmbeddedServerError, LLMError, estimate_tokens
+from vt_core.core.text import escape_markdown
 from vt_core.designer import PATTERN_KINDS, Turn, add_pattern, bot_reply, current_version, get_version, list_patterns
 
 app = services()
@@ -33,8 +34,8 @@ def reply(prompt: str) -> None:
             completion = bot_reply(session_llm(llm), prompt, chat, sample=st.session_state.get(sample_key, 0))
     except (LLMError, EmbeddedServerError) as exc:
         lost = chat.pop() if chat and chat[-1].role == "user" else None
-        st.session_state[f"pg_error_{pid}"] = f"The bot did not answer: {exc}" + (
-            f"\n\nYour message was: {lost.content}" if lost else "")
+        st.session_state[f"pg_error_{pid}"] = f"The bot did not answer: {escape_markdown(exc)}" + (
+            f"\n\nYour message was: {escape_markdown(lost.content)}" if lost else "")
     else:
         chat.append(Turn("assistant", completion.text.strip()))
 
@@ -74,7 +75,7 @@ with prompt_col:
             try:
                 noted = add_pattern(store, pid, kind, statement, source="designer", status="accepted")
             except ValueError as exc:
-                st.error(f"Cannot note the pattern: {exc}.")
+                st.error(f"Cannot note the pattern: {escape_markdown(exc)}.")
             else:
                 log_session_event("pattern_noted", project_id=pid, pattern_id=noted.id, page="playground")
                 st.session_state[f"pg_pattern_clear_{pid}"] = True

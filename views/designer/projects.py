@@ -3,7 +3,7 @@ import streamlit as st
 from views.shared.designer import choose_project, current_project, save_version
 from views.shared.services import flash, services, show_flash
 from vt_core.core.llm import estimate_tokens
-from vt_core.core.text import sections
+from vt_core.core.text import escape_markdown, sections
 from vt_core.designer import ProjectError, create_project, set_current, unified_diff, update_project, versions
 
 app = services()
@@ -34,11 +34,11 @@ with st.expander("New project", expanded=project is None):
             try:
                 created = create_project(store, name, goal, audience, prompt)
             except ProjectError as exc:
-                st.error(f"Cannot create the project: {exc}.")
+                st.error(f"Cannot create the project: {escape_markdown(exc)}.")
             else:
                 choose_project(created.id)
                 st.session_state["new_project_clear"] = True
-                flash(f"Created project {created.name!r}.")
+                flash(f"Created project '{escape_markdown(created.name)}'.")
                 st.rerun()
 
 if project is None:
@@ -58,7 +58,7 @@ def label(version_id: int) -> str:
     return f"v{version.id} · {version.author} · {version.created_at:%Y-%m-%d %H:%M}{mark}"
 
 
-st.header(project.name)
+st.header(escape_markdown(project.name))
 
 # a keyed tab bar keeps its tab when a message above it appears or goes
 settings_tab, history_tab, edit_tab = st.tabs(["Settings", "Versions", "New version"], key=f"project_tab_{pid}",
@@ -84,7 +84,7 @@ with settings_tab:
                 update_project(store, pid, goal=goal, audience=audience, locked_sections=locked,
                                prompt_token_budget=int(budget))
             except ProjectError as exc:
-                st.error(f"Cannot save the settings: {exc}.")
+                st.error(f"Cannot save the settings: {escape_markdown(exc)}.")
             else:
                 flash("Settings saved.")
                 st.rerun()
@@ -111,7 +111,7 @@ with history_tab:
     shown = st.selectbox("Version", ids, format_func=label, key=f"view_version_{pid}")
     version = by_id[shown]
     if version.rationale:
-        st.caption(f"Rationale: {version.rationale}")
+        st.caption(f"Rationale: {escape_markdown(version.rationale)}")
     st.code(version.text, language=None, wrap_lines=True)
     left, right = st.columns(2)
     if left.button("Make this version current", key=f"make_current_{pid}",

@@ -2,6 +2,7 @@ import streamlit as st
 
 from views.shared.designer import current_project
 from views.shared.services import demo_notice, services
+from vt_core.core.text import escape_markdown
 from vt_core.designer import (
     ANNOTATION_LABELS,
     UNLABELLED,
@@ -66,11 +67,12 @@ chosen.selectbox("Transcript", ids, key="rv_transcript", format_func=lambda i: f
 
 transcript = get_transcript(store, st.session_state["rv_transcript"])
 persona, scenario = personas.get(transcript.persona_id), scenarios.get(transcript.scenario_id)
-st.caption(
-    f"Persona: {persona.name if persona else transcript.persona_id} · "
-    f"Scenario: {scenario.title if scenario else transcript.scenario_id} · seed {transcript.seed} · "
-    f"prompt version {transcript.version_id} · run {transcript.run_id} · simulator {transcript.simulator_model} · "
-    f"bot {transcript.bot_model} · ended by {'the user' if transcript.ended_by == 'user' else 'the turn limit'}")
+st.caption(  # names, titles and model names are someone else's text: escaped, they show as written
+    f"Persona: {escape_markdown(persona.name if persona else transcript.persona_id)} · "
+    f"Scenario: {escape_markdown(scenario.title if scenario else transcript.scenario_id)} · seed {transcript.seed} · "
+    f"prompt version {transcript.version_id} · run {transcript.run_id} · "
+    f"simulator {escape_markdown(transcript.simulator_model)} · bot {escape_markdown(transcript.bot_model)} · "
+    f"ended by {'the user' if transcript.ended_by == 'user' else 'the turn limit'}")
 if scenario:
     with st.expander("Scenario"):
         st.text(f"{scenario.description}\nUser's goal: {scenario.user_goal}")
@@ -95,7 +97,7 @@ def label_form(turn_idx: int | None, *, rewrite_from: str | None = None) -> None
             try:
                 annotate(store, transcript.id, turn_idx=turn_idx, label=choice, critique=critique, rewrite=rewrite)
             except ValueError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
             else:
                 st.rerun()
 

@@ -3,6 +3,7 @@ import streamlit as st
 from views.shared.designer import current_project, log_session_event, session_llm
 from views.shared.services import demo_notice, flash, services, show_flash
 from vt_core.core.llm import LLMError
+from vt_core.core.text import escape_markdown
 from vt_core.designer import (
     SelfPlayError,
     estimate_run,
@@ -54,7 +55,7 @@ def run(plan, run_seed: int, version_id: int, max_turns: int) -> None:
             version_id=version_id,
             progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} conversations"))
     except (SelfPlayError, LLMError) as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         return
     usage = llm.usage(f"selfplay:{result.run_id}")
     log_session_event("selfplay_run", project_id=project.id, run_id=result.run_id)
@@ -66,7 +67,7 @@ def run(plan, run_seed: int, version_id: int, max_turns: int) -> None:
 try:
     plan = plan_for_project(store, project.id, int(n), int(seed), split)
 except SelfPlayError as exc:
-    st.warning(str(exc))
+    st.warning(escape_markdown(exc))
     st.stop()
 estimate = estimate_run(llm, project.goal, version.text, plan, int(turns))
 if estimate.cached == estimate.calls:

@@ -3,6 +3,7 @@ import streamlit as st
 from views.shared.designer import current_project, session_llm
 from views.shared.services import demo_notice, flash, services, show_flash
 from vt_core.core.llm import EmbeddedServerError, LLMError
+from vt_core.core.text import escape_markdown
 from vt_core.designer import (
     ATTRIBUTES,
     DIFFICULTIES,
@@ -104,10 +105,10 @@ with personas_tab:
                     else:
                         persona = add_persona(store, pid, **fields)
                 except ValueError as exc:
-                    st.error(f"Cannot save the persona: {exc}.")
+                    st.error(f"Cannot save the persona: {escape_markdown(exc)}.")
                 else:
                     st.session_state[f"persona_pick_next_{pid}"] = persona.id
-                    flash(f"Saved persona {persona.name!r}.")
+                    flash(f"Saved persona '{escape_markdown(persona.name)}'.")
                     st.rerun()
 
 # -- scenarios ---------------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ with scenarios_tab:
                 try:
                     drafts = propose_scenarios(session_llm(llm), project.goal, prompt, int(n), seed=int(seed))
                 except (LLMError, EmbeddedServerError) as exc:
-                    st.error(f"The model could not propose scenarios: {exc}")
+                    st.error(f"The model could not propose scenarios: {escape_markdown(exc)}")
                 else:
                     saved = save_drafts(store, pid, drafts, heldout_fraction=fraction / 100, seed=int(seed))
                     held = sum(s.split == "heldout" for s in saved)
@@ -184,8 +185,8 @@ with scenarios_tab:
                 else:
                     saved = add_scenario(store, pid, **fields, source="designer")
             except ValueError as exc:
-                st.error(f"Cannot save the scenario: {exc}.")
+                st.error(f"Cannot save the scenario: {escape_markdown(exc)}.")
             else:
                 st.session_state[f"scenario_pick_next_{pid}"] = saved.id
-                flash(f"Saved scenario {saved.title!r}.")
+                flash(f"Saved scenario '{escape_markdown(saved.title)}'.")
                 st.rerun()

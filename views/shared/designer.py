@@ -6,6 +6,7 @@ import streamlit as st
 from views.shared.services import flash, services
 from vt_core.core.llm import LLM
 from vt_core.core.store import Store
+from vt_core.core.text import escape_markdown
 from vt_core.designer import Project, ProjectError, PromptVersion, add_version, list_projects, log_event, session_run_id
 
 _PROJECT = "vt_project_id"  # the chosen project; a plain key, so it outlives page switches
@@ -107,7 +108,7 @@ def save_version(store: Store, project_id: int, text: str, rationale: str, make_
         saved = add_version(store, project_id, text, author="designer", rationale=rationale.strip(),
                             make_current=make_current)
     except ProjectError as exc:
-        st.error(f"Cannot save the version: {exc}.")
+        st.error(f"Cannot save the version: {escape_markdown(exc)}.")
         return None
     log_session_event("version_saved", project_id=project_id, version_id=saved.id, page=page)
     flash(f"Saved version v{saved.id}" + (" as the current prompt." if make_current else "."))

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*$")
 # What starts formatting anywhere in a line (: for Streamlit's emoji and colour directives, $ for its
-# LaTeX); "(" and "!" need no escape once "[" has one.
-_INLINE_SPECIALS = set("\\`*_[]<>|$~:#")
+# LaTeX, & for an entity such as &lt; that would show as "<"); "(" and "!" need no escape once "[" has one.
+_INLINE_SPECIALS = set("\\`*_[]<>|$~:#&")
 # What starts a block only at the start of a line: a list item, an ordered list, a setext underline.
-_LINE_START = re.compile(r"^([ \t]*)([-+=]|\d+[.)])", re.M)
+# A line starts after "\n" and also after a bare "\r", a line ending in Markdown too.
+_LINE_START = re.compile(r"(?:^|(?<=[\r\n]))([ \t]*)([-+=]|\d+[.)])")
 
 
 def escape_markdown(text: object) -> str:
