@@ -48,6 +48,8 @@ class ScriptedServer:
         self.max_in_flight = 0
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
+        self._together = threading.Condition(self._lock)
+        self._hold_for, self._hold_timeout_s = 0, 0.0
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
 
@@ -64,6 +66,13 @@ class ScriptedServer:
         with self._lock:
             self._queue.extend(replies)
 
+    def hold_until_together(self, n: int, timeout_s: float = 10.0) -> None:
+        """Hold the next requests until `n` of them are in flight at once, then stop holding. So a
+        test of concurrency proves that the client sends n requests together (with fewer, the wait
+        times out and max_in_flight stays below n) instead of hoping that slow replies overlap."""
+        with self._lock:
+            self._hold_for, self._hold_timeout_s = n, timeout_s
+
     def __enter__(self) -> ScriptedServer:
         threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
@@ -77,6 +86,11 @@ class ScriptedServer:
             self.requests.append(request)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self.in_flight >= self._hold_for:
+                self._hold_for = 0
+                self._together.notify_all()
+            else:
+                self._together.wait_for(lambda: self._hold_for == 0, timeout=self._hold_timeout_s)
             if self._queue:
                 return self._queue.popleft()
         return self.respond(request) if self.respond else self.default

@@ -124,7 +124,8 @@ def test_llm_baselines_batch_the_films_and_keep_them_in_order(make_llm, scripted
 
 
 def test_llm_batches_run_at_bounded_concurrency(make_llm, scripted):
-    scripted.respond = lambda request: dataclasses.replace(scripted_classes(request), delay_s=0.1)
+    scripted.respond = scripted_classes
+    scripted.hold_until_together(2)
     one = split(movielens_critic(1, ratings=ratings_frame({1: 5})), k=2, seed=0, test_per_class=3,
                 validation_per_class=0)  # 9 test films, 5 batches of 2 or 1
     llm = make_llm(concurrency=2)

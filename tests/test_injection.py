@@ -60,11 +60,7 @@ HOSTILE = ("# Heading §{tag}§\n"
 
 
 def hostile(tag: str) -> str:
-    text = HOSTILE.format(tag=tag)
-    # The prompt keeps no code fence: a writer's JSON reply that holds the prompt and a rationale with
-    # two fences between them is cut at the fences by vt_core.core.llm.structured.parse_reply, and
-    # refinement would fail before the Refine page has a rationale to show.
-    return text.removesuffix("\n```python") if tag == "prompt" else text
+    return HOSTILE.format(tag=tag)
 
 
 # What each hostile construct looks like unescaped: none may reach a Markdown string.

@@ -232,6 +232,19 @@ def test_structured_tolerates_fences_and_prose(make_llm, scripted, store):
     assert llm_calls(store, "status") == [("ok",)]
 
 
+class Rewrite(BaseModel):
+    prompt: str
+    rationale: str
+
+
+def test_structured_keeps_code_fences_inside_the_json_strings(make_llm, scripted):
+    """A writer's reply whose prompt holds a fenced block: the fences belong to the strings."""
+    reply = {"prompt": "# Format\nAnswer like this:\n```\nTitle (year)\n```\n", "rationale": "Show the ```format```."}
+    scripted.script(Reply(content=json.dumps(reply)))
+    assert make_llm().structured(HELLO, Rewrite) == Rewrite(**reply)
+    assert len(scripted.requests) == 1  # no corrective retry
+
+
 def test_structured_corrects_an_invalid_reply_once(make_llm, scripted, store):
     scripted.script(Reply(content=INVALID), Reply(content='{"verdict": "violated", "confidence": 2}'))
     result = make_llm().structured(HELLO, Verdict)
@@ -399,7 +412,8 @@ def test_estimate_before_and_after_a_batch(make_llm, scripted):
 
 
 def test_batch_is_bounded_ordered_and_reports_progress(make_llm, scripted, store):
-    scripted.respond = lambda request: Reply(content=request["messages"][-1]["content"], delay_s=0.1)
+    scripted.respond = lambda request: Reply(content=request["messages"][-1]["content"])
+    scripted.hold_until_together(6)
     llm = make_llm({"VT_CONCURRENCY": "6"})
     assert llm.concurrency == 6
     requests = [ChatRequest(user(f"item {i}")) for i in range(24)]
@@ -422,7 +436,7 @@ def test_batch_is_bounded_ordered_and_reports_progress(make_llm, scripted, store
 
 
 def test_map_concurrency_argument_overrides_the_default(make_llm, scripted):
-    scripted.default = Reply(delay_s=0.1)
+    scripted.hold_until_together(3)
     llm = make_llm({"VT_CONCURRENCY": "8", "VT_MODEL": "m"})
     llm.map(lambda i: llm.chat(user(f"n{i}")), range(9), concurrency=3)
     assert scripted.max_in_flight == 3

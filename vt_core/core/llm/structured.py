@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
@@ -27,16 +27,31 @@ def response_format(schema: type[BaseModel], structured_format: str) -> dict | N
 def parse_reply(text: str, schema: type[BaseModel]) -> BaseModel:
     """Validate a reply against `schema`, tolerating code fences and prose around the JSON.
 
-    Raises pydantic.ValidationError when no valid object can be found.
+    The whole reply is tried before the inside of its first code fence: a fence may also sit
+    inside one of the JSON's strings (a prompt with a code block in it). Raises
+    pydantic.ValidationError, the first attempt's, when no valid object can be found.
     """
     fenced = _FENCE.search(text)
-    candidate = fenced.group(1) if fenced else text
-    start, end = candidate.find("{"), candidate.rfind("}")
-    if start != -1 and end > start:
-        candidate = candidate[start : end + 1]
+    first_error = None
+    for candidate in (text, fenced.group(1)) if fenced else (text,):
+        start, end = candidate.find("{"), candidate.rfind("}")
+        if start != -1 and end > start:
+            candidate = candidate[start : end + 1]
+        try:
+            # strict=False lets raw newlines and tabs inside strings through, as small models write them
+            return schema.model_validate(json.loads(candidate.strip(), strict=False))
+        except json.JSONDecodeError:
+            error = _validation_error(schema, candidate)
+        except ValidationError as exc:
+            error = exc
+        first_error = first_error or error
+    raise first_error
+
+
+def _validation_error(schema: type[BaseModel], text: str) -> ValidationError:
+    """pydantic's own account of why `text` is not valid JSON for `schema`."""
     try:
-        # strict=False lets raw newlines and tabs inside strings through, as small models write them
-        data = json.loads(candidate.strip(), strict=False)
-    except json.JSONDecodeError:
-        return schema.model_validate_json(candidate.strip())  # raises a ValidationError saying why
-    return schema.model_validate(data)
+        schema.model_validate_json(text.strip())
+    except ValidationError as exc:
+        return exc
+    raise AssertionError("json rejected text that pydantic accepts")  # pragma: no cover
