@@ -16,9 +16,18 @@ subset (the first 100 human raters, both dimensions, one fit each). `page_rerun_
 5 reruns of the statistics page (AppTest, in this process) once its first run has analysed the study
 and cached the result, target <= 0.3 s; `page_first_run_s` is that first run.
 
-    python bench/stats_scale.py      # last line: JSON with ratings, analysis_s, mixed_model_s, ...
+`studies_page_rerun_s` is the median of 7 reruns of the Rating studies page (AppTest through app.py,
+as a researcher's click reruns it: monitor, items, status, pilot form and export buttons) after its
+first run, on a study of its own size in another DuckDB file: 60 raters (54 human, 2 of them failing
+an attention check, and 6 LLM) who each rated all 20 items (10 per condition) on both dimensions,
+with a lease per rated item (2,400 rating rows); target <= 0.3 s. `studies_page_first_run_s` is
+that first run.
+
+    python bench/stats_scale.py                 # last line: JSON with ratings, analysis_s, mixed_model_s, ...
+    python bench/stats_scale.py --studies-page  # only the Rating studies page (seconds, not minutes)
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -43,12 +52,15 @@ CONDITIONS = ("baseline", "tuned")
 DIMENSIONS = {"adherence": 0.3, "quality": 0.0}  # planted latent effect of 'tuned'
 MIXED_RATERS = 100
 SEED = 20261124
+# The Rating studies page's study: 60 raters x 20 items.
+PAGE_HUMANS, PAGE_LLMS, PAGE_EXCLUDED, PAGE_ITEMS_PER_CONDITION = 54, 6, 2, 10
+STUDIES_PAGE = "views/researcher/studies.py"
 
 
-def _definition() -> dict:
+def _definition(items_per_condition: int = ITEMS_PER_CONDITION, raters: int = HUMANS + LLMS) -> dict:
     return {
         "name": "stats scale", "conditions": [{"name": c} for c in CONDITIONS], "instructions": ["Be brief."],
-        "items_per_rater": 2 * ITEMS_PER_CONDITION, "ratings_per_item": HUMANS + LLMS,
+        "items_per_rater": 2 * items_per_condition, "ratings_per_item": raters,
         "attention_checks": [
             {"instruction": "Answer 2 for adherence.", "dimension": "adherence", "expected": 2},
             {"instruction": "Answer 6 for quality.", "dimension": "quality", "expected": 6}],
@@ -58,17 +70,19 @@ def _definition() -> dict:
     }
 
 
-def build_study(store: Store) -> int:
-    """Create the 200,000-rating study in `store`; returns its id."""
-    study = create_study(store, parse_study(_definition()))
+def build_study(store: Store, humans: int = HUMANS, llms: int = LLMS, excluded: int = EXCLUDED,
+                items_per_condition: int = ITEMS_PER_CONDITION, leases: bool = False) -> int:
+    """Create the study in `store` (by default the 200,000-rating one; with `leases`, each rated item
+    also leased and shown, as the assignment leaves it); returns its id."""
+    study = create_study(store, parse_study(_definition(items_per_condition, humans + llms)))
     for condition in CONDITIONS:
         import_items_jsonl(store, study, condition, [json.dumps(
             {"messages": [{"role": "user", "content": f"question {i}"},
                           {"role": "assistant", "content": f"{condition} answer {i}"}], "match_key": f"m{i}"})
-            for i in range(ITEMS_PER_CONDITION)])
+            for i in range(items_per_condition)])
     add_check_items(store, study)
     db = store.cursor()
-    kinds = ["human"] * HUMANS + ["llm"] * LLMS
+    kinds = ["human"] * humans + ["llm"] * llms
     new_raters = pd.DataFrame({
         "study_id": study.id, "kind": kinds, "platform": ["prolific" if k == "human" else "llm" for k in kinds],
         "external_id": [f"r{i:04d}" for i in range(len(kinds))], "seed": np.arange(len(kinds)),
@@ -91,7 +105,7 @@ def build_study(store: Store) -> int:
     frames = []
     for dimension, effect in DIMENSIONS.items():
         rater_effect = rng.normal(0, 0.7, len(rater_ids)) + 0.4 * llm
-        item_effect = rng.normal(0, 0.5, ITEMS_PER_CONDITION)[scenario]
+        item_effect = rng.normal(0, 0.5, items_per_condition)[scenario]
         latent = (4 + rater_effect[:, None] + item_effect[None, :] + effect * tuned[None, :]
                   + rng.normal(0, 1, (len(rater_ids), len(item_ids))))
         frames.append(pd.DataFrame({
@@ -104,10 +118,15 @@ def build_study(store: Store) -> int:
     db.execute("INSERT INTO ratings (study_id, rater_id, item_id, dimension, value, seconds)"
                " SELECT study_id, rater_id, item_id, dimension, value, seconds FROM new_ratings")
     db.unregister("new_ratings")
+    if leases:
+        db.execute("INSERT INTO leases (item_id, rater_id, position, shown_at, expires_at)"
+                   " SELECT item_id, rater_id, row_number() OVER (PARTITION BY rater_id ORDER BY item_id),"
+                   " min(created_at) - INTERVAL 30 SECOND, min(created_at) + INTERVAL 30 MINUTE"
+                   " FROM ratings WHERE study_id = ? GROUP BY item_id, rater_id", [study.id])
     check = db.execute("SELECT id FROM study_items WHERE study_id = ? AND kind = 'attention' ORDER BY id LIMIT 1",
                        [study.id]).fetchone()[0]
     db.executemany("INSERT INTO rater_flags (rater_id, flag, detail) VALUES (?, 'attention_failed', ?)",
-                   [[int(r), json.dumps({"item_id": check})] for r in rater_ids[:EXCLUDED]])
+                   [[int(r), json.dumps({"item_id": check})] for r in rater_ids[:excluded]])
     return study.id
 
 
@@ -117,7 +136,7 @@ def page_runs(db_path: str, reruns: int = 5) -> tuple[float, float]:
     from streamlit.testing.v1 import AppTest
 
     os.environ.update({"VT_DB_PATH": db_path, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-    page = AppTest.from_file(str(ROOT / "views" / "researcher_statistics.py"), default_timeout=600)
+    page = AppTest.from_file(str(ROOT / "views" / "researcher" / "statistics.py"), default_timeout=600)
     start = time.perf_counter()
     page.run()
     first = time.perf_counter() - start
@@ -129,6 +148,45 @@ def page_runs(db_path: str, reruns: int = 5) -> tuple[float, float]:
         page.run()
         times.append(time.perf_counter() - start)
     return first, statistics.median(times)
+
+
+def studies_page_runs(db_path: str, reruns: int = 7) -> tuple[float, float]:
+    """The Rating studies page (through app.py, as in the browser) on a 60-rater x 20-item study in
+    a database of its own: its first run and the median rerun. No model is called."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    store = Store(db_path)
+    try:
+        build_study(store, PAGE_HUMANS, PAGE_LLMS, PAGE_EXCLUDED, PAGE_ITEMS_PER_CONDITION, leases=True)
+    finally:
+        store.close()
+    os.environ.update({"VT_DB_PATH": db_path, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    st.cache_resource.clear()  # the services of an earlier page (another database)
+    page = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600).run()
+    page.switch_page(STUDIES_PAGE)
+    start = time.perf_counter()
+    page.run()
+    first = time.perf_counter() - start
+    if page.exception or not page.get("download_button"):
+        raise RuntimeError(f"the Rating studies page failed: {page.exception}")
+    times = []
+    for _ in range(reruns):
+        start = time.perf_counter()
+        page.run()
+        times.append(time.perf_counter() - start)
+    if page.exception:
+        raise RuntimeError(f"the Rating studies page failed on a rerun: {page.exception}")
+    return first, statistics.median(times)
+
+
+def measure_studies_page(tmp: str) -> dict:
+    first, rerun = studies_page_runs(f"{tmp}/studies.duckdb")
+    return {"studies_page_rerun_s": round(rerun, 3), "studies_page_rerun_target_s": 0.3,
+            "studies_page_first_run_s": round(first, 3),
+            "studies_page_study": {"raters": PAGE_HUMANS + PAGE_LLMS, "items": 2 * PAGE_ITEMS_PER_CONDITION,
+                                   "rating_rows": (PAGE_HUMANS + PAGE_LLMS) * 2 * PAGE_ITEMS_PER_CONDITION
+                                   * len(DIMENSIONS)}}
 
 
 def measure(db_path: str) -> dict:
@@ -170,8 +228,14 @@ def measure(db_path: str) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--studies-page", action="store_true",
+                        help="only the Rating studies page's figures (skips the 200,000-rating study)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vt-stats-") as tmp:
-        print(json.dumps(measure(f"{tmp}/stats.duckdb")))
+        result = {} if args.studies_page else measure(f"{tmp}/stats.duckdb")
+        result.update(measure_studies_page(tmp))
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

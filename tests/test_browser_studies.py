@@ -1,11 +1,15 @@
 """A researcher builds a rating study with the form on the Rating studies page, in a real Chromium
-against `streamlit run app.py`, and downloads it as a TOML study file that loads back the same."""
+against `streamlit run app.py`, and downloads it as a TOML study file that loads back the same; and
+downloads a rated study's exports, which the page builds only when their button is clicked."""
 
 import pytest
 
-from tests.browser import browser_page, chromium, playwright, streamlit_app
+from tests.browser import browser_page, chromium, playwright, settle, streamlit_app
 from tests.scripted_server import Reply, ScriptedServer
+from tests.test_monitor import add_rater, build_study, flag, item_ids, rate
 from vt_core.core.store import Store
+from vt_core.crowd.exclusion import ExclusionRules
+from vt_core.crowd.export import FORMATS, export_bytes
 from vt_core.crowd.studies import list_studies, load_study_file
 from vt_core.designer.demo import seed_demo
 from vt_core.designer.projects import add_version, current_version
@@ -62,5 +66,50 @@ def test_build_a_study_with_the_form(tmp_path):
         assert "Never promise a refund." in definition.instructions
         assert len(definition.attention_checks) == 2
         assert load_study_file(saved) == definition  # the download loads back as the same study
+    finally:
+        store.close()
+
+
+def test_the_exports_download_when_clicked(tmp_path):
+    """The export buttons hand Streamlit a callable (nothing is built on a rerun): the browser
+    gets each file only by asking for it on the click, and it is the export of the ratings."""
+    store = Store(tmp_path / "vt.duckdb")
+    try:
+        study = build_study(store)
+        items = item_ids(store, study.id)
+        for n, name in enumerate(("p1", "p2", "p3")):
+            rater = add_rater(store, study.id, name)
+            for i, item in enumerate(items):
+                rate(store, study.id, rater.id, item, 1 + (n + i) % 7, 7 - (n * i) % 7, seconds=5.0 + i)
+        flag(store, rater.id, "attention_failed", items[0])  # p3 is excluded under the page's default rules
+    finally:
+        store.close()
+    downloaded = {}
+    with ScriptedServer(Reply(content="unused")) as model, \
+            streamlit_app(tmp_path, {"OPENAI_BASE_URL": model.url}) as url, chromium() as browser, \
+            browser_page(browser, tmp_path, timeout_ms=RERUN_MS, width=1300, accept_downloads=True) as page:
+        page.goto(f"{url}/researcher_studies")
+        expect(page.get_by_role("heading", name="Export")).to_be_visible()
+        settle(page)
+        for fmt, label in zip(FORMATS, ("Download CSV", "Download Parquet", "Download JSONL"), strict=True):
+            with page.expect_download() as download:
+                page.get_by_role("button", name=label, exact=True).click()
+            assert download.value.suggested_filename == f"study-{study.id}-ratings.{fmt}"
+            saved = tmp_path / f"downloaded.{fmt}"
+            download.value.save_as(saved)
+            downloaded[fmt] = saved.read_bytes()
+        assert page.get_by_test_id("stException").count() == 0
+        assert page.page_errors == []
+
+    store = Store(tmp_path / "vt.duckdb")
+    try:
+        for fmt in ("csv", "jsonl"):
+            assert downloaded[fmt] == export_bytes(store, study.id, fmt, ExclusionRules())
+        assert downloaded["csv"].decode().count("\n") == 1 + 3 * len(items) * 2  # header, 3 raters x items x 2
+        assert b",true," in downloaded["csv"]  # p3's rows, flagged as excluded, still there
+        copy = tmp_path / "copy.parquet"
+        copy.write_bytes(downloaded["parquet"])
+        assert store.cursor().execute(f"SELECT count(*), count(*) FILTER (excluded) FROM '{copy}'").fetchone() \
+            == (3 * len(items) * 2, len(items) * 2)
     finally:
         store.close()

@@ -14,7 +14,7 @@ import pytest
 from vt_core.crowd.assignment import Identity, finish, mark_shown, next_item, register_rater, set_rater_status, submit
 from vt_core.crowd.exclusion import NO_EXCLUSION, ExclusionRules
 from vt_core.crowd.items import add_check_items, import_items_jsonl
-from vt_core.crowd.monitoring import alpha_ordinal, monitor, monitor_summary
+from vt_core.crowd.monitoring import alpha_ordinal, fingerprint, monitor, monitor_summary
 from vt_core.crowd.studies import create_study, parse_study, set_study_status
 
 T0 = datetime(2026, 11, 24, 12, 0, 0)
@@ -140,6 +140,54 @@ def test_an_empty_study(store):
     assert [a.alpha for a in m.agreement] == [None, None, None, None]  # no human-llm rows without both kinds
     assert {a.group for a in m.agreement} == {"human", "llm"}
     assert m.excluded == []
+
+
+# -- the data fingerprint ----------------------------------------------------------------------
+
+
+def test_the_fingerprint_changes_with_everything_the_monitor_shows_and_only_then(store):
+    """The Rating studies page caches the monitor on this key: every change below must give a key
+    never seen before, reading it again without a change must give the same key, and another
+    study's data must not move it."""
+    keys = []
+
+    def changed() -> None:
+        key = fingerprint(store, study.id)
+        assert key not in keys
+        assert fingerprint(store, study.id) == key
+        keys.append(key)
+
+    study = create_study(store, parse_study(definition()))
+    changed()
+    import_items_jsonl(store, study, "a", jsonl("a", 2))
+    changed()
+    import_items_jsonl(store, study, "b", jsonl("b", 2))
+    changed()
+    add_check_items(store, study)
+    changed()
+    set_study_status(store, study.id, "open")
+    changed()
+    rater = register_rater(store, study.id, Identity("prolific", "p1"), conditions=["a", "b"])
+    changed()
+    set_rater_status(store, rater.id, "rating")  # a status change alone: no row is added
+    changed()
+    item = next_item(store, rater, items_per_rater=4, k=3, lease_minutes=30, now=T0)  # a lease
+    changed()
+    mark_shown(store, rater.id, item.id, now=T0)  # the lease's shown_at, nothing else
+    changed()
+    submit(store, rater.id, item.id, {"adherence": 4, "quality": 5}, now=T0 + timedelta(seconds=10))
+    changed()
+    flag(store, rater.id, "attention_failed", item.id)  # a flag alone
+    changed()
+    finish(store, rater, now=T0 + timedelta(minutes=1))
+    changed()
+
+    other = build_study(store, name="another study")
+    someone = add_rater(store, other.id, "p1")
+    rate(store, other.id, someone.id, item_ids(store, other.id)[0], 3, 3)
+    flag(store, someone.id, "attention_failed", item_ids(store, other.id)[0])
+    assert fingerprint(store, study.id) == keys[-1]
+    assert fingerprint(store, other.id) not in keys
 
 
 # -- exclusion rules ---------------------------------------------------------------------------

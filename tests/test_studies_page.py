@@ -1,5 +1,6 @@
 """Researcher › Rating studies through AppTest, on a real DuckDB file: load a study (and refuse a bad
-one), import items, add checks, open it, watch the monitor fill, and the export buttons."""
+one), import items, add checks, open it, watch the monitor fill (and follow new data on a rerun while
+it is cached), and the export buttons, whose files are built when clicked, not on every rerun."""
 
 from datetime import datetime, timedelta
 
@@ -7,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import ScriptedServer
-from tests.test_monitor import definition, jsonl
+from tests.test_monitor import build_study, definition, flag, jsonl
 from tests.test_pilot import scripted_rater
 from tests.test_studies import scripted_conversation, selfplay_study
 from tests.test_study_cli import toml_of
@@ -184,3 +185,66 @@ def test_a_pilot_from_the_page(app_env):
         counts = table(at, "started")
         llm_row = counts[counts["raters"] == "llm"].iloc[0]
         assert (llm_row["started"], llm_row["completed"]) == (2, 2)
+
+
+EXPORT_LABELS = ["Download CSV", "Download Parquet", "Download JSONL"]
+
+
+def export_buttons(at: AppTest) -> list:
+    return [b.proto for b in at.get("download_button") if b.proto.label in EXPORT_LABELS]
+
+
+def human_counts(at: AppTest) -> dict:
+    counts = table(at, "started")
+    return counts[counts["raters"] == "human"].iloc[0].to_dict()
+
+
+def rate_one_item(store, study, name: str, now: datetime):
+    rater = register_rater(store, study.id, Identity("prolific", name), conditions=["a", "b"])
+    set_rater_status(store, rater.id, "rating")
+    item = next_item(store, rater, items_per_rater=4, k=3, lease_minutes=30, now=now)
+    mark_shown(store, rater.id, item.id, now=now)
+    submit(store, rater.id, item.id, {"adherence": 5, "quality": 5}, now=now + timedelta(seconds=10))
+    return rater, item
+
+
+def test_the_exports_are_built_when_clicked_not_on_every_rerun(app):
+    store = app_store()
+    study = build_study(store)
+    rate_one_item(store, study, "p1", T0)
+    at = app.run().run()
+    assert not at.exception
+    buttons = export_buttons(at)
+    assert [b.label for b in buttons] == EXPORT_LABELS
+    # deferred: the page handed Streamlit a callable, so no file exists until the browser asks for
+    # it (an export built on the rerun would be a stored file with a URL instead)
+    assert all(b.deferred_file_id and not b.url for b in buttons)
+
+
+def test_the_monitor_follows_new_data_between_reruns(app):
+    store = app_store()
+    study = build_study(store)
+    at = app.run()
+    assert (human_counts(at)["started"], human_counts(at)["ratings"]) == (0, 0)
+    at.run()  # unchanged data: the cached monitor
+
+    rater, item = rate_one_item(store, study, "p1", T0)
+    at.run()
+    counts = human_counts(at)
+    assert (counts["started"], counts["rating"], counts["completed"], counts["ratings"]) == (1, 1, 0, 1)
+    assert sum(table(at, "human ratings")["human ratings"]) == 1
+    assert counts["median seconds per item"] == "10.0"
+    at.run()
+    assert human_counts(at)["ratings"] == 1
+
+    set_rater_status(store, rater.id, "completed")  # a status change alone, no new rating
+    at.run()
+    counts = human_counts(at)
+    assert (counts["rating"], counts["completed"], counts["ratings"]) == (0, 1, 1)
+    assert not any("reasons" in df.value.columns for df in at.dataframe)
+
+    flag(store, rater.id, "attention_failed", item.id)  # a flag alone: the rater is now excluded
+    at.run()
+    assert not at.exception
+    assert table(at, "reasons")["external id"].tolist() == ["p1"]
+    assert any(md.value.startswith("**Excluded raters: 1**") for md in at.markdown)

@@ -1,7 +1,14 @@
 import streamlit as st
 
 from views.shared.services import demo_notice, flash, services, show_errors, show_flash
-from views.shared.studies import STUDIES_DIR, exclusion_controls, exclusion_rules, study_file_picker
+from views.shared.studies import (
+    STUDIES_DIR,
+    cached_monitor,
+    exclusion_controls,
+    exclusion_rules,
+    export_download,
+    study_file_picker,
+)
 from vt_core.core.llm import LLMError
 from vt_core.crowd import (
     CHECKS_CONDITION,
@@ -13,11 +20,9 @@ from vt_core.crowd import (
     add_items_from_selfplay,
     create_study,
     definition_to_toml,
-    export_bytes,
     import_items_jsonl,
     list_studies,
     load_study_file,
-    monitor,
     parse_study,
     parse_toml,
     run_pilot,
@@ -190,7 +195,7 @@ definition = study.definition
 
 # -- items (draft only) --------------------------------------------------------------------------
 
-m = monitor(store, study.id, exclusion=exclusion_rules("rs_ex"))
+m = cached_monitor(store, study.id, exclusion_rules("rs_ex"))
 items_by_condition = {row["condition"]: row["items"] for row in m.per_condition}
 st.subheader("Items")
 st.caption(f"{definition.items_per_rater} items per rater, {definition.ratings_per_item} ratings per item, "
@@ -322,9 +327,10 @@ if m.excluded:
 
 st.subheader("Export")
 st.caption("One row per rating and dimension, with rater, item, condition, timings, flags and the "
-           "exclusion under the rules above.")
+           "exclusion under the rules above. Each file is built when you click its button, from the "
+           "ratings at that moment.")
 cols = st.columns(len(FORMATS))
 for col, fmt in zip(cols, FORMATS, strict=True):
     col.download_button(f"Download {fmt.upper() if fmt != 'parquet' else 'Parquet'}",
-                        data=export_bytes(store, study.id, fmt, m.rules),
+                        data=export_download(store, study.id, fmt, m.rules), on_click="ignore",
                         file_name=f"study-{study.id}-ratings.{fmt}", mime=MEDIA_TYPES[fmt], key=f"rs_export_{fmt}")

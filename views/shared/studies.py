@@ -1,11 +1,15 @@
-"""What the researcher's study pages share: study files (from studies/ or uploaded) and the
-exclusion rules of the monitor and the statistics."""
+"""What the researcher's study pages share: study files (from studies/ or uploaded), the
+exclusion rules of the monitor and the statistics, the monitor cached on the study's data, and
+export downloads built only when clicked."""
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
 
-from vt_core.crowd import ExclusionRules
+from vt_core.core.store import Store
+from vt_core.crowd import ExclusionRules, export_bytes, fingerprint, monitor
 
 STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
 
@@ -41,3 +45,24 @@ def exclusion_controls(prefix: str) -> ExclusionRules:
                       key=f"{prefix}_gold_share", disabled=not get(f"{prefix}_gold"))
     return exclusion_rules(prefix)
 
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _monitor(_store: Store, db_path: str, study_id: int, rules: ExclusionRules, data: tuple):
+    # cache_resource, not cache_data: the Monitor is shared (read-only) rather than pickled, which
+    # its RaterCounts class (made by make_dataclass) does not allow. `data` is only part of the key.
+    return monitor(_store, study_id, exclusion=rules)
+
+
+def cached_monitor(store: Store, study_id: int, rules: ExclusionRules):
+    """The study's monitor under the rules, computed again only when its data changed: a rerun on
+    unchanged data costs crowd.fingerprint's one small query. The fingerprint is read before the
+    monitor, so a cached monitor is never older than its key; the database path is in the key, as
+    study ids repeat from one database to the next."""
+    return _monitor(store, str(store.path), study_id, rules, fingerprint(store, study_id))
+
+
+def export_download(store: Store, study_id: int, fmt: str, rules: ExclusionRules) -> Callable[[], bytes]:
+    """The export as st.download_button's `data=` callable: Streamlit builds the file when the
+    button is clicked (in a worker thread, on that thread's own cursor), never on a rerun."""
+    return partial(export_bytes, store, study_id, fmt, rules)

@@ -23,7 +23,7 @@ from vt_core.crowd.demo import is_demo_study, seed_demo_study
 from vt_core.crowd.exclusion import ExcludedRater, ExclusionRules, excluded_raters, exclusion_label
 from vt_core.crowd.export import FORMATS, MEDIA_TYPES, export_bytes, export_ratings
 from vt_core.crowd.items import add_check_items, add_items_from_selfplay, import_items_jsonl, list_items
-from vt_core.crowd.monitoring import dimension_agreement, monitor, monitor_summary
+from vt_core.crowd.monitoring import dimension_agreement, fingerprint, monitor, monitor_summary
 from vt_core.crowd.pilot import run_pilot
 from vt_core.crowd.studies import (
     CHECKS_CONDITION,
@@ -51,7 +51,7 @@ __all__ = [
     "add_check_items", "add_items_from_selfplay", "check_platform", "CHECKS_CONDITION", "completion_url",
     "Condition", "create_study", "create_study_from_file", "DEFAULT_LABELS", "definition_to_toml",
     "dimension_agreement", "end_early", "ended_early", "excluded_raters", "ExcludedRater", "exclusion_label",
-    "ExclusionRules", "export_bytes", "export_ratings", "finish", "FORMATS", "get_study",
+    "ExclusionRules", "export_bytes", "export_ratings", "fingerprint", "finish", "FORMATS", "get_study",
     "get_study_by_token", "identity_from_params", "import_items_jsonl", "is_demo_study", "list_items",
     "list_studies", "load_study_file", "mark_shown", "MEDIA_TYPES", "monitor", "monitor_summary", "next_item",
     "parse_definition", "parse_study", "parse_toml", "RATER_KINDS", "rater_progress", "read_toml", "repeated",
