@@ -217,7 +217,6 @@ def monitor_summary(m: Monitor) -> str:
     return "\n".join(lines)
 
 
-
 # -- the data fingerprint ------------------------------------------------------------------------
 
 
