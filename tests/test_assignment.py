@@ -240,6 +240,27 @@ def test_live_leases_count_towards_k_and_expired_ones_return_items(store):
     assert next_item(store, c, items_per_rater=1, k=1, lease_minutes=5, now=T0 + timedelta(hours=1)) is None
 
 
+def test_a_rater_who_failed_an_attention_check_does_not_fill_k(store):
+    """Their ratings are excluded from the analysis, so the item goes on to another rater."""
+    study = make_study(store, conditions=("c",), per_condition=1, attention=1)
+    careless, careful, third = (rating_rater(store, study, n, conditions=("c",)) for n in ("careless", "careful", "x"))
+    now = T0
+    while (item := next_item(store, careless, items_per_rater=1, k=1, lease_minutes=10, now=now)):
+        wrong = {"adherence": 7, "quality": 7}  # the check asked for 2 and 3
+        assert submit(store, careless.id, item.id, wrong if item.kind == "attention" else GOOD, now=now).stored
+        now += timedelta(seconds=10)
+    assert rater_progress(store, careless, items_per_rater=1, k=1, now=now).done == 2
+
+    regular = next_item(store, careful, items_per_rater=1, k=1, lease_minutes=10, now=now)
+    assert regular is not None and regular.kind == "regular"
+    assert submit(store, careful.id, regular.id, GOOD, now=now, k=1).stored
+    # The careful rater's rating counts: the item is full for everyone else.
+    check = next_item(store, third, items_per_rater=1, k=1, lease_minutes=10, now=now)
+    assert check.kind == "attention"
+    assert submit(store, third.id, check.id, check.expected, now=now).stored
+    assert next_item(store, third, items_per_rater=1, k=1, lease_minutes=10, now=now) is None
+
+
 def test_late_submit_on_an_expired_lease_nobody_took_is_kept(store):
     study = make_study(store, conditions=("c",), per_condition=2)
     a = rating_rater(store, study, "a", conditions=("c",))

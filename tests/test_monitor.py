@@ -219,6 +219,14 @@ def test_exclusion_rules(store):
     # excluded raters stay in the data: their ratings are still counted
     assert monitor(store, study.id).ratings("human") == 12
 
+    def valid_and_lacking(rules):
+        return {(row["kind"], row["valid"], row["lacking"]) for row in monitor(store, study.id, exclusion=rules).per_item}
+
+    # k is 3: each regular item lacks the valid ratings of the raters the rules exclude; checks lack none
+    assert valid_and_lacking(NO_EXCLUSION) == {("regular", 3, 0), ("attention", 0, 0)}
+    assert valid_and_lacking(ExclusionRules()) == {("regular", 2, 1), ("attention", 0, 0)}
+    assert valid_and_lacking(ExclusionRules(True, 0.25)) == {("regular", 1, 2), ("attention", 0, 0)}
+
 
 # -- agreement ---------------------------------------------------------------------------------
 

@@ -2,12 +2,19 @@
 against the scripted server, and check items), on the real DuckDB store."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.scripted_server import Reply
-from vt_core.crowd.items import add_check_items, add_items_from_selfplay, import_items_jsonl, list_items
+from vt_core.crowd.items import (
+    add_check_items,
+    add_items_from_selfplay,
+    import_items_jsonl,
+    list_items,
+    unresolved_prompts,
+)
 from vt_core.crowd.studies import (
     CHECKS_CONDITION,
     MAX_STUDY_FILE_BYTES,
@@ -380,6 +387,18 @@ def test_selfplay_needs_one_project_and_its_own_versions(store, make_llm, projec
     with pytest.raises(StudyError, match="name no project and version"):
         add_items_from_selfplay(store, make_llm(), imported, n=2, max_turns=1, seed=0)
     assert counts(store) == (before[0] + 3, before[1])
+
+
+def test_prompts_that_do_not_exist_yet_are_named_by_field_and_checked_again_at_add_items(store, make_llm, project):
+    study = create_study(store, selfplay_study(project, (project.current_version_id, 999), name="early"))
+    problem = f"conditions[1].version: project {project.name!r} has no prompt version 999"
+    assert unresolved_prompts(store, study.definition) == [problem]
+    with pytest.raises(StudyError, match=re.escape(problem)):
+        add_items_from_selfplay(store, make_llm(), study, n=2, max_turns=1, seed=0)
+    assert list_items(store, study.id) == []
+    nowhere = create_study(store, selfplay_study(project, (project.current_version_id, 2), name="nowhere",
+                                                 other_project="Gone bot"))
+    assert unresolved_prompts(store, nowhere.definition) == ["conditions[1].project: there is no project named 'Gone bot'"]
 
 
 def test_a_jsonl_file_that_is_not_utf8_is_refused_alike_from_a_path_and_an_upload(store, tmp_path):

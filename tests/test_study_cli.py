@@ -42,6 +42,9 @@ def test_load_prints_the_id_and_the_link(tmp_path):
     store = Store(tmp_path / "vt.duckdb")
     try:
         assert out[1] == f"rater link: /?study={get_study(store, 1).token}"
+        # The shipped file names the demo project, which this empty database does not hold yet.
+        assert out[2].startswith("note: the conditions name prompts that do not exist yet")
+        assert out[3] == "  conditions[0].project: there is no project named 'Movie night (demo)'"
     finally:
         store.close()
     again = run(tmp_path, "load", str(SHIPPED))

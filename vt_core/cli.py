@@ -21,6 +21,7 @@ from vt_core.crowd import (
     monitor_summary,
     run_pilot,
     seed_demo_study,
+    unresolved_prompts,
 )
 from vt_core.designer import (
     RefineError,
@@ -179,9 +180,13 @@ def _rules(args: argparse.Namespace) -> ExclusionRules:
 
 def cmd_study_load(args: argparse.Namespace) -> int:
     definition = load_study_file(args.file)  # an invalid file fails before the database opens
-    study = create_study(_study_store(), definition)
+    store = _study_store()
+    study = create_study(store, definition)
     print(f"study {study.id} {study.name!r} created as a draft")
     print(f"rater link: /?study={study.token}")
+    if problems := unresolved_prompts(store, definition):
+        print("note: the conditions name prompts that do not exist yet; create them before adding self-play "
+              "items:\n  " + "\n  ".join(problems))
     return 0
 
 

@@ -22,7 +22,13 @@ from vt_core.crowd.assignment import (
 from vt_core.crowd.demo import is_demo_study, seed_demo_study
 from vt_core.crowd.exclusion import ExcludedRater, ExclusionRules, excluded_raters, exclusion_label
 from vt_core.crowd.export import FORMATS, MEDIA_TYPES, export_bytes, export_ratings
-from vt_core.crowd.items import add_check_items, add_items_from_selfplay, import_items_jsonl, list_items
+from vt_core.crowd.items import (
+    add_check_items,
+    add_items_from_selfplay,
+    import_items_jsonl,
+    list_items,
+    unresolved_prompts,
+)
 from vt_core.crowd.monitoring import dimension_agreement, fingerprint, monitor, monitor_summary
 from vt_core.crowd.pilot import run_pilot
 from vt_core.crowd.studies import (
@@ -56,5 +62,5 @@ __all__ = [
     "list_studies", "load_study_file", "mark_shown", "MEDIA_TYPES", "monitor", "monitor_summary", "next_item",
     "parse_definition", "parse_study", "parse_toml", "RATER_KINDS", "rater_progress", "read_toml", "repeated",
     "record_comprehension", "register_rater", "room", "run_pilot", "seed_demo_study", "set_rater_status",
-    "set_study_status", "Study", "StudyError", "submit", "Text",
+    "set_study_status", "Study", "StudyError", "submit", "Text", "unresolved_prompts",
 ]

@@ -17,7 +17,9 @@ Decisions, in one place:
   left for this rater, the next condition in their order is used rather than stopping them.
 - **Least-rated first.** An item's load is the number of distinct raters *of the same kind*
   who rated it or hold a live lease on it (human and LLM raters are separate pools, so a
-  pilot with simulated raters never uses up human capacity). Candidates with load < k are
+  pilot with simulated raters never uses up human capacity), leaving out raters who failed an
+  attention check: the default exclusion rule drops their ratings from the analysis, so they
+  must not fill an item's k. Candidates with load < k are
   taken lowest load first, ties broken by a hash of the rater's seed and the item id (a
   per-rater shuffle that does not change as other items fill up).
 - **Matched items.** An item never follows the rater's previous item when both share a
@@ -27,9 +29,9 @@ Decisions, in one place:
   that way stores nothing (``reason='lease_lost'``). A late submit on an expired lease nobody
   took over is stored if the item still has room under k.
 - **Concurrency.** DuckDB lets one process open the file, so lease-taking is serialised by a
-  per-study lock in this process; the transactions are short and retried on DuckDB's
-  ``TransactionException`` (write-write conflicts, e.g. a submit and a lease-taker deleting
-  the same expired lease, or two tabs submitting the same item). The ratings key
+  per-study lock in this process; the transactions are short, and the store runs them again
+  after a write-write conflict (e.g. a submit and a lease-taker deleting the same expired lease,
+  or two tabs submitting the same item). The ratings key
   ``UNIQUE (rater_id, item_id, dimension)`` is the final guard against double submits.
 
 All SQL is parameterised. Times are naive UTC datetimes; every function takes ``now`` so
@@ -44,18 +46,18 @@ import random
 import re
 import secrets
 import threading
-import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import duckdb
 
 from vt_core.core.design import balanced_latin_square
 from vt_core.core.store import Store, naive_utc
+from vt_core.crowd.exclusion import Reason
 from vt_core.crowd.items import ITEM_COLUMNS, StudyItem, study_items
 from vt_core.crowd.studies import DEFAULT_DIMENSIONS
 
@@ -103,12 +105,16 @@ RATER_STATUSES = ("consent", "comprehension", "rating", "completed", "failed_che
 FINAL_STATUSES = ("completed", "screened_out", "failed_checks")
 ATTENTION_FAILURES_TO_FAIL = 2
 GOLD_TOLERANCE = 1  # a gold answer more than this many scale points from the known one is a miss
-MAX_RETRIES = 50
+
+# Whether rater `ra` counts towards an item's k: not once they failed an attention check, since the
+# default exclusion rule (crowd.exclusion) leaves their ratings out of the analysis; the item then
+# goes on to another rater. The flag's name is a constant, not a parameter.
+_FILLS_K = (f"NOT EXISTS (SELECT 1 FROM rater_flags f WHERE f.rater_id = ra.id"
+            f" AND f.flag = '{Reason.ATTENTION_FAILED.value}')")
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ANON_PREFIX = "anon-"
 
-T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,7 +307,7 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
                               [study_id, kind]).fetchone()[0]
         order = [conditions[i] for i in square[arrivals % len(square)]]
         try:
-            db.execute(
+            store.transaction(lambda db: db.execute(
                 "INSERT INTO raters (study_id, kind, platform, external_id, session_id, assignment_id,"
                 " hit_id, submit_to, persona, seed, condition_order, status)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'consent')",
@@ -309,7 +315,7 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
                  identity.assignment_id, identity.hit_id, identity.submit_to,
                  json.dumps(persona) if persona is not None else None,
                  seed if seed is not None else secrets.randbits(62), json.dumps(order)],
-            )
+            ))
         except (duckdb.ConstraintException, duckdb.TransactionException):
             pass  # someone registered the same identity first: theirs is the rater
     rater = _find_rater(db, study_id, identity.platform, identity.external_id)
@@ -322,7 +328,7 @@ def set_rater_status(store: Store, rater_id: int, status: str, *, now: datetime 
     if status not in RATER_STATUSES:
         raise ValueError(f"unknown rater status {status!r}; expected one of {', '.join(RATER_STATUSES)}")
     finished = naive_utc(now) if status in FINAL_STATUSES else None
-    _retry(lambda: store.cursor().execute(
+    store.transaction(lambda db: db.execute(
         "UPDATE raters SET status = ?, finished_at = coalesce(finished_at, ?) WHERE id = ?",
         [status, finished, rater_id]))
 
@@ -332,32 +338,23 @@ def record_comprehension(store: Store, rater_id: int, correct: bool, attempts_al
     """Record one comprehension-check attempt; the rater's status afterwards: 'rating' on
     success, 'screened_out' after the last allowed failure, else 'comprehension' (try again).
     A rater already past the check keeps their status."""
-    db = store.cursor()
+    def attempt(db) -> str:
+        row = db.execute("SELECT status, comprehension_attempts FROM raters WHERE id = ?",
+                         [rater_id]).fetchone()
+        if row is None:
+            raise ValueError(f"no rater {rater_id}")
+        status, attempts = row
+        if status in ("rating",) + FINAL_STATUSES:
+            return status
+        attempts += 1
+        new = "rating" if correct else (
+            "screened_out" if attempts >= attempts_allowed else "comprehension")
+        db.execute(
+            "UPDATE raters SET status = ?, comprehension_attempts = ?, finished_at = ? WHERE id = ?",
+            [new, attempts, naive_utc(now) if new == "screened_out" else None, rater_id])
+        return new
 
-    def attempt() -> str:
-        db.execute("BEGIN TRANSACTION")
-        try:
-            row = db.execute("SELECT status, comprehension_attempts FROM raters WHERE id = ?",
-                             [rater_id]).fetchone()
-            if row is None:
-                raise ValueError(f"no rater {rater_id}")
-            status, attempts = row
-            if status in ("rating",) + FINAL_STATUSES:
-                db.execute("ROLLBACK")
-                return status
-            attempts += 1
-            new = "rating" if correct else (
-                "screened_out" if attempts >= attempts_allowed else "comprehension")
-            db.execute(
-                "UPDATE raters SET status = ?, comprehension_attempts = ?, finished_at = ? WHERE id = ?",
-                [new, attempts, naive_utc(now) if new == "screened_out" else None, rater_id])
-            db.execute("COMMIT")
-            return new
-        except BaseException:
-            _rollback(db)
-            raise
-
-    return _retry(attempt)
+    return store.transaction(attempt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,10 +441,10 @@ def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime, 
         loads = dict(db.execute(
             "SELECT item_id, count(DISTINCT rater_id) FROM ("
             " SELECT r.item_id, r.rater_id FROM ratings r JOIN raters ra ON ra.id = r.rater_id"
-            "  WHERE r.study_id = ? AND ra.kind = ?"
+            f"  WHERE r.study_id = ? AND ra.kind = ? AND {_FILLS_K}"
             " UNION"
             " SELECT l.item_id, l.rater_id FROM leases l JOIN raters ra ON ra.id = l.rater_id"
-            "  WHERE ra.study_id = ? AND ra.kind = ? AND l.expires_at > ? AND l.rater_id <> ? AND ?"
+            f"  WHERE ra.study_id = ? AND ra.kind = ? AND l.expires_at > ? AND l.rater_id <> ? AND ? AND {_FILLS_K}"
             ") GROUP BY item_id",
             [study_id, kind, study_id, kind, now, rater_id, count_leases]).fetchall())
         block = _block_condition(order, items_per_rater, regular_done)
@@ -523,37 +520,28 @@ def next_item(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
     if held is not None:
         return held
 
-    def take() -> Item | None:
-        db.execute("BEGIN TRANSACTION")
-        try:
-            held = current()  # another tab of this rater may have just taken one
-            if held is not None:
-                db.execute("COMMIT")
-                return held
-            done, _total, candidates = _plan(db, rater_row, items_per_rater=items_per_rater, k=k,
-                                             now=now)
-            if not candidates:
-                db.execute("COMMIT")
-                return None
-            chosen = candidates[0]
-            expires_at = now + timedelta(minutes=lease_minutes)
-            # Expired leases of others on this item return to the pool now; deleting them
-            # conflicts with a late submit deleting its own, so exactly one of the two wins.
-            db.execute("DELETE FROM leases WHERE item_id = ? AND rater_id <> ? AND expires_at <= ?",
-                       [chosen.id, rater_id, now])
-            db.execute(
-                "INSERT INTO leases (item_id, rater_id, position, shown_at, expires_at)"
-                " VALUES (?, ?, ?, NULL, ?) ON CONFLICT (item_id, rater_id) DO UPDATE SET"
-                " position = excluded.position, shown_at = NULL, expires_at = excluded.expires_at",
-                [chosen.id, rater_id, done + 1, expires_at])
-            db.execute("COMMIT")
-            return _fetch_item(db, chosen.id, done + 1, expires_at, None)
-        except BaseException:
-            _rollback(db)
-            raise
+    def take(db) -> Item | None:
+        held = current()  # another tab of this rater may have just taken one
+        if held is not None:
+            return held
+        done, _total, candidates = _plan(db, rater_row, items_per_rater=items_per_rater, k=k, now=now)
+        if not candidates:
+            return None
+        chosen = candidates[0]
+        expires_at = now + timedelta(minutes=lease_minutes)
+        # Expired leases of others on this item return to the pool now; deleting them
+        # conflicts with a late submit deleting its own, so exactly one of the two wins.
+        db.execute("DELETE FROM leases WHERE item_id = ? AND rater_id <> ? AND expires_at <= ?",
+                   [chosen.id, rater_id, now])
+        db.execute(
+            "INSERT INTO leases (item_id, rater_id, position, shown_at, expires_at)"
+            " VALUES (?, ?, ?, NULL, ?) ON CONFLICT (item_id, rater_id) DO UPDATE SET"
+            " position = excluded.position, shown_at = NULL, expires_at = excluded.expires_at",
+            [chosen.id, rater_id, done + 1, expires_at])
+        return _fetch_item(db, chosen.id, done + 1, expires_at, None)
 
     with _study_lock(store, study_id):
-        return _retry(take)
+        return store.transaction(take)
 
 
 def rater_progress(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
@@ -603,20 +591,23 @@ def end_early(store: Store, rater: Rater | int, *, now: datetime | None = None) 
     rated any regular item (they did paid work), else 'screened_out'. Flags 'study_full' with
     how far they got. Returns the status; a rater already finished keeps theirs."""
     rater_id = _rater_id(rater)
-    db = store.cursor()
-    row = db.execute("SELECT status FROM raters WHERE id = ?", [rater_id]).fetchone()
-    if row is None:
-        raise ValueError(f"no rater {rater_id}")
-    if row[0] in FINAL_STATUSES:
-        return row[0]
-    rated, regular = db.execute(
-        "SELECT count(DISTINCT r.item_id), count(DISTINCT r.item_id) FILTER (WHERE i.kind = 'regular')"
-        " FROM ratings r JOIN study_items i ON i.id = r.item_id WHERE r.rater_id = ?", [rater_id]).fetchone()
-    status = "completed" if regular else "screened_out"
-    db.execute("INSERT INTO rater_flags (rater_id, flag, detail, created_at) VALUES (?, 'study_full', ?, ?)",
-               [rater_id, json.dumps({"rated": rated, "regular_rated": regular}), naive_utc(now)])
-    set_rater_status(store, rater_id, status, now=now)
-    return status
+
+    def end(db) -> str:
+        row = db.execute("SELECT status FROM raters WHERE id = ?", [rater_id]).fetchone()
+        if row is None:
+            raise ValueError(f"no rater {rater_id}")
+        if row[0] in FINAL_STATUSES:
+            return row[0]
+        rated, regular = db.execute(
+            "SELECT count(DISTINCT r.item_id), count(DISTINCT r.item_id) FILTER (WHERE i.kind = 'regular')"
+            " FROM ratings r JOIN study_items i ON i.id = r.item_id WHERE r.rater_id = ?", [rater_id]).fetchone()
+        status = "completed" if regular else "screened_out"
+        db.execute("INSERT INTO rater_flags (rater_id, flag, detail, created_at) VALUES (?, 'study_full', ?, ?)",
+                   [rater_id, json.dumps({"rated": rated, "regular_rated": regular}), naive_utc(now)])
+        set_rater_status(store, rater_id, status, now=now)
+        return status
+
+    return store.transaction(end)
 
 
 def ended_early(store: Store, rater: Rater | int) -> bool:
@@ -630,12 +621,11 @@ def mark_shown(store: Store, rater_id: int, item_id: int, now: datetime | None =
     """Record when the server rendered this leased item, once: a refresh keeps the first time.
     Returns the recorded shown_at (None if the rater holds no lease on the item)."""
     now = naive_utc(now)
-    db = store.cursor()
-    _retry(lambda: db.execute(
+    store.transaction(lambda db: db.execute(
         "UPDATE leases SET shown_at = ? WHERE item_id = ? AND rater_id = ? AND shown_at IS NULL",
         [now, item_id, rater_id]))
-    row = db.execute("SELECT shown_at FROM leases WHERE item_id = ? AND rater_id = ?",
-                     [item_id, rater_id]).fetchone()
+    row = store.cursor().execute("SELECT shown_at FROM leases WHERE item_id = ? AND rater_id = ?",
+                                 [item_id, rater_id]).fetchone()
     return row[0] if row else None
 
 
@@ -643,12 +633,7 @@ def purge_expired(store: Store, now: datetime | None = None) -> int:
     """Delete leases that expired before `now`; optional housekeeping (they never count).
     A rater whose expired lease is purged can no longer submit that item late."""
     now = naive_utc(now)
-    db = store.cursor()
-
-    def purge() -> int:
-        return db.execute("DELETE FROM leases WHERE expires_at <= ?", [now]).fetchone()[0]
-
-    return _retry(purge)
+    return store.transaction(lambda db: db.execute("DELETE FROM leases WHERE expires_at <= ?", [now]).fetchone()[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -733,77 +718,70 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
     if expected is not None:
         expected = dict(expected)
 
-    def attempt(locked: bool) -> SubmitResult | None:
-        db.execute("BEGIN TRANSACTION")
+    def attempt(db, locked: bool) -> SubmitResult | None:
+        if db.execute("SELECT 1 FROM ratings WHERE rater_id = ? AND item_id = ? LIMIT 1",
+                      [rater_id, item_id]).fetchone():
+            return SubmitResult(False, True, None, "duplicate")
+        if status != "rating":
+            raise ValueError(f"rater {rater_id} is not rating (status {status!r})")
+        lease = db.execute("SELECT shown_at, expires_at FROM leases WHERE item_id = ? AND rater_id = ?",
+                           [item_id, rater_id]).fetchone()
+        item = db.execute("SELECT kind, expected FROM study_items WHERE id = ? AND study_id = ?",
+                          [item_id, study_id]).fetchone()
+        if item is None:
+            raise ValueError(f"item {item_id} is not in this rater's study")
+        if lease is None:
+            return SubmitResult(False, False, None, "lease_lost")
+        shown_at, expires_at = lease
+        item_kind, item_expected = item
+        if expires_at <= now and item_kind == "regular":
+            if not locked:
+                return None  # check the room under k with lease-taking held off
+            if k is not None:
+                load = db.execute(
+                    "SELECT count(DISTINCT rater_id) FROM ("
+                    " SELECT r.rater_id FROM ratings r JOIN raters ra ON ra.id = r.rater_id"
+                    f"  WHERE r.item_id = ? AND ra.kind = ? AND {_FILLS_K}"
+                    " UNION SELECT l.rater_id FROM leases l JOIN raters ra ON ra.id = l.rater_id"
+                    f"  WHERE l.item_id = ? AND ra.kind = ? AND l.expires_at > ? AND l.rater_id <> ? AND {_FILLS_K})",
+                    [item_id, rater_kind, item_id, rater_kind, now, rater_id]).fetchone()[0]
+                if load >= k:
+                    return SubmitResult(False, False, None, "full")
+        seconds = (now - shown_at).total_seconds() if shown_at is not None else None
+        db.execute("DELETE FROM leases WHERE item_id = ? AND rater_id = ?", [item_id, rater_id])
+        db.executemany(
+            "INSERT INTO ratings (study_id, rater_id, item_id, dimension, value, seconds, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[study_id, rater_id, item_id, d, v, seconds, now] for d, v in values.items()])
+        flags = []
+        if min_seconds is not None and seconds is not None and seconds < min_seconds:
+            flags.append(("too_fast", {"item_id": item_id, "seconds": round(seconds, 3),
+                                       "min_seconds": min_seconds}))
+        if item_kind in ("attention", "gold"):
+            want = expected if expected is not None else (
+                json.loads(item_expected) if item_expected is not None else {})
+            tolerance = 0 if item_kind == "attention" else GOLD_TOLERANCE
+            if any(values.get(d) is None or abs(values[d] - v) > tolerance for d, v in want.items()):
+                flags.append(("attention_failed" if item_kind == "attention" else "gold_missed", {
+                    "item_id": item_id, "expected": want,
+                    "given": {d: values.get(d) for d in want}}))
+        for flag, detail in flags:
+            db.execute("INSERT INTO rater_flags (rater_id, flag, detail, created_at)"
+                       " VALUES (?, ?, ?, ?)", [rater_id, flag, json.dumps(detail), now])
+        return SubmitResult(True, False, seconds, None, tuple(f for f, _ in flags))
+
+    def store_rating(locked: bool) -> SubmitResult | None:
         try:
-            if db.execute("SELECT 1 FROM ratings WHERE rater_id = ? AND item_id = ? LIMIT 1",
-                          [rater_id, item_id]).fetchone():
-                db.execute("ROLLBACK")
-                return SubmitResult(False, True, None, "duplicate")
-            if status != "rating":
-                raise ValueError(f"rater {rater_id} is not rating (status {status!r})")
-            lease = db.execute("SELECT shown_at, expires_at FROM leases WHERE item_id = ? AND rater_id = ?",
-                               [item_id, rater_id]).fetchone()
-            item = db.execute("SELECT kind, expected FROM study_items WHERE id = ? AND study_id = ?",
-                              [item_id, study_id]).fetchone()
-            if item is None:
-                raise ValueError(f"item {item_id} is not in this rater's study")
-            if lease is None:
-                db.execute("ROLLBACK")
-                return SubmitResult(False, False, None, "lease_lost")
-            shown_at, expires_at = lease
-            item_kind, item_expected = item
-            if expires_at <= now and item_kind == "regular":
-                if not locked:
-                    db.execute("ROLLBACK")
-                    return None  # check the room under k with lease-taking held off
-                if k is not None:
-                    load = db.execute(
-                        "SELECT count(DISTINCT rater_id) FROM ("
-                        " SELECT r.rater_id FROM ratings r JOIN raters ra ON ra.id = r.rater_id"
-                        "  WHERE r.item_id = ? AND ra.kind = ?"
-                        " UNION SELECT l.rater_id FROM leases l JOIN raters ra ON ra.id = l.rater_id"
-                        "  WHERE l.item_id = ? AND ra.kind = ? AND l.expires_at > ? AND l.rater_id <> ?)",
-                        [item_id, rater_kind, item_id, rater_kind, now, rater_id]).fetchone()[0]
-                    if load >= k:
-                        db.execute("ROLLBACK")
-                        return SubmitResult(False, False, None, "full")
-            seconds = (now - shown_at).total_seconds() if shown_at is not None else None
-            db.execute("DELETE FROM leases WHERE item_id = ? AND rater_id = ?", [item_id, rater_id])
-            db.executemany(
-                "INSERT INTO ratings (study_id, rater_id, item_id, dimension, value, seconds, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [[study_id, rater_id, item_id, d, v, seconds, now] for d, v in values.items()])
-            flags = []
-            if min_seconds is not None and seconds is not None and seconds < min_seconds:
-                flags.append(("too_fast", {"item_id": item_id, "seconds": round(seconds, 3),
-                                           "min_seconds": min_seconds}))
-            if item_kind in ("attention", "gold"):
-                want = expected if expected is not None else (
-                    json.loads(item_expected) if item_expected is not None else {})
-                tolerance = 0 if item_kind == "attention" else GOLD_TOLERANCE
-                if any(values.get(d) is None or abs(values[d] - v) > tolerance for d, v in want.items()):
-                    flags.append(("attention_failed" if item_kind == "attention" else "gold_missed", {
-                        "item_id": item_id, "expected": want,
-                        "given": {d: values.get(d) for d in want}}))
-            for flag, detail in flags:
-                db.execute("INSERT INTO rater_flags (rater_id, flag, detail, created_at)"
-                           " VALUES (?, ?, ?, ?)", [rater_id, flag, json.dumps(detail), now])
-            db.execute("COMMIT")
-            return SubmitResult(True, False, seconds, None, tuple(f for f, _ in flags))
+            return store.transaction(lambda db: attempt(db, locked))
         except (duckdb.ConstraintException, duckdb.TransactionException) as exc:
-            _rollback(db)
             if "constraint" in str(exc).lower() or "duplicate key" in str(exc).lower():
                 return SubmitResult(False, True, None, "duplicate")  # another tab won the key
             raise
-        except BaseException:
-            _rollback(db)
-            raise
 
-    result = _retry(lambda: attempt(False))
+    result = store_rating(False)
     if result is None:
         with _study_lock(store, study_id):
-            result = _retry(lambda: attempt(True))
+            result = store_rating(True)
     return result
 
 
@@ -853,25 +831,6 @@ def completion_url(platform: str, code: str | None, submit_to: str | None = None
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _rollback(db) -> None:
-    try:
-        db.execute("ROLLBACK")
-    except duckdb.Error:
-        pass  # no transaction open (it was already rolled back or committed)
-
-
-def _retry(fn: Callable[[], T]) -> T:
-    """Run a short transaction, again after a DuckDB write-write conflict."""
-    for attempt in range(MAX_RETRIES):
-        try:
-            return fn()
-        except duckdb.TransactionException as exc:
-            if "conflict" not in str(exc).lower() or attempt == MAX_RETRIES - 1:
-                raise
-            time.sleep(0.001 * (attempt + 1) * random.random())
-    raise AssertionError("unreachable")
 
 
 _locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -69,6 +69,30 @@ def _insert_items(db: duckdb.DuckDBPyConnection, study_id: int, rows: list[tuple
         )
 
 
+def unresolved_prompts(store: Store, definition: StudyDefinition) -> list[str]:
+    """What the conditions name that the database does not hold (yet), each with its field path. A
+    study may be defined before its prompt versions exist; its self-play items need them."""
+    problems = []
+    for i, condition in enumerate(definition.conditions):
+        if not condition.is_selfplay:
+            continue
+        try:
+            project = get_project(store, condition.project)
+        except ProjectError:
+            problems.append(f"conditions[{i}].project: there is no project named {condition.project!r}")
+            continue
+        try:
+            version = get_version(store, condition.version)
+        except ProjectError:
+            problems.append(f"conditions[{i}].version: project {project.name!r} has no prompt version "
+                            f"{condition.version}")
+            continue
+        if version.project_id != project.id:
+            problems.append(f"conditions[{i}].version: prompt version {condition.version} belongs to another "
+                            f"project than {project.name!r}")
+    return problems
+
+
 def _selfplay_project(store: Store, definition: StudyDefinition) -> int:
     """The one project every condition plays, after checking each version belongs to it."""
     imported = [c.name for c in definition.conditions if not c.is_selfplay]
@@ -79,15 +103,9 @@ def _selfplay_project(store: Store, definition: StudyDefinition) -> int:
     if len(projects) > 1:
         raise StudyError(f"self-play items need one project for all conditions (the same scenarios and "
                          f"personas), but the conditions name {', '.join(sorted(projects))}")
-    try:
-        project = get_project(store, projects.pop())
-        for condition in definition.conditions:
-            if get_version(store, condition.version).project_id != project.id:
-                raise StudyError(f"condition {condition.name!r}: prompt version {condition.version} "
-                                 f"belongs to another project than {project.name!r}")
-    except ProjectError as exc:
-        raise StudyError(f"study {definition.name!r}: {exc}") from exc
-    return project.id
+    if problems := unresolved_prompts(store, definition):
+        raise StudyError(f"study {definition.name!r} names prompts that do not exist:\n" + "\n".join(problems))
+    return get_project(store, projects.pop()).id
 
 
 def add_items_from_selfplay(store: Store, llm: LLM, study: Study, *, n: int, max_turns: int, seed: int,
@@ -113,8 +131,7 @@ def add_items_from_selfplay(store: Store, llm: LLM, study: Study, *, n: int, max
             rows.append((condition.name, "regular", f"{transcript.scenario_id}:{transcript.seed}",
                          transcript.id, transcript.turns, None))
         done_before += n
-    with store.transaction() as db:
-        _insert_items(db, study.id, rows)
+    store.transaction(lambda db: _insert_items(db, study.id, rows))
     return list_items(store, study.id, kind="regular")
 
 
@@ -191,9 +208,12 @@ def import_items_jsonl(store: Store, study: Study, condition: str, source: str |
         raise StudyError("nothing was imported:\n" + "\n".join(problems))
     if not rows:
         raise StudyError(f"{source}: no transcripts found")
-    with store.transaction() as db:
+    def insert(db) -> int:
         before = db.execute("SELECT max(id) FROM study_items").fetchone()[0] or 0
         _insert_items(db, study.id, rows)
+        return before
+
+    before = store.transaction(insert)
     return [item for item in list_items(store, study.id, kind="regular") if item.id > before]
 
 
@@ -207,11 +227,13 @@ def add_check_items(store: Store, study: Study) -> list[StudyItem]:
     rows += [(CHECKS_CONDITION, "gold", f"gold:{i}", None,
               [Turn(m.role, m.content) for m in gold.turns], dict(gold.expected))
              for i, gold in enumerate(definition.gold_items)]
-    with store.transaction() as db:
+    def insert(db) -> None:
         if db.execute("SELECT 1 FROM study_items WHERE study_id = ? AND kind IN ('attention', 'gold')",
                       [study.id]).fetchone():
             raise StudyError(f"study {study.name!r} already has its check items")
         _insert_items(db, study.id, rows)
+
+    store.transaction(insert)
     return [i for i in list_items(store, study.id) if i.kind != "regular"]
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, make_dataclass
 
 import krippendorff
@@ -55,7 +55,9 @@ class Monitor:
     study_id: int
     raters: dict[str, RaterCounts]                 # by kind
     per_condition: list[dict]                      # condition, items, ratings per kind
-    per_item: list[dict]                           # item_id, condition, kind, match_key, ratings per kind
+    # item_id, condition, kind, match_key, ratings per kind; valid: human ratings that the rules keep,
+    # lacking: how many more a regular item needs to reach k (check items are exempt from k)
+    per_item: list[dict]
     median_seconds: dict[str, float | None]        # by kind, over rated items with a time
     excluded: list[ExcludedRater]
     agreement: list[Agreement]
@@ -153,8 +155,15 @@ def monitor(store: Store, study_id: int, *, exclusion: ExclusionRules | None = N
         " WHERE si.study_id = ? GROUP BY si.id, si.condition, si.kind, si.match_key ORDER BY si.id",
         [study_id],
     ).fetchall()
-    per_item = [{"item_id": i, "condition": c, "kind": k, "match_key": m, "human": h, "llm": llm_}
-                for i, c, k, m, h, llm_ in items]
+    excluded = excluded_raters(store, study_id, rules)
+    out = {r.rater_id for r in excluded}
+    valid = Counter(item for item, rater in db.execute(
+        "SELECT DISTINCT r.item_id, r.rater_id FROM ratings r JOIN raters ra ON ra.id = r.rater_id"
+        " WHERE r.study_id = ? AND ra.kind = 'human'", [study_id]).fetchall() if rater not in out)
+    k = study.definition.ratings_per_item
+    per_item = [{"item_id": i, "condition": c, "kind": kind, "match_key": m, "human": h, "llm": llm_,
+                 "valid": valid[i], "lacking": max(k - valid[i], 0) if kind == "regular" else 0}
+                for i, c, kind, m, h, llm_ in items]
     order = [c.name for c in study.definition.conditions]
     by_condition: dict[str, dict] = {}
     for row in per_item:
@@ -177,8 +186,6 @@ def monitor(store: Store, study_id: int, *, exclusion: ExclusionRules | None = N
             [study_id, kind]).fetchall()]
         median_seconds[kind] = statistics.median(seconds) if seconds else None
 
-    excluded = excluded_raters(store, study_id, rules)
-    out = {r.rater_id for r in excluded}
     values: dict[str, dict[str, dict[tuple[int, int], int]]] = defaultdict(lambda: defaultdict(dict))
     for rater_id, kind, item_id, dimension, value in db.execute(
             "SELECT r.rater_id, ra.kind, r.item_id, r.dimension, r.value FROM ratings r"
