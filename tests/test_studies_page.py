@@ -143,6 +143,9 @@ def test_loading_a_file_from_the_studies_folder(app):
     assert not at.exception
     assert at.success[0].value == "Created draft study 1 'Crowd study: baseline vs tuned prompt'."
     assert at.get("form")  # self-play conditions: the self-play form is offered
+    # ... for a project this empty database does not hold yet: said, with the field's path
+    assert [shown(e) for e in at.error][1:] == ["conditions[0].project: there is no project named 'Movie night (demo)'",
+                                                "conditions[1].project: there is no project named 'Movie night (demo)'"]
 
 
 def test_items_from_selfplay(app):
@@ -194,6 +197,10 @@ def export_buttons(at: AppTest) -> list:
     return [b.proto for b in at.get("download_button") if b.proto.label in EXPORT_LABELS]
 
 
+def captions(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
 def human_counts(at: AppTest) -> dict:
     counts = table(at, "started")
     return counts[counts["raters"] == "human"].iloc[0].to_dict()
@@ -234,6 +241,7 @@ def test_the_monitor_follows_new_data_between_reruns(app):
     assert (counts["started"], counts["rating"], counts["completed"], counts["ratings"]) == (1, 1, 0, 1)
     assert sum(table(at, "human ratings")["human ratings"]) == 1
     assert counts["median seconds per item"] == "10.0"
+    assert "6 regular items lack 17 valid human ratings of their 3" in captions(at)
     at.run()
     assert human_counts(at)["ratings"] == 1
 
@@ -247,4 +255,6 @@ def test_the_monitor_follows_new_data_between_reruns(app):
     at.run()
     assert not at.exception
     assert table(at, "reasons")["external id"].tolist() == ["p1"]
+    assert "6 regular items lack 18 valid human ratings of their 3" in captions(at)  # p1's is not valid
+    assert sum(table(at, "valid human ratings")["valid human ratings"]) == 0
     assert any(md.value.startswith("**Excluded raters: 1**") for md in at.markdown)

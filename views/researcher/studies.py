@@ -27,6 +27,7 @@ from vt_core.crowd import (
     parse_toml,
     run_pilot,
     set_study_status,
+    unresolved_prompts,
 )
 from vt_core.designer import SelfPlayError, current_version, list_projects, versions
 
@@ -38,8 +39,6 @@ store, llm = app.store, app.llm
 st.title("Rating studies")
 demo_notice(llm)  # self-play items are model output
 show_flash()
-
-
 
 
 # -- load a study ------------------------------------------------------------------------------
@@ -208,6 +207,9 @@ st.dataframe([{"condition": c.name,
 
 if study.status == "draft":
     if all(c.is_selfplay for c in definition.conditions):
+        if missing := unresolved_prompts(store, definition):
+            show_errors(StudyError("The conditions name prompts that do not exist yet; create them before "
+                                   "adding self-play items:\n" + "\n".join(missing)))
         with st.form("rs_selfplay"):
             st.markdown("**Add items from self-play** (the same scenarios, personas and seeds in every condition)")
             cols = st.columns(3)
@@ -308,9 +310,14 @@ st.dataframe([{"raters": kind, "started": m.raters[kind].started, "rating": m.ra
 st.markdown("**Ratings per condition**")
 st.dataframe([{"condition": row["condition"], "items": row["items"], "human ratings": row["human"],
                "LLM ratings": row["llm"]} for row in m.per_condition], hide_index=True, key="rs_per_condition")
+lacking = [row["lacking"] for row in m.per_item if row["lacking"]]
+st.caption(f"{len(lacking)} regular items lack {sum(lacking)} valid human ratings of their "
+           f"{definition.ratings_per_item} (ratings of excluded raters are not valid)." if lacking else
+           f"Every regular item has its {definition.ratings_per_item} valid human ratings.")
 with st.expander("Ratings per item"):
     st.dataframe([{"item": row["item_id"], "condition": row["condition"], "kind": row["kind"],
-                   "match key": row["match_key"], "human ratings": row["human"], "LLM ratings": row["llm"]}
+                   "match key": row["match_key"], "human ratings": row["human"], "valid human ratings": row["valid"],
+                   "lacking of k": row["lacking"], "LLM ratings": row["llm"]}
                   for row in m.per_item], hide_index=True, key="rs_per_item")
 st.markdown("**Agreement** (Krippendorff's alpha, ordinal; regular items rated more than once; excluded "
             "raters left out; human-LLM compares the mean human and mean LLM rating of each item)")
