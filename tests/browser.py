@@ -42,7 +42,10 @@ def streamlit_app(folder: Path, env: dict[str, str]) -> Iterator[str]:
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             # No file watcher: an edit to the source tree during a run (others work in it too) would
+             # put "File change. Rerun" in the status widget, which `settle` takes for a run under way.
+             "--server.fileWatcherType", "none"],
             cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
         )
         try:

@@ -11,10 +11,16 @@ RULE = "- Never use emojis."
 
 class EmojiWorld:
     """Plays every part: the simulated user, the bot, the judge, the pattern proposer, the
-    candidate writer and the quality rater, telling them apart by their prompts."""
+    candidate writer and the quality rater, telling them apart by their prompts.
 
-    def __init__(self):
+    With `other_rule`, every writer but the first of a round (a later sample, as its seed tells)
+    adds that rule instead of RULE. The bot heeds only "Never use emojis", so such a candidate keeps
+    the emojis and scores what the prompt it refines scores."""
+
+    def __init__(self, other_rule: str | None = None):
+        assert other_rule is None or "Never use emojis" not in other_rule
         self.writer_calls = 0
+        self.other_rule = other_rule
 
     def __call__(self, request: dict) -> Reply:
         messages = request["messages"]
@@ -32,12 +38,14 @@ class EmojiWorld:
             self.writer_calls += 1
             pattern_id = int(re.search(r"\[(\d+)\] AVOID", first).group(1))
             parent = first.split("===\n")[1].rsplit("\n===", 1)[0]
+            rule, why = RULE, "The designer marked emoji replies as bad."
+            if self.other_rule and request.get("seed", 0) >= 1000:  # a later sample of the round
+                rule, why = self.other_rule, "The designer asked for a film for tonight."
             # The writer also meddles with the locked Persona section: the guard must undo that.
             new = parent.replace("a film expert", "a cheerful film buff")
-            new = new if RULE in new else new.rstrip("\n") + "\n" + RULE + "\n"
+            new = new if rule in new else new.rstrip("\n") + "\n" + rule + "\n"
             return Reply(content=json.dumps({"prompt": new, "changes": [
-                {"after": RULE, "rationale": "The designer marked emoji replies as bad.",
-                 "pattern_ids": [pattern_id]}]}))
+                {"after": rule, "rationale": why, "pattern_ids": [pattern_id]}]}))
         if first.startswith("Rate the overall quality"):
             return Reply(content=json.dumps({"score": 5, "reason": "fine"}))
         # Otherwise it is the bot, under the system prompt being tested.
