@@ -402,7 +402,8 @@ def rate_until_nothing_left(study, pid: str) -> int:
     while item := next_item(store, rater, items_per_rater=d.items_per_rater, k=d.ratings_per_item,
                             lease_minutes=d.lease_minutes):
         mark_shown(store, rater.id, item.id)
-        submit(store, rater.id, item.id, {"adherence": 4, "quality": 4}, k=d.ratings_per_item)
+        answers = {"adherence": 4, "quality": 4, **(item.expected or {})}  # checks passed: their ratings count
+        submit(store, rater.id, item.id, answers, k=d.ratings_per_item)
         rated += 1
     return rated
 
@@ -430,7 +431,7 @@ def test_a_rater_waits_while_others_hold_the_last_items(server):
         set_rater_status(store, holder.id, "rating")
         while (item := next_item(store, holder, items_per_rater=d.items_per_rater, k=1,
                                  lease_minutes=30)).kind != "regular":
-            submit(store, holder.id, item.id, {"adherence": 4, "quality": 4})
+            submit(store, holder.id, item.id, {"adherence": 4, "quality": 4, **(item.expected or {})})
         holders.append(holder.id)
     at = open_link(study, PROLIFIC)
     assert "being rated by someone else" in at.info[0].value
