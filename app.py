@@ -4,15 +4,23 @@ import streamlit as st
 
 from views.shared.access import refuse_an_open_server_without_login, staff_gate
 from views.shared.designer import study_session
-from views.shared.links import participant_step, remember_participant_link, remember_rater_link, task_sidebar
+from views.shared.links import (
+    participant_step,
+    remember_participant_link,
+    remember_rater_link,
+    staff_way_out,
+    task_sidebar,
+)
 from views.shared.services import services
 
 st.set_page_config(page_title="Visionary Tuning", layout="wide")
-refuse_an_open_server_without_login()
+refuse_an_open_server_without_login()  # a request from the network, with no login configured: nobody
+staff_way_out()  # `?staff` in a browser a link confines: the staff log in to leave the link
 
 if remember_rater_link():
-    # A study link (`?study=TOKEN`), now or earlier in this browser session: the rater page is the
-    # only page, whatever the URL says, so editing the URL cannot reach designer or researcher pages.
+    # A study link (`?study=TOKEN`), now or earlier in this browser (a signed cookie keeps it across
+    # reloads and typed URLs): the rater page is the only page, whatever the URL says, so editing the
+    # URL cannot reach designer or researcher pages.
     st.navigation([st.Page("views/rater/rate.py", title="Rate transcripts", url_path="rater", default=True)],
                   position="hidden").run()
     st.stop()
@@ -35,7 +43,7 @@ settings = st.Page("views/researcher/settings.py", title="Settings", url_path="r
 rate = st.Page("views/rater/rate.py", title="Rate transcripts", url_path="rater")
 
 if remember_participant_link():
-    # A user-study participant (`?participant=TOKEN`, now or earlier in this browser session), in the
+    # A user-study participant (`?participant=TOKEN`, now or earlier in this browser), in the
     # lab on the researcher's machine, so after the staff gate: their own page, and while a task
     # runs only the pages of its condition, whatever the URL says.
     found = participant_step()

@@ -338,7 +338,7 @@ def test_mturk_rater_finishes_too(mturk_study):
         at = answer_item(at)
     assert [c.value for c in at.code] == [CODES["completed"]]
     assert raters("status") == [("completed",)]
-    form, = [e.proto.body for e in at.get("html")]
+    form, = [e.proto.body for e in at.get("html") if "vt-link-cookie" not in e.proto.body]  # not the cookie script
     assert '<form method="POST" action="https://www.mturk.com/mturk/externalSubmit">' in form
     assert 'name="assignmentId" value="A1"' in form and f'value="{CODES["completed"]}"' in form
 
@@ -467,3 +467,70 @@ def test_a_rater_whose_items_fill_up_midway_completes_early(server):
     assert raters()[0] == ("prolific", "pid0001", "completed")
     flags = app_store().cursor().execute("SELECT flag FROM rater_flags WHERE rater_id = 1").fetchall()
     assert flags == [("study_full",)]
+
+
+# -- a rater who edits the link -------------------------------------------------------------------
+
+SET_ASIDE = "The address in your browser is not the study link this browser opened"
+LONG_PID = "a" * 5000
+PATH_PID = "../../../etc/passwd"
+HTML = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+
+
+@pytest.mark.parametrize("edit", [
+    {"PROLIFIC_PID": "pid0002"},  # another rater's id
+    {"STUDY_ID": "another-prolific-study"},
+    {"SESSION_ID": "se-other"},
+    {"PROLIFIC_PID": None},  # the id removed
+    {"PROLIFIC_PID": LONG_PID},
+    {"PROLIFIC_PID": PATH_PID},
+    {"STUDY_ID": HTML},
+    {"SESSION_ID": "[click me](http://evil.example)"},
+], ids=["other-pid", "other-study-id", "other-session", "no-pid", "long-pid", "path-pid", "html", "markdown"])
+def test_an_edited_link_keeps_the_rater_on_their_own_items(study, edit):
+    at = answer_item(rating_session(study))
+    item, bar = current_turns(at), at.progress[0].value
+    edited = {"study": study.token, **PROLIFIC, **edit}
+    at.query_params.clear()
+    at.query_params.update({k: v for k, v in edited.items() if v is not None})
+    at.run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Rate conversations"] and not at.sidebar.caption
+    assert at.warning[0].value.startswith(SET_ASIDE)  # a fixed sentence: nothing of the edit in it
+    assert current_turns(at) == item and at.progress[0].value == bar  # the same rater, the same place
+    assert raters() == [("prolific", "pid0001", "rating")]  # nobody else registered
+    assert at.query_params["PROLIFIC_PID"] == "pid0001"  # the address bar shows their own link again
+    shown = texts(at)
+    for value in edit.values():
+        assert value is None or value not in shown
+    assert not [e for e in at.get("html") if "vt-link-cookie" not in e.proto.body]  # no HTML but the cookie's
+    answer_item(at)  # and rating goes on, as pid0001
+    assert {r[0] for r in app_store().cursor().execute(
+        "SELECT DISTINCT rater_id FROM ratings").fetchall()} == {1}
+    assert not at.warning  # said once
+
+
+def test_an_altered_token_shows_only_a_message_then_the_own_link_resumes(study):
+    at = answer_item(rating_session(study))
+    item = current_turns(at)
+    at.query_params.clear()
+    at.query_params.update({"study": study.token[:-2] + "zz", **PROLIFIC})
+    at.run()
+    assert "not valid" in at.error[0].value and not at.button and not at.radio
+    assert [t.value for t in at.title] == ["Rate conversations"] and not at.sidebar.caption
+    at.query_params.clear()
+    at.query_params.update({"study": study.token, **PROLIFIC})  # the link from the platform again
+    at.run()
+    assert current_turns(at) == item and raters() == [("prolific", "pid0001", "rating")]
+
+
+@pytest.mark.parametrize("pid, quoted", [(LONG_PID, "a" * 80), (PATH_PID, PATH_PID), (HTML, HTML[:60])])
+def test_a_hostile_id_in_a_fresh_browser_is_refused_as_plain_text(study, pid, quoted):
+    at = open_link(study, {**PROLIFIC, "PROLIFIC_PID": pid})
+    assert "malformed" in at.error[0].value and quoted in at.text[0].value
+    assert len(at.text[0].value) < 300  # not the whole 5,000 characters
+    assert not at.button and not at.radio and raters() == []
+    assert [t.value for t in at.title] == ["Rate conversations"] and not at.sidebar.caption
+    assert not any("onerror" in m.value or "<script" in m.value for m in [*at.markdown, *at.error, *at.caption])
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("views/researcher/studies.py")
