@@ -137,17 +137,16 @@ def page_runs(db_path: str, reruns: int = 5) -> tuple[float, float]:
 
     os.environ.update({"VT_DB_PATH": db_path, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
     page = AppTest.from_file(str(ROOT / "views" / "researcher" / "statistics.py"), default_timeout=600)
-    start = time.perf_counter()
-    page.run()
-    first = time.perf_counter() - start
+    first = _timed_run(page)
     if page.exception:
         raise RuntimeError(f"the statistics page failed: {page.exception}")
-    times = []
-    for _ in range(reruns):
-        start = time.perf_counter()
-        page.run()
-        times.append(time.perf_counter() - start)
-    return first, statistics.median(times)
+    return first, statistics.median(_timed_run(page) for _ in range(reruns))
+
+
+def _timed_run(page) -> float:
+    start = time.perf_counter()
+    page.run()
+    return time.perf_counter() - start
 
 
 def studies_page_runs(db_path: str, reruns: int = 7) -> tuple[float, float]:
@@ -165,19 +164,13 @@ def studies_page_runs(db_path: str, reruns: int = 7) -> tuple[float, float]:
     st.cache_resource.clear()  # the services of an earlier page (another database)
     page = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600).run()
     page.switch_page(STUDIES_PAGE)
-    start = time.perf_counter()
-    page.run()
-    first = time.perf_counter() - start
+    first = _timed_run(page)
     if page.exception or not page.get("download_button"):
         raise RuntimeError(f"the Rating studies page failed: {page.exception}")
-    times = []
-    for _ in range(reruns):
-        start = time.perf_counter()
-        page.run()
-        times.append(time.perf_counter() - start)
+    rerun = statistics.median(_timed_run(page) for _ in range(reruns))
     if page.exception:
         raise RuntimeError(f"the Rating studies page failed on a rerun: {page.exception}")
-    return first, statistics.median(times)
+    return first, rerun
 
 
 def measure_studies_page(tmp: str) -> dict:
@@ -211,10 +204,10 @@ def measure(db_path: str) -> dict:
     page_first_run_s, page_rerun_s = page_runs(db_path)
     human = {r.dimension: r for r in analysis.results["human"]}
     return {
-        "ratings": int(len(frame)), "raters": {k: c.recruited for k, c in analysis.counts.items()},
+        "ratings": len(frame), "raters": {k: c.recruited for k, c in analysis.counts.items()},
         "excluded": {k: c.excluded for k, c in analysis.counts.items()},
         "analysis_s": round(analysis_s, 3), "analysis_target_s": 2.0,
-        "mixed_model_s": round(mixed_model_s, 3), "mixed_model_ratings": int(len(subset)),
+        "mixed_model_s": round(mixed_model_s, 3), "mixed_model_ratings": len(subset),
         "page_rerun_s": round(page_rerun_s, 3), "page_rerun_target_s": 0.3,
         "page_first_run_s": round(page_first_run_s, 2),
         "build_s": round(build_s, 2),

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import Reply, ScriptedServer
 from tests.scripted_worlds import PROMPT, EmojiWorld
+from tests.test_designer_loop_pages import page
 from vt_core.core.config import Settings
 from vt_core.core.llm import LLM
 from vt_core.core.llm.calls import call_log
@@ -218,26 +219,19 @@ def test_every_designer_page_shows_hostile_text_exactly_as_written(seeded):
         found += [f"§{tag}§ is not shown at all" for tag in sorted(SHOWN[name]) if f"§{tag}§" not in text]
         if found:
             failures[name] = found
-    assert not failures, "\n".join(f"{page}:\n  " + "\n  ".join(sorted(set(found)))
-                                   for page, found in failures.items())
-
-
-def open_page(path: str) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60).run()
-    at.switch_page(path).run()
-    assert not at.exception, at.exception
-    return at
+    assert not failures, "\n".join(f"{name}:\n  " + "\n  ".join(sorted(set(found)))
+                                   for name, found in failures.items())
 
 
 def test_names_and_titles_in_messages_show_as_written(seeded):
-    at = open_page(PAGES["setup"])  # save a scenario the model proposed: the message names it
+    at = page(PAGES["setup"])  # save a scenario the model proposed: the message names it
     picker = at.selectbox(key="scenario_pick_1")
     picker.select_index(next(i for i, option in enumerate(picker.options) if "§title§" in option)).run()
     at.button(key=f"scenario_save_1_{at.selectbox(key='scenario_pick_1').value}").click().run()
     assert "§title§" in at.success[0].value
     assert not problems(at), problems(at)
 
-    at = open_page(PAGES["projects"])
+    at = page(PAGES["projects"])
     for attempt in range(2):  # the second time, the name is taken: the error quotes it
         at.text_input(key="new_name").input(hostile("new name"))
         at.text_area(key="new_prompt").input("You recommend films.")
@@ -264,15 +258,15 @@ def test_errors_that_quote_the_endpoint_show_as_written(seeded, server):
                "selfplay": lambda at: at.button(key="sp_run").click(),
                "playground": lambda at: at.chat_input(key="pg_input_1").set_value(hostile("my message"))}
     failures = {}
-    for page, act in actions.items():
-        at = open_page(PAGES[page])
+    for name, act in actions.items():
+        at = page(PAGES[name])
         act(at).run()
         found = unescaped(at)
         if not any(shown in error.value for error in at.error):
             found.append(f"no error quotes the endpoint escaped: {[e.value[:100] for e in at.error]}")
         if found:
-            failures[page] = found
-    assert not failures, "\n".join(f"{page}:\n  " + "\n  ".join(found) for page, found in failures.items())
+            failures[name] = found
+    assert not failures, "\n".join(f"{name}:\n  " + "\n  ".join(found) for name, found in failures.items())
 
 
 @pytest.mark.parametrize("text", ["intro\r- item", "Title\r===", "a\r1. one", "a\r\n+ b"])
