@@ -51,8 +51,9 @@ def _step_text(step: Step) -> str:
 
 
 def _participants(store, study: UserStudy) -> None:
-    st.caption("Open a participant's link in this browser, on the lab machine (the staff login applies). The link "
-               "then stays the only thing this browser tab shows; use a new tab for these pages.")
+    st.caption("Open a participant's link on the lab machine, in a private window or a browser profile of its "
+               "own: the link then confines every tab of that window or profile to the participant's pages, "
+               "reloads and typed addresses included, until a staff login at /?staff releases it.")
     rows = []
     for participant in participants(store, study.id):
         rows.append({"participant": participant.code,
