@@ -5,6 +5,8 @@ real DuckDB file."""
 from __future__ import annotations
 
 import json
+import random
+import secrets
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -50,7 +52,10 @@ def definition(**changes) -> StudyDefinition:
 
 
 @pytest.fixture
-def server(app_env):
+def server(app_env, monkeypatch):
+    # Raters get their seed (item order, check positions) from secrets.randbits: a seeded stream here,
+    # so that every run of a test takes the same path through the study.
+    monkeypatch.setattr(secrets, "randbits", random.Random(20261130).getrandbits)
     with ScriptedServer(Reply(content="unused")) as server:
         app_env(server.url)
         yield server
@@ -62,11 +67,11 @@ def app_store():
     return services().store
 
 
-def make_study(status: str = "open", **changes):
+def make_study(status: str = "open", question: str = "Question {i}?", **changes):
     store = app_store()
     study = create_study(store, definition(**changes))
     for c in CONDITIONS:
-        lines = [json.dumps({"messages": [{"role": "user", "content": f"Question {i}?"},
+        lines = [json.dumps({"messages": [{"role": "user", "content": question.format(i=i)},
                                           {"role": "assistant", "content": f"Answer {i} from the bot."}],
                              "match_key": f"m{i}"}) for i in range(ITEMS_PER_CONDITION)]
         import_items_jsonl(store, study, c, lines)
@@ -233,6 +238,21 @@ def test_a_crafted_id_is_quoted_as_plain_text(study, hostile):
 
 
 # -- consent and comprehension ------------------------------------------------------------------
+
+
+HOSTILE_TURN = ("![seen](http://evil.example/pixel.png) [click](http://evil.example) <script>alert(1)</script> "
+                ":red[red] $x^2$ **bold**")
+
+
+def test_an_imported_hostile_transcript_shows_as_plain_text(server):
+    study = make_study(question="Question {i}? " + HOSTILE_TURN)
+    at = rating_session(study)
+    while not current_turns(at)[0].startswith("Question"):
+        at = answer_item(at)  # past any check item
+    assert current_turns(at)[0].endswith(HOSTILE_TURN)  # as written, as text
+    rendered = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success")
+                for e in getattr(at, kind)]
+    assert not any("evil.example" in value or "<script" in value or ":red[" in value for value in rendered)
 
 
 def test_declining_consent_screens_out_with_its_code(study):
