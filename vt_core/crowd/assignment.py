@@ -47,7 +47,7 @@ import re
 import secrets
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -114,7 +114,6 @@ _FILLS_K = (f"NOT EXISTS (SELECT 1 FROM rater_flags f WHERE f.rater_id = ra.id"
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ANON_PREFIX = "anon-"
-
 
 
 # --------------------------------------------------------------------------------------------

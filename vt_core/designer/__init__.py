@@ -75,5 +75,4 @@ __all__ = [
     "run_conversations", "save_drafts", "seed_demo", "SelfPlayError", "session_events",
     "session_measures", "session_run_id", "set_current", "SPLITS", "Turn", "unified_diff",
     "UNLABELLED", "update_pattern", "update_persona", "update_project", "update_scenario", "versions",
-   
 ]

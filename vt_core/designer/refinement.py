@@ -343,8 +343,9 @@ def refine(store: Store, llm: LLM, project_id: int, *, rounds: int = 2, k: int =
     try:
         result = optimize(task, llm, parent.text, rounds=rounds, candidates=k, seed=seed, progress=progress)
     except Exception as exc:
+        error = str(exc)
         store.transaction(lambda db: db.execute("UPDATE refine_runs SET status = 'failed', error = ? WHERE id = ?",
-                                                [str(exc), refine_run_id]))
+                                                [error, refine_run_id]))
         raise
     store.transaction(lambda db: db.execute("UPDATE refine_runs SET status = 'done' WHERE id = ?", [refine_run_id]))
     return RefineResult(refine_run_id, result.best, result.stopped)
