@@ -4,6 +4,7 @@ import streamlit as st
 
 from views.shared.access import refuse_an_open_server_without_login, staff_gate
 from views.shared.designer import study_session
+from views.shared.jobs import jobs_sidebar
 from views.shared.links import (
     participant_step,
     remember_participant_link,
@@ -67,6 +68,7 @@ page = st.navigation(
 )
 llm = services().llm
 st.sidebar.caption(f"Model: {llm.backend.describe()}")
+jobs_sidebar()
 if session_id := study_session():  # read on whichever page a study link opens
     st.sidebar.caption(f"Study session: {session_id}")
 page.run()

@@ -6,6 +6,7 @@ the ScriptedServer over loopback HTTP through the `openai` client.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,6 +14,7 @@ import streamlit as st
 
 from tests.scripted_server import ScriptedServer
 from vt_core.core.config import Settings
+from vt_core.core.jobs import list_jobs
 from vt_core.core.llm import LLM
 from vt_core.core.llm.calls import call_log
 from vt_core.core.store import Store
@@ -59,6 +61,20 @@ def llm_calls(store: Store, columns: str = "status") -> list[tuple]:
     """Rows of llm_calls in insertion order, after the call log has written everything queued."""
     call_log(store).flush()
     return store.cursor().execute(f"SELECT {columns} FROM llm_calls ORDER BY id").fetchall()
+
+
+def wait_for(condition, timeout_s: float = 60.0, what: str = "the condition"):
+    """Poll until `condition()` is truthy (a row that another thread changes); its value."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+    return value
+
+
+def finish_jobs(store: Store) -> list:
+    """Wait until no job of the store is queued or running (the app's runner works in its threads)."""
+    return wait_for(lambda: all(not j.active for j in list_jobs(store)) and list_jobs(store), what="the jobs")
 
 
 def llm_calls_summary(store: Store, aggregates: str) -> tuple:

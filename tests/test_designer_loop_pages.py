@@ -4,6 +4,7 @@ the scripted emoji world: the clicks a designer makes, from a run to an approved
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import finish_jobs
 from tests.scripted_server import ScriptedServer
 from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
 from vt_core.core.store import Store
@@ -46,10 +47,14 @@ def test_from_self_play_to_an_approved_prompt(store):
     at.number_input(key="sp_turns").set_value(1)
     at.button(key="sp_run").click().run()
     assert not at.exception
+    finish_jobs(store)  # self-play runs as a job, in the server's threads
+    at.run()
     assert at.success[0].value.startswith("Self-play run 1: 2 transcripts, 4 calls")
     transcript = min(list_transcripts(store, 1), key=lambda t: t.id)  # the Review page opens on the first id
 
     at.button(key="sp_repeat").click().run()  # the same run again: all from the cache
+    finish_jobs(store)
+    at.run()
     assert at.success[0].value.startswith("Self-play run 2: 2 transcripts, 4 calls (4 from the cache)")
 
     at = page(REVIEW)

@@ -20,6 +20,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import finish_jobs
 from tests.scripted_server import Reply, ScriptedServer
 from tests.scripted_worlds import PROMPT, EmojiWorld
 from tests.test_designer_loop_pages import page
@@ -255,7 +256,7 @@ def test_errors_that_quote_the_endpoint_show_as_written(seeded, server):
     shown = escape_markdown("![i](http://evil.example/p.png)")  # the endpoint's message, shortened to one line
     actions = {"setup": lambda at: at.button(key="scenario_propose_1").click(),
                "patterns": lambda at: at.button(key="pt_propose").click(),
-               "selfplay": lambda at: at.button(key="sp_run").click(),
+               "selfplay": lambda at: (at.button(key="sp_run").click().run(), finish_jobs(store))[0],  # a job
                "playground": lambda at: at.chat_input(key="pg_input_1").set_value(hostile("my message"))}
     failures = {}
     for name, act in actions.items():

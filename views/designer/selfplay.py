@@ -1,8 +1,8 @@
 import streamlit as st
 
-from views.shared.designer import current_project, log_session_event, session_llm
-from views.shared.services import demo_notice, flash, services, show_flash
-from vt_core.core.llm import LLMError
+from views.shared.designer import current_project, log_session_event, session_run
+from views.shared.jobs import current_job, ended_once, job_panel
+from views.shared.services import demo_notice, services, show_flash
 from vt_core.core.text import escape_markdown
 from vt_core.designer import (
     SelfPlayError,
@@ -13,7 +13,7 @@ from vt_core.designer import (
     list_selfplay_runs,
     plan_for_project,
     replan,
-    run_conversations,
+    submit_selfplay,
 )
 
 app = services()
@@ -48,20 +48,21 @@ split = far.selectbox("Scenarios", ["train", "heldout"], key="sp_split",
 
 
 def run(plan, run_seed: int, version_id: int, max_turns: int) -> None:
-    bar = st.progress(0.0, text="Starting…")
-    try:
-        result = run_conversations(
-            store, session_llm(llm), project.id, plan, max_turns=max_turns, seed=run_seed,
-            version_id=version_id,
-            progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} conversations"))
-    except (SelfPlayError, LLMError) as exc:
-        st.error(escape_markdown(exc))
-        return
-    usage = llm.usage(f"selfplay:{result.run_id}")
-    log_session_event("selfplay_run", project_id=project.id, run_id=result.run_id)
-    flash(f"Self-play run {result.run_id}: {len(result.transcript_ids)} transcripts, {usage.calls} calls "
-          f"({usage.cache_hits} from the cache). Review them on the Review page.")
+    """Start the run as a job (it goes on if this page or tab is left) and show its progress."""
+    job = submit_selfplay(store, project.id, version_id, plan, max_turns=max_turns, seed=run_seed,
+                          llm_run=session_run())
+    log_session_event("selfplay_run", project_id=project.id, job_id=job.id)
+    st.session_state["sp_job"] = job.id
     st.rerun()
+
+
+job = current_job("selfplay", project.id, st.session_state.get("sp_job"))
+if job is not None:
+    if job.status == "done" and ended_once(job):
+        usage = llm.usage(job.run_id)
+        st.success(f"Self-play run {job.result['run_id']}: {len(job.result['transcript_ids'])} transcripts, "
+                   f"{usage.calls} calls ({usage.cache_hits} from the cache). Review them on the Review page.")
+    job_panel(job, "sp")
 
 
 try:
@@ -75,7 +76,8 @@ if estimate.cached == estimate.calls:
 else:
     st.info(f"This run makes up to **{estimate.calls} calls** ({estimate.cached} already in the cache), about "
             f"**{estimate.tokens_in:,} tokens in** and at most **{estimate.tokens_out:,} out**.", icon="🧮")
-if st.button("Run self-play", type="primary", key="sp_run"):
+if st.button("Run self-play", type="primary", key="sp_run", disabled=job is not None and job.active,
+             help="One self-play run at a time per project."):
     run(plan, int(seed), version.id, int(turns))
 
 st.subheader("Runs")
@@ -90,6 +92,6 @@ else:
         hide_index=True)
     again = st.selectbox("Repeat a run exactly: same prompt version, personas, scenarios and seeds "
                          "(answered from the cache)", [r.id for r in runs], key="sp_repeat_choice")
-    if st.button("Repeat run", key="sp_repeat"):
+    if st.button("Repeat run", key="sp_repeat", disabled=job is not None and job.active):
         chosen = next(r for r in runs if r.id == again)
         run(replan(store, chosen.id), chosen.seed, chosen.version_id, chosen.max_turns)

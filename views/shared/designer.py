@@ -63,11 +63,18 @@ def study_session() -> str | None:
     return st.session_state.get(_SESSION)
 
 
+def session_run() -> str | None:
+    """The LLM run of this tab's study session, if it works inside one: its calls (a job's too) count
+    towards the session's measures."""
+    session_id = st.session_state.get(_SESSION)
+    return session_run_id(session_id) if session_id else None
+
+
 def session_llm(llm: LLM) -> LLM:
     """The LLM to use for the designer's own calls: inside a study session, its calls count
     towards the session's measures."""
-    session_id = st.session_state.get(_SESSION)
-    return llm.for_run(session_run_id(session_id)) if session_id else llm
+    run = session_run()
+    return llm.for_run(run) if run else llm
 
 
 def log_session_event(kind: str, *, project_id: int | None = None, **detail) -> None:
@@ -76,7 +83,6 @@ def log_session_event(kind: str, *, project_id: int | None = None, **detail) -> 
     if session_id:
         store = services().store
         log_event(store, session_id, kind, project_id=project_id, **detail)
-
 
 
 def enter_task(session_id: str, project_id: int) -> None:

@@ -1,14 +1,16 @@
-"""The process-wide services every page uses (settings, store, LLM), and the small pieces of feedback
-pages share: the demo-model notice, flash messages, progress bars and multi-line errors."""
+"""The process-wide services every page uses (settings, store, LLM, the job runner), and the small pieces
+of feedback pages share: the demo-model notice, flash messages, progress bars and multi-line errors."""
 
 from dataclasses import dataclass
 
 import streamlit as st
 
 from vt_core.core.config import ConfigError, Settings
+from vt_core.core.jobs import Runner
 from vt_core.core.llm import LLM
 from vt_core.core.store import Store, StoreError
 from vt_core.core.text import escape_markdown
+from vt_core.designer import JOBS as DESIGNER_JOBS
 
 _FLASH = "vt_flash"
 
@@ -28,10 +30,21 @@ def _open() -> Services:
     return Services(settings, store, LLM.from_settings(settings, store))
 
 
+@st.cache_resource(show_spinner=False, on_release=lambda runner: runner.stop(wait=False))
+def _runner() -> Runner:
+    # One pool of job threads per server process (VT_WORKERS), started by the first page anyone opens:
+    # jobs go on when the page, the tab or the browser that started them is gone.
+    app = _open()
+    return Runner(app.store, app.llm, {**DESIGNER_JOBS}, workers=app.settings.workers).start()
+
+
 def services() -> Services:
-    """Settings, store and LLM; a page that cannot have them shows why and stops."""
+    """Settings, store and LLM, with the job runner started; a page that cannot have them shows why
+    and stops."""
     try:
-        return _open()
+        app = _open()
+        _runner()
+        return app
     except (ConfigError, StoreError) as exc:
         st.error(f"The platform cannot start: {exc}")
         st.stop()

@@ -25,6 +25,7 @@ class Settings:
     timeout_s: float
     attempts: int
     response_format: str  # "auto", "json_schema", "json_object" or "none"
+    workers: int = 2  # threads that run jobs in the server process (VT_WORKERS)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -64,4 +65,5 @@ class Settings:
             timeout_s=number("VT_LLM_TIMEOUT", 120.0, float, 0.1),
             attempts=int(number("VT_LLM_ATTEMPTS", 4)),
             response_format=response_format,
+            workers=int(number("VT_WORKERS", 2)),
         )

@@ -1,4 +1,5 @@
-"""How long work tells its caller how far it got: the callbacks every workflow takes."""
+"""How long work tells its caller how far it got, the callbacks every workflow takes, and how it is
+told to stop."""
 
 from __future__ import annotations
 
@@ -11,3 +12,7 @@ StageProgress = Callable[[str, int, int], None]  # (stage, done, total): work in
 def in_stage(progress: StageProgress | None, stage: str) -> Progress | None:
     """The `Progress` of one stage of work that reports a `StageProgress`."""
     return (lambda done, total: progress(stage, done, total)) if progress else None
+
+
+class Cancelled(Exception):
+    """The work was asked to stop (a job cancelled by the person who started it)."""

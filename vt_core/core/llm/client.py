@@ -28,7 +28,7 @@ from vt_core.core.design import derive_seed
 from vt_core.core.llm.backend import Backend, resolve_backend
 from vt_core.core.llm.calls import CallLog, CallRecord, call_log
 from vt_core.core.llm.structured import parse_reply, response_format
-from vt_core.core.progress import Progress
+from vt_core.core.progress import Cancelled, Progress
 from vt_core.core.store import Store
 
 T = TypeVar("T")
@@ -165,6 +165,7 @@ class LLM:
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.run_id = run_id
+        self._stop: Callable[[], bool] | None = None
         self._connection = _Connection(call_log(store), model=backend.model)
 
     @classmethod
@@ -185,6 +186,13 @@ class LLM:
         """
         bound = copy.copy(self)
         bound.run_id = f"{self.run_id}/{run_id}" if self.run_id else run_id
+        return bound
+
+    def until(self, stop: Callable[[], bool]) -> LLM:
+        """The same LLM, refusing every request once `stop()` is true (a cancelled job): each call
+        then raises Cancelled, so a batch ends within the calls already under way."""
+        bound = copy.copy(self)
+        bound._stop = stop
         return bound
 
     # -- the endpoint ----------------------------------------------------------------------
@@ -239,6 +247,8 @@ class LLM:
         reply text; a reply it rejects is recorded as invalid, never served from the cache,
         and raised as _InvalidReply.
         """
+        if self._stop is not None and self._stop():
+            raise Cancelled("stopped before this model call: the work was cancelled")
         payload = self._payload(request)
         key = self._request_hash(payload, request.sample)
         if not fresh:

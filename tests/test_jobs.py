@@ -1,0 +1,147 @@
+"""Jobs on a real DuckDB file and the scripted server: queued, claimed once, run by a runner's threads
+with their progress in the row, cancelled between model calls keeping what finished, marked
+interrupted when their process is gone, and resumed from the request cache."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.scripted_server import Reply
+from tests.test_selfplay import project, scripted_conversation  # noqa: F401 - the project fixture
+from vt_core.core.jobs import (
+    Runner,
+    cancel,
+    claim,
+    get_job,
+    list_jobs,
+    mark_interrupted,
+    resume,
+    run_job,
+    submit,
+)
+from vt_core.core.llm import run_usage
+from vt_core.core.store import naive_utc
+from vt_core.designer import JOBS, list_selfplay_runs, plan_for_project, submit_selfplay
+from vt_core.designer.transcripts import list_transcripts
+
+
+def selfplay_job(store, project, n: int, *, max_turns: int = 2, seed: int = 3):
+    plan = plan_for_project(store, project.id, n, seed)
+    return submit_selfplay(store, project.id, project.current_version_id, plan, max_turns=max_turns, seed=seed)
+
+
+def test_a_selfplay_job_runs_in_the_background_and_records_its_result(store, make_llm, scripted, project):
+    scripted.respond = scripted_conversation
+    job = selfplay_job(store, project, 3)
+    assert (job.status, job.kind, job.project_id) == ("queued", "selfplay", project.id)
+    assert job.title == f"Self-play: 3 conversations of v{project.current_version_id}"
+    runner = Runner(store, make_llm(), JOBS, workers=1).start()
+    try:
+        done = wait_for(lambda: (j := get_job(store, job.id)).status not in ("queued", "running") and j, what="the job")
+    finally:
+        runner.stop()
+    assert (done.status, done.error, done.stage, done.done, done.total) == ("done", None, "conversations", 3, 3)
+    [run] = list_selfplay_runs(store, project.id)
+    assert done.result == {"run_id": run.id, "transcript_ids": [t.id for t in list_transcripts(store, project.id)]}
+    assert run.status == "done" and len(done.result["transcript_ids"]) == 3
+    usage = run_usage(store, done.run_id)
+    assert usage.calls == len(scripted.requests) == 3 * 2 * 2  # every call counted towards the job
+    assert done.worker and done.started_at <= done.finished_at
+
+
+def test_cancel_stops_within_the_batch_and_keeps_the_finished_conversations(store, make_llm, scripted, project):
+    """Two at a time, one exchange each: the first two conversations end; the next two wait in their
+    simulated user's call until the job is cancelled, then stop before their bot's call."""
+    release, lock, answered = threading.Event(), threading.Lock(), []
+
+    def first_two_then_wait(request):
+        with lock:
+            answered.append(request)
+            later = len(answered) > 4
+        if later:
+            release.wait(10)
+        return scripted_conversation(request)
+
+    scripted.respond = first_two_then_wait
+    job = selfplay_job(store, project, 8, max_turns=1)
+    runner = Runner(store, make_llm({"VT_CONCURRENCY": "2"}), JOBS, workers=1).start()
+    try:
+        wait_for(lambda: len(answered) == 6, what="the third and fourth conversations' first calls")
+        assert cancel(store, job.id).cancel_requested
+        release.set()
+        ended = wait_for(lambda: (j := get_job(store, job.id)).status != "running" and j, what="the job's end")
+    finally:
+        release.set()
+        runner.stop()
+    assert (ended.status, ended.error) == ("cancelled", None)
+    kept = list_transcripts(store, project.id)
+    assert len(kept) == 2 and ended.result["transcript_ids"] == [t.id for t in kept]
+    assert all(len(t.turns) == 2 for t in kept)  # whole conversations only
+    assert len(scripted.requests) == 6  # nothing was sent after the cancel
+    [run] = list_selfplay_runs(store, project.id)
+    assert run.status == "failed" and "6 of 8 conversations failed (2 stored)" in run.error
+
+
+def test_a_queued_job_cancelled_never_starts(store, make_llm, scripted, project):
+    job = selfplay_job(store, project, 2)
+    assert cancel(store, job.id).status == "cancelled"
+    assert claim(store, "w", list(JOBS)) is None
+    assert scripted.requests == []
+
+
+def test_two_runners_never_run_one_job_twice(store, make_llm):
+    seen = Counter()
+    lock = threading.Lock()
+
+    def count(job):
+        with lock:
+            seen[job.params["n"]] += 1
+        job.progress("counting", 1, 1)
+        return {"n": job.params["n"]}
+
+    jobs = [submit(store, "count", {"n": i}, title=f"count {i}") for i in range(24)]
+    runners = [Runner(store, make_llm(), {"count": count}, workers=3).start() for _ in range(2)]
+    try:
+        wait_for(lambda: all(get_job(store, j.id).status == "done" for j in jobs), what="every job")
+    finally:
+        for runner in runners:
+            runner.stop()
+    assert seen == Counter(range(24))
+    assert {get_job(store, j.id).result["n"] for j in jobs} == set(range(24))
+
+
+def test_a_failing_job_says_why_and_a_silent_one_is_interrupted_then_resumed_from_the_cache(
+        store, make_llm, scripted, project):
+    scripted.respond = scripted_conversation
+    llm = make_llm()
+    first = selfplay_job(store, project, 2)
+    assert run_job(store, llm, claim(store, "w", ["selfplay"]), JOBS["selfplay"]).status == "done"
+    calls = len(scripted.requests)
+
+    # The same work again, in a process that died while running it: its heartbeat stopped.
+    again = selfplay_job(store, project, 2)
+    claimed = claim(store, "dead-host:1", ["selfplay"])
+    assert claimed.id == again.id
+    assert mark_interrupted(store, now=naive_utc() + timedelta(seconds=5)) == 0  # still fresh
+    assert mark_interrupted(store, now=naive_utc() + timedelta(minutes=1)) == 1
+    interrupted = get_job(store, again.id)
+    assert interrupted.status == "interrupted" and "resume it" in interrupted.error
+    assert resume(store, again.id).status == "queued"
+    resumed = run_job(store, llm, claim(store, "w", ["selfplay"]), JOBS["selfplay"])
+    assert resumed.status == "done" and len(resumed.result["transcript_ids"]) == 2
+    assert len(scripted.requests) == calls  # every call answered from the cache
+    assert run_usage(store, resumed.run_id).cache_hits == run_usage(store, resumed.run_id).calls > 0
+    with pytest.raises(ValueError, match="only an interrupted or failed job can be resumed"):
+        resume(store, first.id)
+
+    scripted.respond = lambda request: Reply(status=400)
+    failing = selfplay_job(store, project, 1, seed=99)
+    failed = run_job(store, llm, claim(store, "w", ["selfplay"]), JOBS["selfplay"])
+    assert failed.id == failing.id and failed.status == "failed"
+    assert "1 of 1 conversations failed" in failed.error and f"endpoint {scripted.url}" in failed.error
+    assert [j.id for j in list_jobs(store, project_id=project.id)] == [failing.id, again.id, first.id]

@@ -1,0 +1,90 @@
+"""Jobs on the pages: the progress of the job a page started (or of any job of its kind still running
+for the project, so another tab, a refresh or a return to the page shows it too), with Cancel and
+Resume, and the sidebar's list of running and recent jobs. Progress refreshes in a fragment, without
+rerunning the page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from views.shared.services import services
+from vt_core.core.jobs import Job, cancel, get_job, list_jobs, resume
+from vt_core.core.llm import run_usage
+from vt_core.core.text import escape_markdown
+
+REFRESH_S = 1.0
+_SHOWN = "vt_job_shown"  # session key: job id -> the status this session last saw
+
+
+def current_job(kind: str, project_id: int, started: int | None) -> Job | None:
+    """The job to show on a page: one of `kind` still running for the project, else the one this session
+    `started`."""
+    store = services().store
+    running = [j for j in list_jobs(store, project_id=project_id, kind=kind, limit=20) if j.active]
+    if running:
+        return running[-1]
+    return get_job(store, started) if started is not None else None
+
+
+def job_panel(job: Job, key: str) -> None:
+    """The job's progress while it runs, refreshed every second; when it ends, its outcome and, for an
+    interrupted or failed job, Resume."""
+    if job.active:
+        _live(job.id, key)
+        return
+    _outcome(job, key)
+
+
+@st.fragment(run_every=REFRESH_S)
+def _live(job_id: int, key: str) -> None:
+    store = services().store
+    job = get_job(store, job_id)
+    if not job.active:
+        st.rerun()  # the whole page, once: it shows the outcome and what the job made
+    label = f"{job.title}: {job.stage or job.status}"
+    if job.total:
+        label += f", {job.done} of {job.total}"
+    st.progress(job.done / job.total if job.total else 0.0, text=escape_markdown(label))
+    calls = run_usage(store, job.run_id)
+    st.caption(f"{calls.calls} model calls so far ({calls.cache_hits} from the cache). It runs on the server: "
+               "you can leave this page or close the tab and come back.")
+    if job.cancel_requested:
+        st.caption("Cancelling: it stops before its next model call and keeps what finished.")
+    elif st.button("Cancel", key=f"{key}_cancel_{job.id}"):
+        cancel(store, job.id)
+        st.rerun(scope="fragment")
+
+
+def _outcome(job: Job, key: str) -> None:
+    if job.status == "done":
+        return  # the page shows what it made
+    if job.status == "cancelled":
+        st.info(f"{job.title}: cancelled; what had finished is kept.")
+    else:
+        st.error(escape_markdown(f"{job.title}: {job.status}. {job.error or ''}"))
+        if st.button("Resume", key=f"{key}_resume_{job.id}",
+                     help="Run it again with the same settings; calls that had finished come from the cache."):
+            resume(services().store, job.id)
+            st.rerun()
+
+
+def ended_once(job: Job) -> bool:
+    """Whether this session sees `job` ended for the first time (to say so once, e.g. in a flash)."""
+    shown = st.session_state.setdefault(_SHOWN, {})
+    first = not job.active and shown.get(job.id) != job.status
+    shown[job.id] = job.status
+    return first
+
+
+def jobs_sidebar() -> None:
+    """Running and recent jobs, with their progress and cost so far."""
+    store = services().store
+    jobs = list_jobs(store, limit=8)
+    if not jobs:
+        return
+    running = sum(j.active for j in jobs)
+    with st.sidebar.expander(f"Jobs ({running} running)" if running else "Jobs", expanded=bool(running)):
+        for job in jobs:
+            progress = f", {job.done}/{job.total}" if job.total and job.active else ""
+            calls = run_usage(store, job.run_id).calls
+            st.caption(escape_markdown(f"#{job.id} {job.title}: {job.status}{progress}; {calls} calls"))

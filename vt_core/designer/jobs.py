@@ -1,0 +1,38 @@
+"""The designer's long work as jobs (vt_core.core.jobs): each kind calls the domain function a page
+used to call in its own script thread, with the job's LLM and progress."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from vt_core.core.jobs import Handler, Job, JobContext, submit
+from vt_core.core.store import Store
+from vt_core.designer.personas import get_persona
+from vt_core.designer.scenarios import get_scenario
+from vt_core.designer.selfplay import Conversation, SelfPlayError, run_conversations
+
+
+def submit_selfplay(store: Store, project_id: int, version_id: int, plan: list[Conversation], *, max_turns: int,
+                    seed: int, llm_run: str | None = None) -> Job:
+    """Queue a self-play run of `plan` under prompt version `version_id`."""
+    return submit(store, "selfplay", {
+        "project_id": project_id, "version_id": version_id, "max_turns": max_turns, "seed": seed,
+        "plan": [[c.persona.id, c.scenario.id, c.seed] for c in plan],
+    }, title=f"Self-play: {len(plan)} conversations of v{version_id}", project_id=project_id, llm_run=llm_run)
+
+
+def _selfplay(job: JobContext) -> dict:
+    p = job.params
+    plan = [Conversation(get_persona(job.store, persona), get_scenario(job.store, scenario), seed)
+            for persona, scenario, seed in p["plan"]]
+    try:
+        result = run_conversations(job.store, job.llm, p["project_id"], plan, max_turns=p["max_turns"],
+                                   seed=p["seed"], version_id=p["version_id"], progress=job.stage("conversations"))
+    except SelfPlayError as exc:
+        if exc.partial is None or not job.cancelled():
+            raise
+        result = exc.partial  # cancelled: the conversations that had ended are kept
+    return {"run_id": result.run_id, "transcript_ids": result.transcript_ids}
+
+
+JOBS: Mapping[str, Handler] = {"selfplay": _selfplay}
