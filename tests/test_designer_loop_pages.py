@@ -82,6 +82,8 @@ def test_from_self_play_to_an_approved_prompt(store):
         at.number_input(key=key).set_value(value)
     at.button(key="rf_submit").click().run()
     assert not at.exception, at.exception
+    finish_jobs(store)
+    at.run()
     assert at.success[0].value.startswith(f"Refinement run {list_refine_runs(store, 1)[0].id} finished")
     board = at.dataframe[0].value
     assert list(board["status"]) == ["evaluated", "baseline"]

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.scripted_server import Reply
+from tests.scripted_worlds import PROMPT, EmojiWorld
 from tests.test_selfplay import project, scripted_conversation  # noqa: F401 - the project fixture
 from vt_core.core.jobs import (
     Runner,
@@ -26,7 +27,20 @@ from vt_core.core.jobs import (
 )
 from vt_core.core.llm import run_usage
 from vt_core.core.store import naive_utc
-from vt_core.designer import JOBS, list_selfplay_runs, plan_for_project, submit_selfplay
+from vt_core.designer import (
+    JOBS,
+    add_pattern,
+    add_scenario,
+    create_project,
+    generate_personas,
+    leaderboard,
+    list_refine_runs,
+    list_selfplay_runs,
+    plan_for_project,
+    submit_refine,
+    submit_selfplay,
+    update_pattern,
+)
 from vt_core.designer.transcripts import list_transcripts
 
 
@@ -84,7 +98,7 @@ def test_cancel_stops_within_the_batch_and_keeps_the_finished_conversations(stor
     assert all(len(t.turns) == 2 for t in kept)  # whole conversations only
     assert len(scripted.requests) == 6  # nothing was sent after the cancel
     [run] = list_selfplay_runs(store, project.id)
-    assert run.status == "failed" and "6 of 8 conversations failed (2 stored)" in run.error
+    assert (run.status, run.error) == ("failed", "cancelled: 2 of 8 conversations had ended and are stored")
 
 
 def test_a_queued_job_cancelled_never_starts(store, make_llm, scripted, project):
@@ -145,3 +159,41 @@ def test_a_failing_job_says_why_and_a_silent_one_is_interrupted_then_resumed_fro
     assert failed.id == failing.id and failed.status == "failed"
     assert "1 of 1 conversations failed" in failed.error and f"endpoint {scripted.url}" in failed.error
     assert [j.id for j in list_jobs(store, project_id=project.id)] == [failing.id, again.id, first.id]
+
+
+def refinable(store):
+    project = create_project(store, "Movie bot", goal="recommend films", audience="film fans", prompt=PROMPT)
+    generate_personas(store, project.id, 2, seed=0)
+    for i, split in enumerate(["train", "train", "heldout"]):
+        add_scenario(store, project.id, title=f"s{i}", description=f"situation {i}", user_goal="a film",
+                     difficulty=1, split=split)
+    pattern = add_pattern(store, project.id, "avoid", "The bot uses emojis in its replies")
+    update_pattern(store, pattern.id, status="accepted")
+    return project
+
+
+def test_a_refinement_job_and_one_cancelled_while_its_candidates_are_written(store, make_llm, scripted):
+    project = refinable(store)
+    scripted.respond = EmojiWorld()
+    llm = make_llm()
+    settings = dict(rounds=1, k=1, n_train=2, n_heldout=1, max_turns=1, seed=0)
+    submit_refine(store, project.id, **settings)
+    done = run_job(store, llm, claim(store, "w", list(JOBS)), JOBS["refine"])
+    assert done.status == "done" and done.result["stopped"] == "ran every round (1)"
+    assert [c.status for c in leaderboard(store, done.result["refine_run_id"])] == ["evaluated", "baseline"]
+
+    world = EmojiWorld()
+    job = submit_refine(store, project.id, **{**settings, "seed": 1})
+
+    def cancel_at_the_writer(request):
+        if request["messages"][0]["content"].startswith("You improve the system prompt"):
+            cancel(store, job.id)  # the designer presses Cancel while the candidates are written
+        return world(request)
+
+    scripted.respond = cancel_at_the_writer
+    ended = run_job(store, llm, claim(store, "w", list(JOBS)), JOBS["refine"])
+    assert (ended.status, ended.error, ended.result) == ("cancelled", None, None)
+    run = list_refine_runs(store, project.id)[0]
+    assert run.status == "failed" and "cancelled" in run.error
+    # The writer's call under way was the last: the candidate's conversations were never played.
+    assert scripted.chat_requests[-1]["messages"][0]["content"].startswith("You improve the system prompt")

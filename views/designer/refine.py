@@ -1,12 +1,11 @@
 import streamlit as st
 
-from views.shared.designer import current_project, log_session_event, session_llm
-from views.shared.services import demo_notice, flash, services, show_flash, stage_progress
-from vt_core.core.llm import LLMError
+from views.shared.designer import current_project, log_session_event, session_run
+from views.shared.jobs import current_job, ended_once, job_panel
+from views.shared.services import demo_notice, flash, services, show_flash
 from vt_core.core.text import escape_markdown
 from vt_core.designer import (
     RefineError,
-    SelfPlayError,
     approve,
     current_version,
     leaderboard,
@@ -14,7 +13,7 @@ from vt_core.designer import (
     list_patterns,
     list_refine_runs,
     planned_calls,
-    refine,
+    submit_refine,
     unified_diff,
 )
 
@@ -51,19 +50,19 @@ with st.container(border=True):  # not a form: the cost below follows every chan
     st.caption(f"At most {calls:,} model calls; accepted patterns: {len(accepted)}; prompt token "
                f"budget: {project.prompt_token_budget}; locked sections: "
                f"{escape_markdown(', '.join(project.locked_sections) or 'none')} (set both on the Projects page).")
-    if st.button("Run refinement", type="primary", key="rf_submit"):
-        bar = st.progress(0.0, text="Starting…")
-        try:
-            result = refine(store, session_llm(llm), project.id, rounds=rounds, k=k, n_train=n_train,
-                            n_heldout=n_heldout, max_turns=turns, seed=seed,
-                            progress=stage_progress(bar))
-        except (RefineError, SelfPlayError, LLMError) as exc:
-            st.error(escape_markdown(exc))
-        else:
-            log_session_event("refine_run", project_id=project.id, refine_run_id=result.refine_run_id)
-            flash(f"Refinement run {result.refine_run_id} finished: {result.stopped}.")
-            st.session_state["rf_run"] = result.refine_run_id
-            st.rerun()
+    job = current_job("refine", project.id, st.session_state.get("rf_job"))
+    if st.button("Run refinement", type="primary", key="rf_submit", disabled=job is not None and job.active,
+                 help="It runs on the server: you can leave the page and come back."):
+        job = submit_refine(store, project.id, rounds=rounds, k=k, n_train=n_train, n_heldout=n_heldout,
+                            max_turns=turns, seed=seed, llm_run=session_run())
+        log_session_event("refine_run", project_id=project.id, job_id=job.id)
+        st.session_state["rf_job"] = job.id
+        st.rerun()
+    if job is not None:
+        if job.status == "done" and ended_once(job):
+            st.session_state["rf_run"] = job.result["refine_run_id"]
+            st.success(f"Refinement run {job.result['refine_run_id']} finished: {job.result['stopped']}.")
+        job_panel(job, "rf")
 
 runs = list_refine_runs(store, project.id)
 if not runs:

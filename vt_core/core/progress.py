@@ -15,4 +15,9 @@ def in_stage(progress: StageProgress | None, stage: str) -> Progress | None:
 
 
 class Cancelled(Exception):
-    """The work was asked to stop (a job cancelled by the person who started it)."""
+    """The work was asked to stop (a job cancelled by the person who started it). `kept` is what had
+    finished, when the work that raised it says."""
+
+    def __init__(self, message: str = "the work was cancelled", kept: object = None):
+        super().__init__(message)
+        self.kept = kept

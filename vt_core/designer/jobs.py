@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vt_core.core.jobs import Handler, Job, JobContext, submit
+from vt_core.core.progress import Cancelled
 from vt_core.core.store import Store
 from vt_core.designer.personas import get_persona
 from vt_core.designer.scenarios import get_scenario
-from vt_core.designer.selfplay import Conversation, SelfPlayError, run_conversations
+from vt_core.designer.refinement import refine
+from vt_core.designer.selfplay import Conversation, run_conversations
 
 
 def submit_selfplay(store: Store, project_id: int, version_id: int, plan: list[Conversation], *, max_turns: int,
@@ -21,6 +23,22 @@ def submit_selfplay(store: Store, project_id: int, version_id: int, plan: list[C
     }, title=f"Self-play: {len(plan)} conversations of v{version_id}", project_id=project_id, llm_run=llm_run)
 
 
+def submit_refine(store: Store, project_id: int, *, rounds: int, k: int, n_train: int, n_heldout: int,
+                  max_turns: int, seed: int, llm_run: str | None = None) -> Job:
+    """Queue a refinement of the project's current prompt."""
+    return submit(store, "refine", {
+        "project_id": project_id, "rounds": rounds, "k": k, "n_train": n_train, "n_heldout": n_heldout,
+        "max_turns": max_turns, "seed": seed,
+    }, title=f"Refinement: {rounds} rounds of {k} candidates", project_id=project_id, llm_run=llm_run)
+
+
+def _refine(job: JobContext) -> dict:
+    p = job.params
+    result = refine(job.store, job.llm, p["project_id"], rounds=p["rounds"], k=p["k"], n_train=p["n_train"],
+                    n_heldout=p["n_heldout"], max_turns=p["max_turns"], seed=p["seed"], progress=job.progress)
+    return {"refine_run_id": result.refine_run_id, "stopped": result.stopped}
+
+
 def _selfplay(job: JobContext) -> dict:
     p = job.params
     plan = [Conversation(get_persona(job.store, persona), get_scenario(job.store, scenario), seed)
@@ -28,11 +46,9 @@ def _selfplay(job: JobContext) -> dict:
     try:
         result = run_conversations(job.store, job.llm, p["project_id"], plan, max_turns=p["max_turns"],
                                    seed=p["seed"], version_id=p["version_id"], progress=job.stage("conversations"))
-    except SelfPlayError as exc:
-        if exc.partial is None or not job.cancelled():
-            raise
-        result = exc.partial  # cancelled: the conversations that had ended are kept
+    except Cancelled as exc:
+        result = exc.kept  # the conversations that had ended
     return {"run_id": result.run_id, "transcript_ids": result.transcript_ids}
 
 
-JOBS: Mapping[str, Handler] = {"selfplay": _selfplay}
+JOBS: Mapping[str, Handler] = {"selfplay": _selfplay, "refine": _refine}

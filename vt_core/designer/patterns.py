@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from vt_core.core.llm import LLM, BatchError
-from vt_core.core.progress import Progress
+from vt_core.core.progress import Cancelled, Progress
 from vt_core.core.prompts import render
 from vt_core.core.store import Store
 from vt_core.designer.annotations import by_transcript, current_annotations, transcript_label, transcript_labels
@@ -278,8 +278,9 @@ def judge_many(llm: LLM, store: Store, patterns: Iterable[Pattern | int], transc
 
     try:
         results = llm.map(one, pairs, progress=progress)
-    except BatchError as error:
-        _store_judgements(store, [r for r in error.results if isinstance(r, Judgement)])
+    except (BatchError, Cancelled) as error:  # the verdicts that came back are kept
+        _store_judgements(store, [r for r in (error.results if isinstance(error, BatchError) else error.kept)
+                                  if isinstance(r, Judgement)])
         raise
     _store_judgements(store, results)
     return results

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from vt_core.core.design import derive_seed
 from vt_core.core.llm import LLM, BatchError, ChatRequest, Completion, Estimate, estimate_tokens
-from vt_core.core.progress import Progress
+from vt_core.core.progress import Cancelled, Progress
 from vt_core.core.prompts import render
 from vt_core.core.store import Store
 from vt_core.designer.personas import Persona, assign_personas, get_persona, list_personas
@@ -176,6 +176,12 @@ def run_conversations(store: Store, llm: LLM, project_id: int, conversations: li
 
     try:
         transcript_ids = llm.map(play, enumerate(conversations), progress=progress)
+    except Cancelled as exc:
+        kept = [r for r in exc.kept if isinstance(r, int)]
+        store.transaction(lambda db: db.execute(
+            "UPDATE selfplay_runs SET status = 'failed', error = ?, finished_at = current_timestamp WHERE id = ?",
+            [f"cancelled: {len(kept)} of {len(conversations)} conversations had ended and are stored", run_id]))
+        raise Cancelled(f"self-play run {run_id} was cancelled", RunResult(run_id, kept)) from exc
     except BatchError as exc:
         kept = [r for r in exc.results if isinstance(r, int)]
         failures = [r for r in exc.results if isinstance(r, Exception)]

@@ -335,7 +335,8 @@ class LLM:
 
         `progress(done, total)` is called from the calling thread as items finish, so a
         Streamlit script can update its progress bar from it. Every item runs even if some
-        fail; then BatchError carries all results, exceptions in place of the failures.
+        fail; then BatchError carries all results, exceptions in place of the failures. If the
+        work was cancelled (see `until`), Cancelled is raised instead, `kept` holding the results.
         """
         items = list(items)
         results: list = [None] * len(items)
@@ -352,6 +353,8 @@ class LLM:
                     failed = True
                 if progress:
                     progress(done, len(items))
+        if any(isinstance(r, Cancelled) for r in results):
+            raise Cancelled(kept=results)
         if failed:
             raise BatchError(results)
         return results
