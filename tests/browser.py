@@ -94,7 +94,8 @@ def browser_page(browser, folder: Path, *, timeout_ms: int, width: int = 1200, h
     try:
         yield page
     finally:
-        page.screenshot(path=str(folder / "last.png"), full_page=True)
+        if not page.is_closed():  # a test may close the tab itself
+            page.screenshot(path=str(folder / "last.png"), full_page=True)
         expect.set_options(timeout=5_000)  # Playwright's default, for the tests that follow
 
 

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from views.shared.designer import current_project, log_session_event, session_run
-from views.shared.jobs import current_job, ended_once, job_panel
+from views.shared.jobs import current_job, ended_once, follow, job_panel
 from views.shared.services import demo_notice, flash, services, show_flash
 from vt_core.core.text import escape_markdown
 from vt_core.designer import (
@@ -50,13 +50,13 @@ with st.container(border=True):  # not a form: the cost below follows every chan
     st.caption(f"At most {calls:,} model calls; accepted patterns: {len(accepted)}; prompt token "
                f"budget: {project.prompt_token_budget}; locked sections: "
                f"{escape_markdown(', '.join(project.locked_sections) or 'none')} (set both on the Projects page).")
-    job = current_job("refine", project.id, st.session_state.get("rf_job"))
+    job = current_job("refine", project.id)
     if st.button("Run refinement", type="primary", key="rf_submit", disabled=job is not None and job.active,
                  help="It runs on the server: you can leave the page and come back."):
         job = submit_refine(store, project.id, rounds=rounds, k=k, n_train=n_train, n_heldout=n_heldout,
                             max_turns=turns, seed=seed, llm_run=session_run())
         log_session_event("refine_run", project_id=project.id, job_id=job.id)
-        st.session_state["rf_job"] = job.id
+        follow(job)
         st.rerun()
     if job is not None:
         if job.status == "done" and ended_once(job):

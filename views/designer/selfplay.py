@@ -1,7 +1,7 @@
 import streamlit as st
 
 from views.shared.designer import current_project, log_session_event, session_run
-from views.shared.jobs import current_job, ended_once, job_panel
+from views.shared.jobs import current_job, ended_once, follow, job_panel
 from views.shared.services import demo_notice, services, show_flash
 from vt_core.core.text import escape_markdown
 from vt_core.designer import (
@@ -52,11 +52,11 @@ def run(plan, run_seed: int, version_id: int, max_turns: int) -> None:
     job = submit_selfplay(store, project.id, version_id, plan, max_turns=max_turns, seed=run_seed,
                           llm_run=session_run())
     log_session_event("selfplay_run", project_id=project.id, job_id=job.id)
-    st.session_state["sp_job"] = job.id
+    follow(job)
     st.rerun()
 
 
-job = current_job("selfplay", project.id, st.session_state.get("sp_job"))
+job = current_job("selfplay", project.id)
 if job is not None:
     if job.status == "done" and ended_once(job):
         usage = llm.usage(job.run_id)

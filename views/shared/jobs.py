@@ -16,14 +16,25 @@ REFRESH_S = 1.0
 _SHOWN = "vt_job_shown"  # session key: job id -> the status this session last saw
 
 
-def current_job(kind: str, project_id: int, started: int | None) -> Job | None:
-    """The job to show on a page: one of `kind` still running for the project, else the one this session
-    `started`."""
+def current_job(kind: str, project_id: int) -> Job | None:
+    """The job to show on a page: one of `kind` still running for the project (started in any tab),
+    else the last one this session followed, so that its outcome shows when it ends."""
     store = services().store
+    key = _followed(kind, project_id)
     running = [j for j in list_jobs(store, project_id=project_id, kind=kind, limit=20) if j.active]
     if running:
+        st.session_state[key] = running[-1].id
         return running[-1]
-    return get_job(store, started) if started is not None else None
+    return get_job(store, st.session_state[key]) if key in st.session_state else None
+
+
+def follow(job: Job) -> None:
+    """Show `job` on its page in this session (the one a button just started)."""
+    st.session_state[_followed(job.kind, job.project_id)] = job.id
+
+
+def _followed(kind: str, project_id: int | None) -> str:
+    return f"vt_job:{kind}:{project_id}"
 
 
 def job_panel(job: Job, key: str) -> None:

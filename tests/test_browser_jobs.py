@@ -1,0 +1,84 @@
+"""Self-play as a job in a real browser against the real server: started, left for another page, its
+tab closed while it runs; a new tab finds it still running with its progress, and it lands complete
+with every transcript, no request sent twice."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from tests.browser import browser_page, chromium, playwright, streamlit_app
+from tests.scripted_server import ScriptedServer
+from tests.scripted_worlds import PROMPT, EmojiWorld
+from tests.test_browser_designer import RERUN_MS, fill, go
+from vt_core.core.jobs import list_jobs
+from vt_core.core.store import Store
+from vt_core.designer import add_scenario, create_project, generate_personas, list_transcripts
+
+expect = playwright.expect
+CONVERSATIONS = 8
+
+
+class Gate:
+    """The emoji world, answering the first four conversations (two calls each) at once and holding
+    every later call until `release` is set: the job is certainly under way while the tab closes."""
+
+    def __init__(self):
+        self.world, self.release, self.lock, self.answered = EmojiWorld(), threading.Event(), threading.Lock(), 0
+
+    def __call__(self, request):
+        with self.lock:
+            self.answered += 1
+            later = self.answered > 2 * CONVERSATIONS // 2
+        if later:
+            self.release.wait(120)
+        return self.world(request)
+
+
+def test_a_selfplay_job_outlives_its_page_and_its_tab(tmp_path):
+    store = Store(tmp_path / "vt.duckdb")
+    project = create_project(store, "Movie bot", goal="recommend films", audience="film fans", prompt=PROMPT)
+    generate_personas(store, project.id, 2, seed=0)
+    add_scenario(store, project.id, title="tonight", description="a film for tonight", user_goal="a film",
+                 difficulty=1)
+    store.close()  # the server opens the file
+
+    gate = Gate()
+    with ScriptedServer(respond=gate) as model, \
+            streamlit_app(tmp_path, {"OPENAI_BASE_URL": model.url, "VT_CONCURRENCY": "2"}) as url, \
+            chromium() as browser:
+        with browser_page(browser, tmp_path, timeout_ms=RERUN_MS) as page:
+            page.goto(url)
+            go(page, "Self-play")
+            main = page.get_by_test_id("stMain")
+            fill(main.get_by_label("Conversations", exact=True), CONVERSATIONS)
+            fill(main.get_by_label("Exchanges at most", exact=True), 1)
+            main.get_by_role("button", name="Run self-play").click()
+            # The page returns at once and follows the job: four conversations end, the rest wait.
+            expect(main.get_by_text(re.compile(r"conversations, 4 of 8$"))).to_be_visible()
+            expect(main.get_by_role("button", name="Run self-play")).to_be_disabled()
+            go(page, "Review")  # another page ...
+            page.close()  # ... then the tab goes
+
+        with browser_page(browser, tmp_path, timeout_ms=RERUN_MS) as page:  # a new tab, later
+            page.goto(url)
+            expect(page.get_by_text(re.compile(r"^Jobs \(1 running\)"))).to_be_visible()  # the sidebar
+            go(page, "Self-play")
+            main = page.get_by_test_id("stMain")
+            expect(main.get_by_text(re.compile(r"conversations, 4 of 8$"))).to_be_visible()
+            expect(main.get_by_role("button", name="Cancel")).to_be_visible()
+            gate.release.set()
+            expect(main.get_by_text(f"Self-play run 1: {CONVERSATIONS} transcripts, {2 * CONVERSATIONS} calls "
+                                    "(0 from the cache).", exact=False)).to_be_visible()
+            expect(main.get_by_role("button", name="Run self-play")).to_be_enabled()
+            assert page.page_errors == []
+        requests = len(model.requests)
+
+    store = Store(tmp_path / "vt.duckdb")
+    try:
+        [job] = list_jobs(store)
+        assert (job.status, job.done, job.total, len(job.result["transcript_ids"])) == ("done", 8, 8, 8)
+        assert len(list_transcripts(store, project.id)) == CONVERSATIONS
+        assert requests == 2 * CONVERSATIONS  # every call once
+    finally:
+        store.close()
