@@ -32,9 +32,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def streamlit_app(folder: Path, env: dict[str, str]) -> Iterator[str]:
+def streamlit_app(folder: Path, env: dict[str, str], processes: list | None = None) -> Iterator[str]:
     """`streamlit run app.py` with a database in `folder`, no model settings but `env`; yields
-    its URL once it answers, and stops it afterwards. Its log is `folder/streamlit.log`."""
+    its URL once it answers, and stops it afterwards. Its log is `folder/streamlit.log`; its
+    process is appended to `processes` when given (a test that kills it)."""
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "VT_"))}
     environment.update({"VT_DB_PATH": str(folder / "vt.duckdb"), **env})
@@ -48,6 +49,8 @@ def streamlit_app(folder: Path, env: dict[str, str]) -> Iterator[str]:
              "--server.fileWatcherType", "none"],
             cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
         )
+        if processes is not None:
+            processes.append(server)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60

@@ -1,13 +1,16 @@
 """Self-play as a job in a real browser against the real server: started, left for another page, its
 tab closed while it runs; a new tab finds it still running with its progress, and it lands complete
-with every transcript, no request sent twice."""
+with every transcript, no request sent twice. And a server killed under a job: restarted, it shows the
+job interrupted, and Resume completes it with the calls that had finished answered from the cache."""
 
 from __future__ import annotations
 
 import re
+import signal
 import threading
 
 from tests.browser import browser_page, chromium, playwright, streamlit_app
+from tests.conftest import wait_for
 from tests.scripted_server import ScriptedServer
 from tests.scripted_worlds import PROMPT, EmojiWorld
 from tests.test_browser_designer import RERUN_MS, fill, go
@@ -80,5 +83,57 @@ def test_a_selfplay_job_outlives_its_page_and_its_tab(tmp_path):
         assert (job.status, job.done, job.total, len(job.result["transcript_ids"])) == ("done", 8, 8, 8)
         assert len(list_transcripts(store, project.id)) == CONVERSATIONS
         assert requests == 2 * CONVERSATIONS  # every call once
+    finally:
+        store.close()
+
+
+def test_a_job_cut_off_by_kill_9_is_interrupted_then_resumed_from_the_cache(tmp_path):
+    store = Store(tmp_path / "vt.duckdb")
+    project = create_project(store, "Movie bot", goal="recommend films", audience="film fans", prompt=PROMPT)
+    generate_personas(store, project.id, 2, seed=0)
+    add_scenario(store, project.id, title="tonight", description="a film for tonight", user_goal="a film",
+                 difficulty=1)
+    store.close()
+
+    gate, processes = Gate(), []
+    env = {"VT_CONCURRENCY": "2"}
+    with ScriptedServer(respond=gate) as model, chromium() as browser:
+        env["OPENAI_BASE_URL"] = model.url
+        with streamlit_app(tmp_path, env, processes) as url, \
+                browser_page(browser, tmp_path, timeout_ms=RERUN_MS) as page:
+            page.goto(url)
+            go(page, "Self-play")
+            main = page.get_by_test_id("stMain")
+            fill(main.get_by_label("Conversations", exact=True), CONVERSATIONS)
+            fill(main.get_by_label("Exchanges at most", exact=True), 1)
+            main.get_by_role("button", name="Run self-play").click()
+            expect(main.get_by_text(re.compile(r"conversations, 4 of 8$"))).to_be_visible()
+            wait_for(lambda: gate.answered == CONVERSATIONS + 2, what="the next two conversations' first calls")
+            finished = list(model.requests)  # four whole conversations, and two calls under way
+            processes[0].send_signal(signal.SIGKILL)
+            processes[0].wait()
+        gate.release.set()  # the calls that were under way end, for nobody
+
+        with streamlit_app(tmp_path, env) as url, browser_page(browser, tmp_path, timeout_ms=RERUN_MS) as page:
+            page.goto(url)
+            go(page, "Self-play")
+            main = page.get_by_test_id("stMain")
+            expect(main.get_by_text(re.compile(r"interrupted\. the process running it stopped"))).to_be_visible()
+            before = len(model.requests)
+            main.get_by_role("button", name="Resume").click()
+            expect(main.get_by_text(f"Self-play run 2: {CONVERSATIONS} transcripts, {2 * CONVERSATIONS} calls "
+                                    "(8 from the cache).", exact=False)).to_be_visible()
+            assert page.page_errors == []
+        resumed = model.requests[before:]
+
+    # The four conversations that had ended (their eight calls, two at a time) came from the cache: none
+    # was sent again. The other four were played: the two first calls cut off by the kill, and the rest.
+    ended, cut_off = finished[:CONVERSATIONS], finished[CONVERSATIONS:]
+    assert len(cut_off) == 2 and not [r for r in resumed if r in ended]
+    assert len(resumed) == CONVERSATIONS and all(r in resumed for r in cut_off)
+    store = Store(tmp_path / "vt.duckdb")
+    try:
+        [job] = list_jobs(store)
+        assert (job.status, len(job.result["transcript_ids"])) == ("done", CONVERSATIONS)
     finally:
         store.close()

@@ -59,7 +59,7 @@ def run(plan, run_seed: int, version_id: int, max_turns: int) -> None:
 job = current_job("selfplay", project.id)
 if job is not None:
     if job.status == "done" and ended_once(job):
-        usage = llm.usage(job.run_id)
+        usage = llm.usage(f"{job.run_id}/selfplay:{job.result['run_id']}")  # this run, not an earlier attempt
         st.success(f"Self-play run {job.result['run_id']}: {len(job.result['transcript_ids'])} transcripts, "
                    f"{usage.calls} calls ({usage.cache_hits} from the cache). Review them on the Review page.")
     job_panel(job, "sp")

@@ -18,14 +18,17 @@ _SHOWN = "vt_job_shown"  # session key: job id -> the status this session last s
 
 def current_job(kind: str, project_id: int) -> Job | None:
     """The job to show on a page: one of `kind` still running for the project (started in any tab),
-    else the last one this session followed, so that its outcome shows when it ends."""
+    else the last one this session followed, so that its outcome shows when it ends, else the latest
+    if its process stopped under it (it waits for Resume)."""
     store = services().store
     key = _followed(kind, project_id)
-    running = [j for j in list_jobs(store, project_id=project_id, kind=kind, limit=20) if j.active]
-    if running:
+    jobs = list_jobs(store, project_id=project_id, kind=kind, limit=20)
+    if running := [j for j in jobs if j.active]:
         st.session_state[key] = running[-1].id
         return running[-1]
-    return get_job(store, st.session_state[key]) if key in st.session_state else None
+    if key in st.session_state:
+        return get_job(store, st.session_state[key])
+    return jobs[0] if jobs and jobs[0].status == "interrupted" else None
 
 
 def follow(job: Job) -> None:

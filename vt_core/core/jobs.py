@@ -131,13 +131,30 @@ def resume(store: Store, job_id: int) -> Job:
 
 
 def mark_interrupted(store: Store, *, stale_s: float = STALE_S, now: datetime | None = None) -> int:
-    """Mark running jobs whose heartbeat stopped `stale_s` ago as interrupted; how many there were."""
+    """Mark as interrupted the running jobs whose process is gone: its heartbeat stopped `stale_s` ago,
+    or it ran on this machine and that process no longer exists. How many there were."""
     cutoff = naive_utc(now) - timedelta(seconds=stale_s)
+    dead = [worker for (worker,) in store.cursor().execute(
+        "SELECT DISTINCT worker FROM jobs WHERE status = 'running'").fetchall() if _gone(worker)]
     return len(store.transaction(lambda db: db.execute(
         "UPDATE jobs SET status = 'interrupted', finished_at = ?,"
         " error = 'the process running it stopped (a restart or a crash); resume it to run it again'"
-        " WHERE status = 'running' AND coalesce(heartbeat_at, started_at) < ? RETURNING id",
-        [naive_utc(now), cutoff]).fetchall()))
+        " WHERE status = 'running' AND (coalesce(heartbeat_at, started_at) < ? OR list_contains(?, worker))"
+        " RETURNING id", [naive_utc(now), cutoff, dead]).fetchall()))
+
+
+def _gone(worker: str | None) -> bool:
+    """Whether `worker` (host:pid) was a process of this machine that has ended."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 def worker_name() -> str:
