@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from vt_core.core.config import Settings
+from vt_core.core.jobs import JobError, list_jobs, run_here
 from vt_core.core.llm import LLM, EmbeddedServerError, LLMError
 from vt_core.core.store import Store, StoreError
 from vt_core.crowd import (
@@ -24,6 +25,7 @@ from vt_core.crowd import (
     unresolved_prompts,
 )
 from vt_core.designer import (
+    JOBS,
     RefineError,
     SelfPlayError,
     approve,
@@ -35,9 +37,9 @@ from vt_core.designer import (
     leaderboard,
     plan_for_project,
     propose_patterns,
-    refine,
-    run_conversations,
     seed_demo,
+    submit_refine,
+    submit_selfplay,
 )
 from vt_core.userstudy import (
     UserStudy,
@@ -52,7 +54,7 @@ from vt_core.userstudy import (
 )
 
 # What a user can cause and fix; anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, StoreError, LLMError, EmbeddedServerError, SelfPlayError, RefineError)
+USER_ERRORS = (ValueError, StoreError, LLMError, EmbeddedServerError, SelfPlayError, RefineError, JobError)
 
 
 def _open() -> tuple[Store, LLM]:
@@ -107,10 +109,11 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
     print(f"{llm.backend.describe()}: up to {estimate.calls} calls ({estimate.cached} cached), about "
           f"{estimate.tokens_in} tokens in and at most {estimate.tokens_out} out", file=sys.stderr)
     started = time.perf_counter()
-    result = run_conversations(store, llm, project.id, plan, max_turns=args.turns, seed=args.seed,
-                               version_id=version, progress=ProgressBar("conversations"))
-    usage = llm.usage(f"selfplay:{result.run_id}")
-    print(f"self-play run {result.run_id}: {len(result.transcript_ids)} transcripts, {usage.calls} calls "
+    job = run_here(store, llm, submit_selfplay(store, project.id, version, plan, max_turns=args.turns, seed=args.seed),
+                   JOBS, ProgressBar().stage)
+    run_id, transcripts = job.result["run_id"], job.result["transcript_ids"]
+    usage = llm.usage(f"{job.run_id}/selfplay:{run_id}")
+    print(f"self-play run {run_id}: {len(transcripts)} transcripts, {usage.calls} calls "
           f"({usage.cache_hits} cached), {usage.tokens_in} tokens in, {usage.tokens_out} out, "
           f"{time.perf_counter() - started:.1f} s")
     return 0
@@ -134,15 +137,30 @@ def cmd_patterns(args: argparse.Namespace) -> int:
 def cmd_refine(args: argparse.Namespace) -> int:
     store, llm = _open()
     project = get_project(store, args.project)
-    result = refine(store, llm, project.id, rounds=args.rounds, k=args.candidates, n_train=args.train,
-                    n_heldout=args.heldout, max_turns=args.turns, seed=args.seed,
-                    progress=ProgressBar().stage)
-    for c in leaderboard(store, result.refine_run_id):
+    job = run_here(store, llm, submit_refine(store, project.id, rounds=args.rounds, k=args.candidates,
+                                             n_train=args.train, n_heldout=args.heldout, max_turns=args.turns,
+                                             seed=args.seed), JOBS, ProgressBar().stage)
+    run_id = job.result["refine_run_id"]
+    board = leaderboard(store, run_id)
+    for c in board:
         score = lambda v: "  n/a" if v is None else f"{v:5.0%}"  # noqa: E731
         print(f"candidate {c.id:4} round {c.round} {c.status:9} train {score(c.train_pass)} "
               f"held-out {score(c.heldout_pass)} quality {c.quality or 0:.1f}")
-    print(f"refine run {result.refine_run_id}: best candidate {result.best.id} ({result.stopped}); "
-          f"approve it with: python -m vt_core approve {result.best.id}")
+    print(f"refine run {run_id}: best candidate {job.result['best']} ({job.result['stopped']}); "
+          f"approve it with: python -m vt_core approve {job.result['best']}")
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """The jobs of the app and of the CLI, newest first, with their progress and how they ended."""
+    store, _ = _open()
+    jobs = list_jobs(store, limit=args.limit)
+    for job in jobs:
+        progress = f"{job.done}/{job.total}" if job.total else "-"
+        print(f"{job.id:5} {job.kind:10} {job.status:11} {progress:>9} {job.created_at:%Y-%m-%d %H:%M}  {job.title}"
+              + (f"  ({job.error})" if job.error else ""))
+    if not jobs:
+        print("no jobs yet", file=sys.stderr)
     return 0
 
 
@@ -360,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     command = commands.add_parser("approve", help="make a refinement candidate the current prompt")
     command.add_argument("candidate", type=int)
     command.set_defaults(run=cmd_approve)
+
+    command = commands.add_parser("jobs", help="the long work of the app and the CLI: progress and outcome")
+    command.add_argument("--limit", type=int, default=30, help="how many of the newest jobs (default 30)")
+    command.set_defaults(run=cmd_jobs)
 
     command = commands.add_parser("seed-demo", help="create the demo project (no model calls)")
     command.add_argument("--study", action="store_true",

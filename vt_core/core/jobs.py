@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vt_core.core.llm import LLM
-from vt_core.core.progress import Cancelled, Progress
+from vt_core.core.progress import Cancelled, Progress, StageProgress
 from vt_core.core.store import Store, naive_utc
 
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
@@ -184,6 +184,7 @@ class JobContext:
     store: Store
     llm: LLM
     cancelled: Callable[[], bool]
+    echo: StageProgress | None = None  # the CLI's progress bar, when it runs the job in the foreground
 
     @property
     def params(self) -> dict:
@@ -193,6 +194,8 @@ class JobContext:
         self.store.transaction(lambda db: db.execute(
             "UPDATE jobs SET stage = ?, done = ?, total = ?, heartbeat_at = ? WHERE id = ?",
             [stage, done, total, naive_utc(), self.job.id]))
+        if self.echo:
+            self.echo(stage, done, total)
 
     def stage(self, stage: str) -> Progress:
         """The `Progress` callback of one stage."""
@@ -202,12 +205,13 @@ class JobContext:
 Handler = Callable[[JobContext], Mapping[str, Any] | None]
 
 
-def run_job(store: Store, llm: LLM, job: Job, handler: Handler) -> Job:
+def run_job(store: Store, llm: LLM, job: Job, handler: Handler, echo: StageProgress | None = None) -> Job:
     """Run a claimed job to its end and record how it ended: done with its result, cancelled (with what
-    it kept, when the handler returned it), or failed with its error. Nothing escapes but a crash."""
+    it kept, when the handler returned it), or failed with its error. Nothing escapes but a crash.
+    `echo` sees the progress too (the CLI runs jobs in the foreground this way)."""
     cancelled = _CancelCheck(store, job.id)
     bound = llm.for_run(job.llm_run) if job.llm_run else llm
-    context = JobContext(job, store, bound.for_run(f"job:{job.id}").until(cancelled), cancelled)
+    context = JobContext(job, store, bound.for_run(f"job:{job.id}").until(cancelled), cancelled, echo)
     result, error = None, None
     try:
         result = handler(context)
@@ -224,14 +228,32 @@ def run_job(store: Store, llm: LLM, job: Job, handler: Handler) -> Job:
     return get_job(store, job.id)
 
 
-def claim(store: Store, worker: str, kinds: list[str]) -> Job | None:
-    """The oldest queued job of these kinds, now running in `worker`; None when there is none. One
-    statement, so two runners never take the same job."""
+def claim(store: Store, worker: str, kinds: list[str], job_id: int | None = None) -> Job | None:
+    """The oldest queued job of these kinds (or job `job_id`, if it is queued), now running in `worker`;
+    None when there is none. One statement, so two runners never take the same job."""
     row = store.transaction(lambda db: db.execute(
         "UPDATE jobs SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?"
-        " WHERE id = (SELECT min(id) FROM jobs WHERE status = 'queued' AND list_contains(?, kind))"
-        " AND status = 'queued' RETURNING id", [worker, naive_utc(), naive_utc(), kinds]).fetchone())
+        " WHERE id = (SELECT min(id) FROM jobs WHERE status = 'queued' AND list_contains(?, kind)"
+        "  AND (? IS NULL OR id = ?)) AND status = 'queued' RETURNING id",
+        [worker, naive_utc(), naive_utc(), kinds, job_id, job_id]).fetchone())
     return get_job(store, row[0]) if row else None
+
+
+class JobError(RuntimeError):
+    """A job run in the foreground did not finish; the message says how it ended and why."""
+
+
+def run_here(store: Store, llm: LLM, job: Job, handlers: Mapping[str, Handler],
+             echo: StageProgress | None = None) -> Job:
+    """Run a queued job in this thread (the CLI's foreground), recorded in the jobs table like any other;
+    JobError unless it finished."""
+    claimed = claim(store, worker_name(), [job.kind], job.id)
+    if claimed is None:
+        raise JobError(f"job {job.id} is {get_job(store, job.id).status}, not queued")
+    ended = run_job(store, llm, claimed, handlers[job.kind], echo)
+    if ended.status != "done":
+        raise JobError(f"job {ended.id} ({ended.title}) {ended.status}" + (f": {ended.error}" if ended.error else ""))
+    return ended
 
 
 class Runner:

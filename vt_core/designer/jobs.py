@@ -36,7 +36,7 @@ def _refine(job: JobContext) -> dict:
     p = job.params
     result = refine(job.store, job.llm, p["project_id"], rounds=p["rounds"], k=p["k"], n_train=p["n_train"],
                     n_heldout=p["n_heldout"], max_turns=p["max_turns"], seed=p["seed"], progress=job.progress)
-    return {"refine_run_id": result.refine_run_id, "stopped": result.stopped}
+    return {"refine_run_id": result.refine_run_id, "best": result.best.id, "stopped": result.stopped}
 
 
 def _selfplay(job: JobContext) -> dict:
