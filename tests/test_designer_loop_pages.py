@@ -72,6 +72,8 @@ def test_from_self_play_to_an_approved_prompt(store):
     [pattern] = list_patterns(store, 1)
     assert pattern.statement == "The bot uses emojis in its replies"
     at.button(key="pt_test").click().run()
+    finish_jobs(store)  # judging runs as a job
+    at.run()
     assert "fails **1**" in " ".join(m.value for m in at.markdown)
     at.button(key=f"pt_accept_{pattern.id}").click().run()
     assert not at.exception

@@ -34,9 +34,11 @@ from vt_core.designer import (
     create_project,
     generate_personas,
     leaderboard,
+    list_patterns,
     list_refine_runs,
     list_selfplay_runs,
     plan_for_project,
+    submit_judging,
     submit_refine,
     submit_selfplay,
     update_pattern,
@@ -161,8 +163,8 @@ def test_a_failing_job_says_why_and_a_silent_one_is_interrupted_then_resumed_fro
     assert [j.id for j in list_jobs(store, project_id=project.id)] == [failing.id, again.id, first.id]
 
 
-def refinable(store):
-    project = create_project(store, "Movie bot", goal="recommend films", audience="film fans", prompt=PROMPT)
+def refinable(store, name: str = "Movie bot"):
+    project = create_project(store, name, goal="recommend films", audience="film fans", prompt=PROMPT)
     generate_personas(store, project.id, 2, seed=0)
     for i, split in enumerate(["train", "train", "heldout"]):
         add_scenario(store, project.id, title=f"s{i}", description=f"situation {i}", user_goal="a film",
@@ -197,3 +199,27 @@ def test_a_refinement_job_and_one_cancelled_while_its_candidates_are_written(sto
     assert run.status == "failed" and "cancelled" in run.error
     # The writer's call under way was the last: the candidate's conversations were never played.
     assert scripted.chat_requests[-1]["messages"][0]["content"].startswith("You improve the system prompt")
+
+
+def test_two_jobs_at_once_on_two_projects_both_finish(store, make_llm, scripted, project):
+    """Self-play on one project and refinement on another, side by side on a runner of two workers;
+    then judging, a third kind, on the refined project."""
+    other = refinable(store, "Film bot")
+    world = EmojiWorld()
+    scripted.respond = world
+    # One call at a time per job: two calls in flight together are the two jobs'.
+    scripted.hold_until_together(2)
+    selfplay = selfplay_job(store, project, 3)
+    refinement = submit_refine(store, other.id, rounds=1, k=1, n_train=2, n_heldout=1, max_turns=1, seed=0)
+    runner = Runner(store, make_llm({"VT_CONCURRENCY": "1"}), JOBS, workers=2).start()
+    try:
+        wait_for(lambda: all(get_job(store, j.id).status == "done" for j in (selfplay, refinement)), what="both")
+        assert scripted.max_in_flight == 2
+        judging = submit_judging(store, other.id)
+        done = wait_for(lambda: (j := get_job(store, judging.id)).status == "done" and j, what="the judging")
+    finally:
+        runner.stop()
+    assert len(get_job(store, selfplay.id).result["transcript_ids"]) == 3
+    assert get_job(store, refinement.id).result["stopped"] == "ran every round (1)"
+    [pattern] = list_patterns(store, other.id)
+    assert done.result == {"pattern_ids": [pattern.id]} and done.stage == "verdicts"

@@ -1,17 +1,18 @@
 import streamlit as st
 
-from views.shared.designer import current_project, log_session_event, session_llm, status_buttons
+from views.shared.designer import current_project, log_session_event, session_llm, session_run, status_buttons
+from views.shared.jobs import current_job, ended_once, follow, job_panel
 from views.shared.services import demo_notice, flash, services, show_flash
 from vt_core.core.llm import LLMError
 from vt_core.core.text import escape_markdown
 from vt_core.designer import (
     PATTERN_KINDS,
     add_pattern,
-    evaluate_patterns,
     list_patterns,
     merge_patterns,
     pattern_report,
     propose_patterns,
+    submit_judging,
     update_pattern,
 )
 
@@ -38,17 +39,14 @@ if propose.button("Propose patterns from my marks", type="primary", key="pt_prop
         else:
             flash(f"New candidate patterns: {len(new)}. Test them to see how well the judge agrees with you.")
             st.rerun()
-if test.button("Test patterns against my labels", key="pt_test"):
-    bar = st.progress(0.0, text="Judging…")
-    try:
-        evaluate_patterns(session_llm(llm), store, project.id,
-                          progress=lambda done, total: bar.progress(done / total if total else 1.0,
-                                                                    text=f"{done} of {total} verdicts"))
-    except LLMError as exc:
-        st.error(escape_markdown(exc))
-    else:
-        flash("Every candidate and accepted pattern was judged on your annotated transcripts.")
-        st.rerun()
+job = current_job("judge", project.id)
+if test.button("Test patterns against my labels", key="pt_test", disabled=job is not None and job.active):
+    follow(submit_judging(store, project.id, llm_run=session_run()))
+    st.rerun()
+if job is not None:
+    if job.status == "done" and ended_once(job):
+        st.success("Every candidate and accepted pattern was judged on your annotated transcripts.")
+    job_panel(job, "pt")
 
 KIND_NAMES = {"keep": "keep", "avoid": "avoid (anti-behaviour)"}
 for status, heading in (("candidate", "Candidates"), ("accepted", "Accepted"), ("rejected", "Rejected")):

@@ -4,7 +4,7 @@ judged on the transcripts, refinement of the prompt against them, study sessions
 
 from vt_core.designer.annotations import ANNOTATION_LABELS, annotate, current_annotations
 from vt_core.designer.demo import seed_demo
-from vt_core.designer.jobs import JOBS, submit_refine, submit_selfplay
+from vt_core.designer.jobs import JOBS, submit_judging, submit_refine, submit_selfplay
 from vt_core.designer.patterns import (
     PATTERN_KINDS,
     add_pattern,
@@ -74,6 +74,6 @@ __all__ = [
     "plan_for_project", "planned_calls", "Project", "ProjectError", "PromptVersion", "propose_patterns",
     "propose_scenarios", "refine", "RefineError", "replan", "run_conversations", "save_drafts", "seed_demo",
     "SelfPlayError", "session_events", "session_measures", "session_run_id", "set_current", "SPLITS",
-    "submit_refine", "submit_selfplay", "Turn", "unified_diff", "UNLABELLED", "update_pattern", "update_persona", "update_project",
+    "submit_judging", "submit_refine", "submit_selfplay", "Turn", "unified_diff", "UNLABELLED", "update_pattern", "update_persona", "update_project",
     "update_scenario", "versions"
 ]

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from vt_core.core.jobs import Handler, Job, JobContext, submit
 from vt_core.core.progress import Cancelled
 from vt_core.core.store import Store
+from vt_core.designer.patterns import evaluate_patterns
 from vt_core.designer.personas import get_persona
 from vt_core.designer.scenarios import get_scenario
 from vt_core.designer.refinement import refine
@@ -21,6 +22,17 @@ def submit_selfplay(store: Store, project_id: int, version_id: int, plan: list[C
         "project_id": project_id, "version_id": version_id, "max_turns": max_turns, "seed": seed,
         "plan": [[c.persona.id, c.scenario.id, c.seed] for c in plan],
     }, title=f"Self-play: {len(plan)} conversations of v{version_id}", project_id=project_id, llm_run=llm_run)
+
+
+def submit_judging(store: Store, project_id: int, *, llm_run: str | None = None) -> Job:
+    """Queue the judging of the project's candidate and accepted patterns on its annotated transcripts."""
+    return submit(store, "judge", {"project_id": project_id}, title="Testing patterns against your labels",
+                  project_id=project_id, llm_run=llm_run)
+
+
+def _judge(job: JobContext) -> dict:
+    reports = evaluate_patterns(job.llm, job.store, job.params["project_id"], progress=job.stage("verdicts"))
+    return {"pattern_ids": [r.pattern_id for r in reports]}
 
 
 def submit_refine(store: Store, project_id: int, *, rounds: int, k: int, n_train: int, n_heldout: int,
@@ -51,4 +63,4 @@ def _selfplay(job: JobContext) -> dict:
     return {"run_id": result.run_id, "transcript_ids": result.transcript_ids}
 
 
-JOBS: Mapping[str, Handler] = {"selfplay": _selfplay, "refine": _refine}
+JOBS: Mapping[str, Handler] = {"selfplay": _selfplay, "refine": _refine, "judge": _judge}
