@@ -102,8 +102,8 @@ def test_the_designer_loop_headless(tmp_path):
 
         # The long commands ran as jobs, in the foreground, recorded like the app's.
         listed = cli(["jobs"], {"OPENAI_BASE_URL": server.url}, tmp_path).stdout.splitlines()
-        assert [line.split()[1:3] for line in listed] == [["refine", "done"], ["selfplay", "done"]]
-        assert listed[1].split()[3] == "2/2" and listed[1].endswith("Self-play: 2 conversations of v1")
+        assert [line.split()[1:3] for line in listed] == [["refine", "done"], ["judge", "done"], ["selfplay", "done"]]
+        assert listed[2].split()[3] == "2/2" and listed[2].endswith("Self-play: 2 conversations of v1")
 
     store = Store(tmp_path / "vt.duckdb")
     assert RULE in current_version(store, project.id).text

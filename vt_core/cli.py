@@ -30,14 +30,15 @@ from vt_core.designer import (
     SelfPlayError,
     approve,
     estimate_run,
-    evaluate_patterns,
     get_pattern,
     get_project,
     get_version,
     leaderboard,
+    pattern_report,
     plan_for_project,
     propose_patterns,
     seed_demo,
+    submit_judging,
     submit_refine,
     submit_selfplay,
 )
@@ -124,7 +125,8 @@ def cmd_patterns(args: argparse.Namespace) -> int:
     project = get_project(store, args.project)
     proposed = propose_patterns(llm, store, project.id, seed=args.seed)
     print(f"new candidate patterns: {len(proposed)}", file=sys.stderr)
-    reports = evaluate_patterns(llm, store, project.id, progress=ProgressBar("judging"))
+    job = run_here(store, llm, submit_judging(store, project.id), JOBS, ProgressBar().stage)
+    reports = [pattern_report(store, pattern_id) for pattern_id in job.result["pattern_ids"]]
     for report in reports:
         pattern = get_pattern(store, report.pattern_id)
         kappa = "n/a" if report.kappa is None else f"{report.kappa:.2f}"
