@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import finish_jobs
 from tests.scripted_server import ScriptedServer
 from tests.test_monitor import build_study, definition, flag, jsonl
 from tests.test_pilot import scripted_rater
@@ -163,6 +164,8 @@ def test_items_from_selfplay(app):
     at.number_input(key="rs_sp_turns").set_value(1)
     at.button(key="rs_sp_submit").click().run()
     assert not at.exception
+    finish_jobs(store)  # the items are played in a job
+    at.run()
     assert at.success[0].value == "Study now has 4 self-play items."
     assert table(at, "source")["items"].tolist() == [2, 2, 0]
     call_log(store).close()  # stop the call log's writer thread, then close the cached store
@@ -184,6 +187,8 @@ def test_a_pilot_from_the_page(app_env):
         at.number_input(key="rs_pilot_raters").set_value(2)
         at.button(key="rs_pilot_run").click().run()
         assert not at.exception
+        finish_jobs(app_store())  # the pilot runs in a job
+        at.run()
         assert at.success[0].value == "Pilot finished: 2 simulated raters rated 12 items."
         counts = table(at, "started")
         llm_row = counts[counts["raters"] == "llm"].iloc[0]

@@ -39,7 +39,7 @@ if propose.button("Propose patterns from my marks", type="primary", key="pt_prop
         else:
             flash(f"New candidate patterns: {len(new)}. Test them to see how well the judge agrees with you.")
             st.rerun()
-job = current_job("judge", project.id)
+job = current_job("judge", project_id=project.id)
 if test.button("Test patterns against my labels", key="pt_test", disabled=job is not None and job.active):
     follow(submit_judging(store, project.id, llm_run=session_run()))
     st.rerun()

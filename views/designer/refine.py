@@ -50,7 +50,7 @@ with st.container(border=True):  # not a form: the cost below follows every chan
     st.caption(f"At most {calls:,} model calls; accepted patterns: {len(accepted)}; prompt token "
                f"budget: {project.prompt_token_budget}; locked sections: "
                f"{escape_markdown(', '.join(project.locked_sections) or 'none')} (set both on the Projects page).")
-    job = current_job("refine", project.id)
+    job = current_job("refine", project_id=project.id)
     if st.button("Run refinement", type="primary", key="rf_submit", disabled=job is not None and job.active,
                  help="It runs on the server: you can leave the page and come back."):
         job = submit_refine(store, project.id, rounds=rounds, k=k, n_train=n_train, n_heldout=n_heldout,

@@ -56,7 +56,7 @@ def run(plan, run_seed: int, version_id: int, max_turns: int) -> None:
     st.rerun()
 
 
-job = current_job("selfplay", project.id)
+job = current_job("selfplay", project_id=project.id)
 if job is not None:
     if job.status == "done" and ended_once(job):
         usage = llm.usage(f"{job.run_id}/selfplay:{job.result['run_id']}")  # this run, not an earlier attempt

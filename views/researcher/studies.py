@@ -1,5 +1,6 @@
 import streamlit as st
 
+from views.shared.jobs import current_job, ended_once, follow, job_panel
 from views.shared.services import demo_notice, flash, services, show_errors, show_flash
 from views.shared.studies import (
     STUDIES_DIR,
@@ -9,7 +10,6 @@ from views.shared.studies import (
     export_download,
     study_file_picker,
 )
-from vt_core.core.llm import LLMError
 from vt_core.crowd import (
     CHECKS_CONDITION,
     FORMATS,
@@ -17,7 +17,6 @@ from vt_core.crowd import (
     RATER_KINDS,
     StudyError,
     add_check_items,
-    add_items_from_selfplay,
     create_study,
     definition_to_toml,
     import_items_jsonl,
@@ -25,11 +24,12 @@ from vt_core.crowd import (
     load_study_file,
     parse_study,
     parse_toml,
-    run_pilot,
     set_study_status,
+    submit_pilot,
+    submit_study_items,
     unresolved_prompts,
 )
-from vt_core.designer import SelfPlayError, current_version, list_projects, versions
+from vt_core.designer import current_version, list_projects, versions
 
 PROLIFIC_PARAMS = "&PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
 
@@ -216,18 +216,15 @@ if study.status == "draft":
             n = cols[0].number_input("Conversations per condition", 1, 1000, 10, key="rs_sp_n")
             turns = cols[1].number_input("Exchanges at most", 1, 20, 4, key="rs_sp_turns")
             seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="rs_sp_seed")
-            if st.form_submit_button("Play and add items", key="rs_sp_submit"):
-                bar = st.progress(0.0, text="Starting…")
-                try:
-                    added = add_items_from_selfplay(
-                        store, llm, study, n=n, max_turns=turns, seed=seed,
-                        progress=lambda done, total: bar.progress(done / total if total else 0.0,
-                                                                  text=f"conversations {done}/{total}"))
-                except (StudyError, SelfPlayError, LLMError) as exc:
-                    show_errors(exc)
-                else:
-                    flash(f"Study now has {len(added)} self-play items.")
-                    st.rerun()
+            items_job = current_job("study_items", study_id=study.id)
+            if st.form_submit_button("Play and add items", key="rs_sp_submit",
+                                     disabled=items_job is not None and items_job.active):
+                follow(submit_study_items(store, study, n=int(n), max_turns=int(turns), seed=int(seed)))
+                st.rerun()
+        if items_job is not None:
+            if items_job.status == "done" and ended_once(items_job):
+                st.success(f"Study now has {items_job.result['items']} self-play items.")
+            job_panel(items_job, "rs_sp")
     st.markdown("**Import items from JSONL** (one conversation per line, OpenAI chat format: "
                 "`{\"messages\": [...], \"match_key\": \"...\"}`)")
     cols = st.columns([1, 2])
@@ -285,16 +282,16 @@ st.caption("Before paying people: LLM raters with varied personas rate the study
 with st.form("rs_pilot"):
     pilot_raters = st.number_input("Simulated raters", 1, 200, 4, key="rs_pilot_raters")
     pilot_seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="rs_pilot_seed")
-    if st.form_submit_button("Run the pilot", key="rs_pilot_run", disabled=study.status == "draft"):
-        bar = st.progress(0.0, text="Simulated raters at work…")
-        try:
-            result = run_pilot(store, llm, study, raters=int(pilot_raters), seed=int(pilot_seed),
-                               progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} raters"))
-        except (LLMError, ValueError) as exc:
-            st.error(str(exc))
-        else:
-            flash(f"Pilot finished: {len(result.rater_ids)} simulated raters rated {result.ratings} items.")
-            st.rerun()
+    pilot_job = current_job("pilot", study_id=study.id)
+    if st.form_submit_button("Run the pilot", key="rs_pilot_run",
+                             disabled=study.status == "draft" or (pilot_job is not None and pilot_job.active)):
+        follow(submit_pilot(store, study, raters=int(pilot_raters), seed=int(pilot_seed)))
+        st.rerun()
+if pilot_job is not None:
+    if pilot_job.status == "done" and ended_once(pilot_job):
+        st.success(f"Pilot finished: {len(pilot_job.result['rater_ids'])} simulated raters rated "
+                   f"{pilot_job.result['ratings']} items.")
+    job_panel(pilot_job, "rs_pilot")
 if study.status == "draft":
     st.caption("Open the study first: the pilot rates its items as they will be handed out.")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views.shared.services import services
+from views.shared.services import services, show_errors
 from vt_core.core.jobs import Job, cancel, get_job, list_jobs, resume
 from vt_core.core.llm import run_usage
 from vt_core.core.text import escape_markdown
@@ -16,13 +16,13 @@ REFRESH_S = 1.0
 _SHOWN = "vt_job_shown"  # session key: job id -> the status this session last saw
 
 
-def current_job(kind: str, project_id: int) -> Job | None:
-    """The job to show on a page: one of `kind` still running for the project (started in any tab),
-    else the last one this session followed, so that its outcome shows when it ends, else the latest
-    if its process stopped under it (it waits for Resume)."""
+def current_job(kind: str, *, project_id: int | None = None, study_id: int | None = None) -> Job | None:
+    """The job to show on a page: one of `kind` still running for the project or study (started in any
+    tab), else the last one this session followed, so that its outcome shows when it ends, else the
+    latest if its process stopped under it (it waits for Resume)."""
     store = services().store
-    key = _followed(kind, project_id)
-    jobs = list_jobs(store, project_id=project_id, kind=kind, limit=20)
+    key = _followed(kind, project_id, study_id)
+    jobs = list_jobs(store, project_id=project_id, study_id=study_id, kind=kind, limit=20)
     if running := [j for j in jobs if j.active]:
         st.session_state[key] = running[-1].id
         return running[-1]
@@ -33,11 +33,11 @@ def current_job(kind: str, project_id: int) -> Job | None:
 
 def follow(job: Job) -> None:
     """Show `job` on its page in this session (the one a button just started)."""
-    st.session_state[_followed(job.kind, job.project_id)] = job.id
+    st.session_state[_followed(job.kind, job.project_id, job.study_id)] = job.id
 
 
-def _followed(kind: str, project_id: int | None) -> str:
-    return f"vt_job:{kind}:{project_id}"
+def _followed(kind: str, project_id: int | None, study_id: int | None) -> str:
+    return f"vt_job:{kind}:{project_id}:{study_id}"
 
 
 def job_panel(job: Job, key: str) -> None:
@@ -75,7 +75,7 @@ def _outcome(job: Job, key: str) -> None:
     if job.status == "cancelled":
         st.info(f"{job.title}: cancelled; what had finished is kept.")
     else:
-        st.error(escape_markdown(f"{job.title}: {job.status}. {job.error or ''}"))
+        show_errors(RuntimeError(f"{job.title}: {job.status}. {job.error or ''}"))  # a line each, escaped
         if st.button("Resume", key=f"{key}_resume_{job.id}",
                      help="Run it again with the same settings; calls that had finished come from the cache."):
             resume(services().store, job.id)

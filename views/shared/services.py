@@ -10,6 +10,7 @@ from vt_core.core.jobs import Runner
 from vt_core.core.llm import LLM
 from vt_core.core.store import Store, StoreError
 from vt_core.core.text import escape_markdown
+from vt_core.crowd import JOBS as CROWD_JOBS
 from vt_core.designer import JOBS as DESIGNER_JOBS
 
 _FLASH = "vt_flash"
@@ -35,7 +36,7 @@ def _runner() -> Runner:
     # One pool of job threads per server process (VT_WORKERS), started by the first page anyone opens:
     # jobs go on when the page, the tab or the browser that started them is gone.
     app = _open()
-    return Runner(app.store, app.llm, {**DESIGNER_JOBS}, workers=app.settings.workers).start()
+    return Runner(app.store, app.llm, {**DESIGNER_JOBS, **CROWD_JOBS}, workers=app.settings.workers).start()
 
 
 def services() -> Services:

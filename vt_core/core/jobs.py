@@ -98,11 +98,13 @@ def get_job(store: Store, job_id: int) -> Job:
     return _job(row)
 
 
-def list_jobs(store: Store, *, project_id: int | None = None, kind: str | None = None, limit: int = 50) -> list[Job]:
-    """Jobs, newest first; of one project or kind when given."""
+def list_jobs(store: Store, *, project_id: int | None = None, study_id: int | None = None, kind: str | None = None,
+              limit: int = 50) -> list[Job]:
+    """Jobs, newest first; of one project, study or kind when given."""
     rows = store.cursor().execute(
-        f"SELECT {_COLUMNS} FROM jobs WHERE (? IS NULL OR project_id = ?) AND (? IS NULL OR kind = ?)"
-        " ORDER BY id DESC LIMIT ?", [project_id, project_id, kind, kind, limit]).fetchall()
+        f"SELECT {_COLUMNS} FROM jobs WHERE (? IS NULL OR project_id = ?) AND (? IS NULL OR study_id = ?)"
+        " AND (? IS NULL OR kind = ?) ORDER BY id DESC LIMIT ?",
+        [project_id, project_id, study_id, study_id, kind, kind, limit]).fetchall()
     return [_job(row) for row in rows]
 
 

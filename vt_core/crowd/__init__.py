@@ -22,6 +22,7 @@ from vt_core.crowd.assignment import (
 from vt_core.crowd.demo import is_demo_study, seed_demo_study
 from vt_core.crowd.exclusion import ExcludedRater, ExclusionRules, excluded_raters, exclusion_label
 from vt_core.crowd.export import FORMATS, MEDIA_TYPES, export_bytes, export_ratings
+from vt_core.crowd.jobs import JOBS, submit_pilot, submit_study_items
 from vt_core.crowd.items import (
     add_check_items,
     add_items_from_selfplay,
@@ -58,9 +59,10 @@ __all__ = [
     "Condition", "create_study", "create_study_from_file", "DEFAULT_LABELS", "definition_to_toml",
     "dimension_agreement", "end_early", "ended_early", "excluded_raters", "ExcludedRater", "exclusion_label",
     "ExclusionRules", "export_bytes", "export_ratings", "fingerprint", "finish", "FORMATS", "get_study",
-    "get_study_by_token", "identity_from_params", "import_items_jsonl", "is_demo_study", "list_items",
+    "get_study_by_token", "identity_from_params", "import_items_jsonl", "is_demo_study", "JOBS", "list_items",
     "list_studies", "load_study_file", "mark_shown", "MEDIA_TYPES", "monitor", "monitor_summary", "next_item",
-    "parse_definition", "parse_study", "parse_toml", "RATER_KINDS", "rater_progress", "read_toml", "repeated",
-    "record_comprehension", "register_rater", "room", "run_pilot", "seed_demo_study", "set_rater_status",
-    "set_study_status", "Study", "StudyError", "submit", "Text", "unresolved_prompts",
+    "parse_definition", "parse_study", "parse_toml", "RATER_KINDS", "rater_progress", "read_toml",
+    "record_comprehension", "register_rater", "repeated", "room", "run_pilot", "seed_demo_study",
+    "set_rater_status", "set_study_status", "Study", "StudyError", "submit", "submit_pilot", "submit_study_items",
+    "Text", "unresolved_prompts"
 ]
