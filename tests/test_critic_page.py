@@ -4,6 +4,7 @@ science fiction and dislikes comedies) and a real DuckDB file."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import finish_jobs
 from tests.scripted_server import ScriptedServer
 from tests.scripted_worlds import TasteWorld
 
@@ -26,6 +27,12 @@ def server(app_env):
     with ScriptedServer(respond=TasteWorld()) as server:
         app_env(server.url)
         yield server
+
+
+def app_store():
+    from views.shared.services import services  # the app's own store, cached in this process
+
+    return services().store
 
 
 def open_page() -> AppTest:
@@ -62,6 +69,8 @@ def test_tune_an_uploaded_critic_reject_a_pattern_and_compare_methods(server):
 
     at.button(key="ct_tune").click().run()
     assert not at.exception
+    finish_jobs(app_store())  # it runs as a job
+    at.run()
     assert at.success[0].value == "Run #1 finished: validation macro-F1 0.17 → 1.00."
     assert "science fiction" in at.code[0].value and "comedies" in at.code[0].value
     assert "Produced by endpoint" in at.info[0].value and "scripted-model" in at.info[0].value
@@ -82,6 +91,8 @@ def test_tune_an_uploaded_critic_reject_a_pattern_and_compare_methods(server):
     assert "#2 · rejected · The critic dislikes broad comedies" in [e.label for e in at.expander]
     at.button(key="ct_retune").click().run()
     assert not at.exception
+    finish_jobs(app_store())  # it runs as a job
+    at.run()
     assert at.success[0].value == ("Run #2 refined with 1 kept pattern(s): validation macro-F1 0.56 "
                                    "(run #1: 1.00).")
     assert at.selectbox(key="ct_shown").value == 2
@@ -91,6 +102,8 @@ def test_tune_an_uploaded_critic_reject_a_pattern_and_compare_methods(server):
     # Every method side by side, on the same test films, with the model beside each LLM method.
     at.button(key="ct_compare").click().run()
     assert not at.exception
+    finish_jobs(app_store())  # it runs as a job
+    at.run()
     methods = table(at, "n_test")
     assert list(methods["method"]) == ["mean", "genre_means", "item_knn", "zero_shot", "few_shot", "tuning"]
     assert (methods["n_test"] == 9).all() and (methods["error"].fillna("") == "").all()

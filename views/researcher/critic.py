@@ -4,15 +4,14 @@ import pandas as pd
 import streamlit as st
 
 from views.shared.designer import status_buttons
-from views.shared.services import demo_notice, flash, services, show_flash, stage_progress
+from views.shared.jobs import current_job, ended_once, follow, job_panel
+from views.shared.services import demo_notice, flash, services, show_flash
 from vt_core.core.llm import LLMError
 from vt_core.core.text import escape_markdown
 from vt_core.critic import (
     DEFAULT_VALIDATION_PER_CLASS,
-    Method,
     Thresholds,
     add_taste_pattern,
-    available_methods,
     class_counts,
     confusion,
     confusion_chart,
@@ -25,12 +24,10 @@ from vt_core.critic import (
     movielens_critic,
     recall_chart,
     recall_rows,
-    result_row,
-    retune,
-    run_methods,
-    save_run,
     split,
-    tune,
+    submit_baselines,
+    submit_retuning,
+    submit_tuning,
     update_taste_pattern,
     validation_chart,
 )
@@ -126,17 +123,17 @@ if one is not None:
                    f"cache), about {cost.tokens_in:,} tokens in and at most {cost.tokens_out:,} out, on "
                    f"{llm.backend.describe()}. A repeated run with the same seed is answered from the cache, and so are the "
                    f"calls of a run stopped by a change of settings while it ran.")
-    if st.button("Run Visionary Tuning", type="primary", key="ct_tune"):
-        bar = st.progress(0.0, text="Starting…")
-        try:
-            run = save_run(store, tune(llm, one, rounds=rounds, candidates=candidates, seed=seed,
-                                       progress=stage_progress(bar)))
-        except (LLMError, ValueError) as exc:
-            st.error(escape_markdown(str(exc)))
-        else:
-            st.session_state[_RUN] = run.id
-            flash(f"Run #{run.id} finished: validation macro-F1 {run.validation[0]:.2f} → {run.validation[-1]:.2f}.")
-            st.rerun()
+    tuning = current_job("critic_tune")
+    if st.button("Run Visionary Tuning", type="primary", key="ct_tune", disabled=tuning is not None and tuning.active):
+        follow(submit_tuning(store, one, rounds=rounds, candidates=candidates, seed=seed))
+        st.rerun()
+    if tuning is not None:
+        if tuning.status == "done" and ended_once(tuning):
+            tuned = load_run(store, tuning.result["run_id"])
+            st.session_state[_RUN] = tuned.id
+            st.success(f"Run #{tuned.id} finished: validation macro-F1 {tuned.validation[0]:.2f} → "
+                       f"{tuned.validation[-1]:.2f}.")
+        job_panel(tuning, "ct_tune")
 
 # -- 3. results --------------------------------------------------------------------------------
 
@@ -209,17 +206,19 @@ with patterns_tab:
                 st.error(escape_markdown(str(exc)))
             else:
                 st.rerun()
-    if st.button("Refine again with the kept patterns", type="primary", key="ct_retune"):
-        bar = st.progress(0.0, text="Starting…")
-        try:
-            again = retune(llm, store, run.id, progress=stage_progress(bar))
-        except (LLMError, ValueError) as exc:
-            st.error(escape_markdown(str(exc)))
-        else:
+    retuning = current_job("critic_retune")
+    if st.button("Refine again with the kept patterns", type="primary", key="ct_retune",
+                 disabled=retuning is not None and retuning.active):
+        follow(submit_retuning(store, run.id))
+        st.rerun()
+    if retuning is not None:
+        if retuning.status == "done" and ended_once(retuning):
+            again, parent = load_run(store, retuning.result["run_id"]), load_run(store, retuning.params["run_id"])
             st.session_state[_RUN] = again.id
             flash(f"Run #{again.id} refined with {len(again.patterns)} kept pattern(s): validation macro-F1 "
-                  f"{again.validation[-1]:.2f} (run #{run.id}: {run.validation[-1]:.2f}).")
-            st.rerun()
+                  f"{again.validation[-1]:.2f} (run #{parent.id}: {parent.validation[-1]:.2f}).")
+            st.rerun()  # to show the new run
+        job_panel(retuning, "ct_retune")
 
 with predictions_tab:
     cols = st.columns(4)
@@ -244,17 +243,14 @@ with methods_tab:
     st.caption("The baselines predict the same test films: the critic's mean, per-genre means, item-based nearest "
                "neighbours over the other MovieLens users, and the model zero-shot and few-shot. Tuning's row is "
                "this run's, as stored.")
-    if st.button("Run every baseline on this split", key="ct_compare"):
-        bar = st.progress(0.0, text="Starting…")
-        baselines = [m.name for m in available_methods(llm) if m.name != "tuning"]
-        try:
-            table = run_methods(llm, [run.split], methods=baselines, progress=stage_progress(bar))
-        except ValueError as exc:
-            st.error(escape_markdown(str(exc)))
-        else:
-            ours = result_row(Method("tuning", lambda _: list(run.predictions), llm), run.split)
-            compared[run.id] = pd.concat([table, pd.DataFrame([{**ours, "backend": run.backend, "model": run.model}])],
-                                         ignore_index=True)
+    comparing = current_job("critic_baselines")
+    if st.button("Run every baseline on this split", key="ct_compare", disabled=comparing is not None and comparing.active):
+        follow(submit_baselines(store, run.id))
+        st.rerun()
+    if comparing is not None and comparing.params["run_id"] == run.id:
+        if comparing.status == "done":
+            compared[run.id] = pd.DataFrame(comparing.result["rows"])
+        job_panel(comparing, "ct_compare")
     table = compared.get(run.id)
     if table is not None:
         st.dataframe(table, hide_index=True, key="ct_methods")

@@ -1,5 +1,5 @@
 """The process-wide services every page uses (settings, store, LLM, the job runner), and the small pieces
-of feedback pages share: the demo-model notice, flash messages, progress bars and multi-line errors."""
+of feedback pages share: the demo-model notice, flash messages and multi-line errors."""
 
 from dataclasses import dataclass
 
@@ -10,6 +10,7 @@ from vt_core.core.jobs import Runner
 from vt_core.core.llm import LLM
 from vt_core.core.store import Store, StoreError
 from vt_core.core.text import escape_markdown
+from vt_core.critic import JOBS as CRITIC_JOBS
 from vt_core.crowd import JOBS as CROWD_JOBS
 from vt_core.designer import JOBS as DESIGNER_JOBS
 
@@ -36,7 +37,7 @@ def _runner() -> Runner:
     # One pool of job threads per server process (VT_WORKERS), started by the first page anyone opens:
     # jobs go on when the page, the tab or the browser that started them is gone.
     app = _open()
-    return Runner(app.store, app.llm, {**DESIGNER_JOBS, **CROWD_JOBS}, workers=app.settings.workers).start()
+    return Runner(app.store, app.llm, {**DESIGNER_JOBS, **CROWD_JOBS, **CRITIC_JOBS}, workers=app.settings.workers).start()
 
 
 def services() -> Services:
@@ -60,11 +61,6 @@ def demo_notice(llm: LLM) -> None:
             "For real results, set `OPENAI_BASE_URL` / `OPENAI_API_KEY` (see README).",
             icon="⚠️",
         )
-
-
-def stage_progress(bar):
-    """A progress callback (stage, done, total) for an st.progress bar, as refinement and tuning report."""
-    return lambda stage, done, total: bar.progress(done / total if total else 0.0, text=f"{stage} ({done}/{total})")
 
 
 def flash(message: str) -> None:
