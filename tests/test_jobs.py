@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import wait_for
-from tests.scripted_server import Reply
+from tests.conftest import finish_jobs, wait_for
+from tests.scripted_server import Reply, ScriptedServer
 from tests.scripted_worlds import PROMPT, EmojiWorld
 from tests.test_selfplay import project, scripted_conversation  # noqa: F401 - the project fixture
 from vt_core.core.jobs import (
@@ -223,3 +223,32 @@ def test_two_jobs_at_once_on_two_projects_both_finish(store, make_llm, scripted,
     assert get_job(store, refinement.id).result["stopped"] == "ran every round (1)"
     [pattern] = list_patterns(store, other.id)
     assert done.result == {"pattern_ids": [pattern.id]} and done.stage == "verdicts"
+
+
+def test_a_job_that_fails_says_why_on_its_page_and_in_the_sidebar(app_env, monkeypatch):
+    """An endpoint that answers every call with 429: the job fails once, with one clear error naming the
+    endpoint and the cause, and nothing is stored as a finished transcript."""
+    from streamlit.testing.v1 import AppTest
+
+    from views.shared.services import services
+
+    with ScriptedServer(Reply(status=429)) as server:
+        app_env(server.url)
+        monkeypatch.setenv("VT_LLM_ATTEMPTS", "2")
+        store = services().store
+        project = create_project(store, "Movie bot", goal="recommend films", audience="film fans", prompt=PROMPT)
+        generate_personas(store, project.id, 1, seed=0)
+        add_scenario(store, project.id, title="s", description="d", user_goal="a film", difficulty=1)
+        at = AppTest.from_file("../app.py", default_timeout=30).run()
+        at.switch_page("views/designer/selfplay.py").run()
+        at.number_input(key="sp_n").set_value(1)
+        at.button(key="sp_run").click().run()
+        [job] = finish_jobs(store)
+        at.run()
+    assert job.status == "failed"
+    errors = [e.value.replace("\\", "") for e in at.error]  # as shown: the Markdown escapes taken out
+    assert len(errors) == 1 and errors[0].startswith("Self-play: 1 conversations of v1: failed.")
+    assert f"endpoint {server.url}" in errors[0] and "rate limited (HTTP 429)" in errors[0]
+    assert any("#1 Self-play: 1 conversations of v1: failed; 1 calls" in c.value.replace("\\", "") for c in at.caption)
+    assert list_transcripts(store, project.id) == [] and list_selfplay_runs(store, project.id)[0].status == "failed"
+    assert [b.label for b in at.button if b.label == "Resume"] == ["Resume"]

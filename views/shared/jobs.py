@@ -91,14 +91,24 @@ def ended_once(job: Job) -> bool:
 
 
 def jobs_sidebar() -> None:
-    """Running and recent jobs, with their progress and cost so far."""
+    """Running and recent jobs, with their progress and cost so far; while any runs, the list refreshes
+    itself every few seconds."""
+    jobs = list_jobs(services().store, limit=8)
+    if jobs:
+        with st.sidebar:
+            (_jobs_live if any(j.active for j in jobs) else _jobs_list)()
+
+
+def _jobs_list() -> None:
     store = services().store
     jobs = list_jobs(store, limit=8)
-    if not jobs:
-        return
     running = sum(j.active for j in jobs)
-    with st.sidebar.expander(f"Jobs ({running} running)" if running else "Jobs", expanded=bool(running)):
+    with st.expander(f"Jobs ({running} running)" if running else "Jobs", expanded=bool(running)):
         for job in jobs:
             progress = f", {job.done}/{job.total}" if job.total and job.active else ""
-            calls = run_usage(store, job.run_id).calls
-            st.caption(escape_markdown(f"#{job.id} {job.title}: {job.status}{progress}; {calls} calls"))
+            usage = run_usage(store, job.run_id)
+            st.caption(escape_markdown(f"#{job.id} {job.title}: {job.status}{progress}; {usage.calls} calls, "
+                                       f"{usage.tokens_in:,} tokens in, {usage.tokens_out:,} out"))
+
+
+_jobs_live = st.fragment(run_every=2 * REFRESH_S)(_jobs_list)
