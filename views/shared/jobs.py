@@ -73,7 +73,7 @@ def _outcome(job: Job, key: str) -> None:
     if job.status == "done":
         return  # the page shows what it made
     if job.status == "cancelled":
-        st.info(f"{job.title}: cancelled; what had finished is kept.")
+        st.info(escape_markdown(f"{job.title}: cancelled; what had finished is kept."))  # a title may quote a file's name
     else:
         show_errors(RuntimeError(f"{job.title}: {job.status}. {job.error or ''}"))  # a line each, escaped
         if st.button("Resume", key=f"{key}_resume_{job.id}",
