@@ -28,7 +28,6 @@ from vt_core.core.llm import LLM
 from vt_core.core.progress import Cancelled, Progress, StageProgress
 from vt_core.core.store import Store, naive_utc
 
-JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
 HEARTBEAT_S = 2.0  # how often a runner says its jobs are alive
 STALE_S = 15.0  # a running job silent this long lost its process
