@@ -63,6 +63,13 @@ def llm_calls(store: Store, columns: str = "status") -> list[tuple]:
     return store.cursor().execute(f"SELECT {columns} FROM llm_calls ORDER BY id").fetchall()
 
 
+def app_store() -> Store:
+    """The store of the app that AppTest runs in this process (its services are cached here)."""
+    from views.shared.services import services
+
+    return services().store
+
+
 def wait_for(condition, timeout_s: float = 60.0, what: str = "the condition"):
     """Poll until `condition()` is truthy (a row that another thread changes); its value."""
     deadline = time.monotonic() + timeout_s

@@ -4,7 +4,7 @@ science fiction and dislikes comedies) and a real DuckDB file."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import finish_jobs
+from tests.conftest import app_store, finish_jobs
 from tests.scripted_server import ScriptedServer
 from tests.scripted_worlds import TasteWorld
 
@@ -27,12 +27,6 @@ def server(app_env):
     with ScriptedServer(respond=TasteWorld()) as server:
         app_env(server.url)
         yield server
-
-
-def app_store():
-    from views.shared.services import services  # the app's own store, cached in this process
-
-    return services().store
 
 
 def open_page() -> AppTest:

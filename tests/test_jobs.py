@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import finish_jobs, wait_for
+from tests.conftest import app_store, finish_jobs, wait_for
 from tests.scripted_server import Reply, ScriptedServer
 from tests.scripted_worlds import PROMPT, EmojiWorld
 from tests.test_selfplay import project, scripted_conversation  # noqa: F401 - the project fixture
@@ -230,12 +230,10 @@ def test_a_job_that_fails_says_why_on_its_page_and_in_the_sidebar(app_env, monke
     endpoint and the cause, and nothing is stored as a finished transcript."""
     from streamlit.testing.v1 import AppTest
 
-    from views.shared.services import services
-
     with ScriptedServer(Reply(status=429)) as server:
         app_env(server.url)
         monkeypatch.setenv("VT_LLM_ATTEMPTS", "2")
-        store = services().store
+        store = app_store()
         project = create_project(store, "Movie bot", goal="recommend films", audience="film fans", prompt=PROMPT)
         generate_personas(store, project.id, 1, seed=0)
         add_scenario(store, project.id, title="s", description="d", user_goal="a film", difficulty=1)

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import app_store
 from tests.scripted_server import Reply, ScriptedServer
-from tests.test_rater_page import app_store
 from vt_core.designer.projects import create_project, current_version, get_version
 from vt_core.userstudy.definition import load_user_study_file
 from vt_core.userstudy.flow import (

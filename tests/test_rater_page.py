@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
+from tests.conftest import app_store
 from tests.scripted_server import Reply, ScriptedServer
 from vt_core.crowd.items import add_check_items, import_items_jsonl
 from vt_core.crowd.studies import StudyDefinition, create_study, set_study_status
@@ -59,12 +60,6 @@ def server(app_env, monkeypatch):
     with ScriptedServer(Reply(content="unused")) as server:
         app_env(server.url)
         yield server
-
-
-def app_store():
-    from views.shared.services import services  # the app's own store, cached in this process
-
-    return services().store
 
 
 def make_study(status: str = "open", question: str = "Question {i}?", **changes):

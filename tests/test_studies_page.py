@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import finish_jobs
+from tests.conftest import app_store, finish_jobs
 from tests.scripted_server import ScriptedServer
 from tests.test_monitor import build_study, definition, flag, jsonl
 from tests.test_pilot import scripted_rater
@@ -39,11 +39,6 @@ def app(app_env):
         at.switch_page(PAGE).run()
         assert not at.exception
         yield at
-
-
-def app_store():
-    from views.shared.services import _open
-    return _open().store
 
 
 def count(table: str) -> int:

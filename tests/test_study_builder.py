@@ -5,6 +5,7 @@ field and creates nothing; a built study downloads as a TOML file that loads bac
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import app_store
 from tests.scripted_server import ScriptedServer
 from tests.test_monitor import definition
 from tests.test_studies import scripted_conversation
@@ -25,11 +26,6 @@ def shown(error) -> str:
 
 
 PROMPT = "You recommend movies.\n\n- Ask what the user is in the mood for.\n* Recommend at most three films.\n"
-
-
-def app_store():
-    from views.shared.services import _open
-    return _open().store
 
 
 @pytest.fixture
