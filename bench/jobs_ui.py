@@ -1,6 +1,7 @@
 """Pages stay responsive while a job runs: the Self-play page rerun (AppTest, through app.py) while a
 32-conversation x 4-exchange self-play job runs in the app's own job threads at concurrency 16 against
-a scripted server in a process of its own (200 ms per reply), and without a job.
+a scripted server in a process of its own (200 ms per reply), and without a job: the run and the project
+of bench/selfplay_throughput.py.
 
     python bench/jobs_ui.py   # last line: JSON with page_rerun_p95_s (during, idle), ratio, job_ratio
 
@@ -20,15 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.selfplay_throughput import CONCURRENCY, CONVERSATIONS, LATENCY_S, TURNS, bench_project  # noqa: E402
 from tests.scripted_server import scripted_process  # noqa: E402
 from vt_core.core.jobs import get_job  # noqa: E402
 from vt_core.core.store import Store  # noqa: E402
-from vt_core.designer import add_scenario, create_project, generate_personas  # noqa: E402
 
-LATENCY_S = 0.2
-CONVERSATIONS = 32
-TURNS = 4
-CONCURRENCY = 16
 SELFPLAY_PAGE = "views/designer/selfplay.py"
 IDLE_RERUNS = 15
 
@@ -50,12 +47,7 @@ def measure(url: str, db_path: str) -> dict:
     from streamlit.testing.v1 import AppTest
 
     store = Store(db_path)
-    project = create_project(store, "bench", goal="answer questions", audience="anyone",
-                             prompt="You are a helpful assistant.")
-    generate_personas(store, project.id, 8, seed=0)
-    for i in range(8):
-        add_scenario(store, project.id, title=f"s{i}", description=f"situation {i}", user_goal=f"goal {i}",
-                     difficulty=1 + i % 3)
+    bench_project(store)
     store.close()
     os.environ.update({"VT_DB_PATH": db_path, "OPENAI_BASE_URL": url, "VT_MODEL": "scripted-model",
                        "VT_CONCURRENCY": str(CONCURRENCY)})

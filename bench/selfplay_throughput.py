@@ -22,7 +22,8 @@ from tests.scripted_server import request_count, scripted_process  # noqa: E402
 from vt_core.core.config import Settings  # noqa: E402
 from vt_core.core.llm import LLM  # noqa: E402
 from vt_core.core.store import Store  # noqa: E402
-from vt_core.designer import (
+from vt_core.designer import (  # noqa: E402
+    Project,
     add_scenario,
     create_project,
     generate_personas,
@@ -37,17 +38,23 @@ TURNS = 4
 CONCURRENCY = 16
 
 
-def measure(url: str, db_path: str) -> dict:
-    settings = Settings.from_env({"VT_DB_PATH": db_path, "OPENAI_BASE_URL": url,
-                                  "VT_MODEL": "scripted-model", "VT_CONCURRENCY": str(CONCURRENCY)})
-    store = Store(settings.db_path)
-    llm = LLM.from_settings(settings, store)
+def bench_project(store: Store) -> Project:
+    """The project every self-play benchmark plays: 8 personas, 8 scenarios."""
     project = create_project(store, "bench", goal="answer questions", audience="anyone",
                              prompt="You are a helpful assistant.")
     generate_personas(store, project.id, 8, seed=0)
     for i in range(8):
         add_scenario(store, project.id, title=f"s{i}", description=f"situation {i}", user_goal=f"goal {i}",
                      difficulty=1 + i % 3)
+    return project
+
+
+def measure(url: str, db_path: str) -> dict:
+    settings = Settings.from_env({"VT_DB_PATH": db_path, "OPENAI_BASE_URL": url,
+                                  "VT_MODEL": "scripted-model", "VT_CONCURRENCY": str(CONCURRENCY)})
+    store = Store(settings.db_path)
+    llm = LLM.from_settings(settings, store)
+    project = bench_project(store)
     plan = plan_for_project(store, project.id, CONVERSATIONS, seed=0)
     # One call first, outside the timing: the openai package builds its types on first use.
     llm.chat([{"role": "user", "content": "warm-up"}], max_tokens=8)

@@ -38,25 +38,37 @@ class Gate:
         return self.world(request)
 
 
-def test_a_selfplay_job_outlives_its_page_and_its_tab(tmp_path):
+def make_project(tmp_path):
+    """A project ready for self-play in the database the server will open (and so closed again)."""
     store = Store(tmp_path / "vt.duckdb")
     project = create_project(store, "Movie bot", goal="recommend films", audience="film fans", prompt=PROMPT)
     generate_personas(store, project.id, 2, seed=0)
     add_scenario(store, project.id, title="tonight", description="a film for tonight", user_goal="a film",
                  difficulty=1)
-    store.close()  # the server opens the file
+    store.close()
+    return project
+
+
+def start_selfplay(page, url: str):
+    """Open the app, start a self-play job of CONVERSATIONS one-exchange conversations; the main area."""
+    page.goto(url)
+    go(page, "Self-play")
+    main = page.get_by_test_id("stMain")
+    fill(main.get_by_label("Conversations", exact=True), CONVERSATIONS)
+    fill(main.get_by_label("Exchanges at most", exact=True), 1)
+    main.get_by_role("button", name="Run self-play").click()
+    return main
+
+
+def test_a_selfplay_job_outlives_its_page_and_its_tab(tmp_path):
+    project = make_project(tmp_path)
 
     gate = Gate()
     with ScriptedServer(respond=gate) as model, \
             streamlit_app(tmp_path, {"OPENAI_BASE_URL": model.url, "VT_CONCURRENCY": "2"}) as url, \
             chromium() as browser:
         with browser_page(browser, tmp_path, timeout_ms=RERUN_MS) as page:
-            page.goto(url)
-            go(page, "Self-play")
-            main = page.get_by_test_id("stMain")
-            fill(main.get_by_label("Conversations", exact=True), CONVERSATIONS)
-            fill(main.get_by_label("Exchanges at most", exact=True), 1)
-            main.get_by_role("button", name="Run self-play").click()
+            main = start_selfplay(page, url)
             # The page returns at once and follows the job: four conversations end, the rest wait.
             expect(main.get_by_text(re.compile(r"conversations, 4 of 8$"))).to_be_visible()
             expect(main.get_by_role("button", name="Run self-play")).to_be_disabled()
@@ -88,12 +100,7 @@ def test_a_selfplay_job_outlives_its_page_and_its_tab(tmp_path):
 
 
 def test_a_job_cut_off_by_kill_9_is_interrupted_then_resumed_from_the_cache(tmp_path):
-    store = Store(tmp_path / "vt.duckdb")
-    project = create_project(store, "Movie bot", goal="recommend films", audience="film fans", prompt=PROMPT)
-    generate_personas(store, project.id, 2, seed=0)
-    add_scenario(store, project.id, title="tonight", description="a film for tonight", user_goal="a film",
-                 difficulty=1)
-    store.close()
+    make_project(tmp_path)
 
     gate, processes = Gate(), []
     env = {"VT_CONCURRENCY": "2"}
@@ -101,12 +108,7 @@ def test_a_job_cut_off_by_kill_9_is_interrupted_then_resumed_from_the_cache(tmp_
         env["OPENAI_BASE_URL"] = model.url
         with streamlit_app(tmp_path, env, processes) as url, \
                 browser_page(browser, tmp_path, timeout_ms=RERUN_MS) as page:
-            page.goto(url)
-            go(page, "Self-play")
-            main = page.get_by_test_id("stMain")
-            fill(main.get_by_label("Conversations", exact=True), CONVERSATIONS)
-            fill(main.get_by_label("Exchanges at most", exact=True), 1)
-            main.get_by_role("button", name="Run self-play").click()
+            main = start_selfplay(page, url)
             expect(main.get_by_text(re.compile(r"conversations, 4 of 8$"))).to_be_visible()
             wait_for(lambda: gate.answered == CONVERSATIONS + 2, what="the next two conversations' first calls")
             finished = list(model.requests)  # four whole conversations, and two calls under way
