@@ -86,10 +86,17 @@ def chromium():
 
 @contextmanager
 def browser_page(browser, folder: Path, *, timeout_ms: int, width: int = 1200, height: int = 1000, **options):
-    """A page of `browser` whose waits last up to timeout_ms, which collects its JavaScript errors in
+    """A page of `browser`, watched (see `watched`)."""
+    with watched(browser.new_page(viewport={"width": width, "height": height}, **options), folder,
+                 timeout_ms=timeout_ms) as page:
+        yield page
+
+
+@contextmanager
+def watched(page, folder: Path, *, timeout_ms: int):
+    """`page`, whose waits last up to timeout_ms, which collects its JavaScript errors in
     `page.page_errors`, and which leaves `folder/last.png` behind (where it stopped, if a test failed)."""
     expect = playwright.expect
-    page = browser.new_page(viewport={"width": width, "height": height}, **options)
     page.set_default_timeout(timeout_ms)
     expect.set_options(timeout=timeout_ms)
     page.page_errors = []

@@ -7,7 +7,16 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_page, chromium, playwright, settle, streamlit_app
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    browser_page,
+    chromium,
+    playwright,
+    settle,
+    streamlit_app,
+    watched,
+)
 from tests.scripted_server import Reply, ScriptedServer
 from tests.test_browser_rater import build_study
 from vt_core.core.store import Store
@@ -50,18 +59,12 @@ def browser():
 
 @contextmanager
 def tab(context, folder):
-    """A page in `context` (a browser profile: its cookies are shared by its pages), set up as
-    tests.browser.browser_page sets one up."""
+    """A watched page in `context` (a browser profile: its cookies are shared by its pages), closed after."""
     page = context.new_page()
-    page.set_default_timeout(RERUN_MS)
-    expect.set_options(timeout=RERUN_MS)
-    page.page_errors = []
-    page.on("pageerror", lambda error: page.page_errors.append(str(error)))
     try:
-        yield page
+        with watched(page, folder, timeout_ms=RERUN_MS):
+            yield page
     finally:
-        page.screenshot(path=str(folder / "last.png"), full_page=True)
-        expect.set_options(timeout=5_000)
         page.close()
 
 
