@@ -135,13 +135,15 @@ def mark_interrupted(store: Store, *, stale_s: float = STALE_S, now: datetime | 
     """Mark as interrupted the running jobs whose process is gone: its heartbeat stopped `stale_s` ago,
     or it ran on this machine and that process no longer exists. How many there were."""
     cutoff = naive_utc(now) - timedelta(seconds=stale_s)
-    dead = [worker for (worker,) in store.cursor().execute(
-        "SELECT DISTINCT worker FROM jobs WHERE status = 'running'").fetchall() if _gone(worker)]
+    lost = [job_id for job_id, worker, beat in store.cursor().execute(
+        "SELECT id, worker, coalesce(heartbeat_at, started_at) FROM jobs WHERE status = 'running'").fetchall()
+        if beat < cutoff or _gone(worker)]
+    if not lost:  # the usual case, every heartbeat: no write
+        return 0
     return len(store.transaction(lambda db: db.execute(
         "UPDATE jobs SET status = 'interrupted', finished_at = ?,"
         " error = 'the process running it stopped (a restart or a crash); resume it to run it again'"
-        " WHERE status = 'running' AND (coalesce(heartbeat_at, started_at) < ? OR list_contains(?, worker))"
-        " RETURNING id", [naive_utc(now), cutoff, dead]).fetchall()))
+        " WHERE list_contains(?, id) AND status = 'running' RETURNING id", [naive_utc(now), lost]).fetchall()))
 
 
 def _gone(worker: str | None) -> bool:
