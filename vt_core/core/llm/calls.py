@@ -30,9 +30,15 @@ log = logging.getLogger(__name__)
 
 _INSERT = (
     "INSERT INTO llm_calls (run_id, request_hash, backend, endpoint, model, request, response,"
-    " status, error, cache_hit, tokens_in, tokens_out, latency_ms, attempts)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " status, error, cache_hit, tokens_in, tokens_out, latency_ms, attempts) VALUES "
 )
+_ROW = "(" + ", ".join("?" * 14) + ")"
+
+
+def _insert_statement(calls: list[CallRecord]) -> tuple[str, list]:
+    """One INSERT of many rows: DuckDB's executemany binds row by row, five times the CPU (about
+    1.5 ms a row, taken from the batch's own threads)."""
+    return _INSERT + ", ".join([_ROW] * len(calls)), [value for call in calls for value in astuple(call)]
 
 
 @dataclass(frozen=True)
@@ -105,18 +111,19 @@ class CallLog:
         with self._lock:
             return {h for h in request_hashes if bytes.fromhex(h) in self._cacheable}
 
-    def usage(self, run_id: str | None) -> tuple[int, int, int, int, int]:
-        """(calls, cache hits, errors, tokens in, tokens out) for a run and the runs nested in
-        it, or for all calls."""
+    def usage(self, run_id: str | None) -> tuple[int, int, int, int, int, str | None]:
+        """(calls, cache hits, errors, tokens in, tokens out, model) for a run and the runs nested in
+        it, or for all calls; the model is the one they called (the greatest name if several), None
+        before any call."""
         self.flush()
         row = self.store.cursor().execute(
             "SELECT count(*), count(*) FILTER (WHERE cache_hit), count(*) FILTER (WHERE status <> 'ok'),"
             " coalesce(sum(tokens_in) FILTER (WHERE NOT cache_hit), 0),"
-            " coalesce(sum(tokens_out) FILTER (WHERE NOT cache_hit), 0)"
+            " coalesce(sum(tokens_out) FILTER (WHERE NOT cache_hit), 0), max(model)"
             " FROM llm_calls WHERE ? IS NULL OR run_id = ? OR starts_with(run_id, ? || '/')",
             [run_id, run_id, run_id],
         ).fetchone()
-        return tuple(int(v) for v in row)
+        return (*(int(v) for v in row[:5]), row[5])
 
     def flush(self) -> None:
         """Wait until every recorded call is in the table. Calls the database refused before are
@@ -164,7 +171,7 @@ class CallLog:
             if not calls:
                 return
             try:
-                self.store.transaction(lambda db: db.executemany(_INSERT, [astuple(call) for call in calls]))
+                self.store.transaction(lambda db: db.execute(*_insert_statement(calls)))
             except duckdb.Error as exc:
                 self._unwritten, self._failure = calls, exc
                 log.error("could not write %d model calls to llm_calls; kept to write with the next batch: %s",
