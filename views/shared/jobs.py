@@ -9,7 +9,7 @@ import streamlit as st
 
 from views.shared.services import services, show_errors
 from vt_core.core.jobs import Job, cancel, get_job, list_jobs, resume
-from vt_core.core.llm import run_usage
+from vt_core.core.llm import Usage
 from vt_core.core.text import escape_markdown
 
 REFRESH_S = 1.0
@@ -59,9 +59,10 @@ def _live(job_id: int, key: str) -> None:
     if job.total:
         label += f", {job.done} of {job.total}"
     st.progress(job.done / job.total if job.total else 0.0, text=escape_markdown(label))
-    calls = run_usage(store, job.run_id)
-    st.caption(f"{calls.calls} model calls so far ({calls.cache_hits} from the cache). It runs on the server: "
-               "you can leave this page or close the tab and come back.")
+    usage = job.usage
+    st.caption(escape_markdown(
+        f"{usage.calls} model calls so far ({usage.cache_hits} from the cache){_on(usage)}. It runs on the server: "
+        "you can leave this page or close the tab and come back."))
     if job.cancel_requested:
         st.caption("Cancelling: it stops before its next model call and keeps what finished.")
     elif st.button("Cancel", key=f"{key}_cancel_{job.id}"):
@@ -100,15 +101,18 @@ def jobs_sidebar() -> None:
 
 
 def _jobs_list() -> None:
-    store = services().store
-    jobs = list_jobs(store, limit=8)
+    jobs = list_jobs(services().store, limit=8)
     running = sum(j.active for j in jobs)
     with st.expander(f"Jobs ({running} running)" if running else "Jobs", expanded=bool(running)):
         for job in jobs:
             progress = f", {job.done}/{job.total}" if job.total and job.active else ""
-            usage = run_usage(store, job.run_id)
-            st.caption(escape_markdown(f"#{job.id} {job.title}: {job.status}{progress}; {usage.calls} calls, "
-                                       f"{usage.tokens_in:,} tokens in, {usage.tokens_out:,} out"))
+            usage = job.usage
+            st.caption(escape_markdown(f"#{job.id} {job.title}: {job.status}{progress}; {usage.calls} calls"
+                                       f"{_on(usage)}, {usage.tokens_in:,} tokens in, {usage.tokens_out:,} out"))
+
+
+def _on(usage: Usage) -> str:
+    return f" to {usage.model}" if usage.model else ""
 
 
 _jobs_live = st.fragment(run_every=2 * REFRESH_S)(_jobs_list)

@@ -20,11 +20,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from vt_core.core.llm import LLM
+from vt_core.core.llm import LLM, Usage, run_usage
 from vt_core.core.progress import Cancelled, Progress, StageProgress
 from vt_core.core.store import Store, naive_utc
 
@@ -34,7 +34,8 @@ STALE_S = 15.0  # a running job silent this long lost its process
 
 log = logging.getLogger(__name__)
 _COLUMNS = ("id, kind, params, project_id, study_id, title, status, stage, done, total, result, error,"
-            " cancel_requested, worker, llm_run, created_at, started_at, finished_at, heartbeat_at")
+            " cancel_requested, worker, llm_run, created_at, started_at, finished_at, heartbeat_at,"
+            " calls, cache_hits, errors, tokens_in, tokens_out, model")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    usage: Usage  # its model and cost so far, as of the runner's last heartbeat
 
     @property
     def active(self) -> bool:
@@ -65,7 +67,7 @@ class Job:
 
     @property
     def run_id(self) -> str:
-        """The LLM run id of the job's calls: `run_usage(store, job.run_id)` is its cost so far."""
+        """The LLM run id of the job's calls (`usage` is their sum when the runner last wrote it)."""
         return f"{self.llm_run}/job:{self.id}" if self.llm_run else f"job:{self.id}"
 
 
@@ -73,7 +75,7 @@ def _job(row) -> Job:
     values = list(row)
     values[2] = json.loads(values[2])
     values[10] = json.loads(values[10]) if values[10] is not None else None
-    return Job(*values)
+    return Job(*values[:19], Usage(*values[19:]))
 
 
 _wakeup = threading.Event()  # set by submit and resume, so a runner in this process starts at once
@@ -224,12 +226,33 @@ def run_job(store: Store, llm: LLM, job: Job, handler: Handler, echo: StageProgr
         error = str(exc) or type(exc).__name__
         log.warning("job %d (%s) failed: %s", job.id, job.kind, error)
     status = "cancelled" if context.cancelled() else "failed" if error else "done"
+    _record_usage(store, [job])
     store.transaction(lambda db: db.execute(
         "UPDATE jobs SET status = ?, result = ?, error = ?, finished_at = ?, heartbeat_at = ? WHERE id = ?",
         [status, json.dumps(dict(result)) if result is not None else None, None if status == "cancelled" else error,
          naive_utc(), naive_utc(), job.id]))
     return get_job(store, job.id)
 
+
+def _record_usage(store: Store, jobs: list[Job]) -> None:
+    """Write on each job's row its model and cost so far, summed from the call log, so that pages read one
+    row. The counts only grow, so a late heartbeat never undoes a later sum. If the log cannot be read,
+    the rows keep their last figures."""
+
+    def write(db) -> None:
+        for job_id, u in usage.items():
+            db.execute(
+                "UPDATE jobs SET calls = greatest(calls, ?), cache_hits = greatest(cache_hits, ?),"
+                " errors = greatest(errors, ?), tokens_in = greatest(tokens_in, ?),"
+                " tokens_out = greatest(tokens_out, ?), model = coalesce(?, model) WHERE id = ?",
+                [*astuple(u), job_id])
+
+    try:
+        usage = {job.id: run_usage(store, job.run_id) for job in jobs}
+        if usage:
+            store.transaction(write)
+    except Exception:  # noqa: BLE001 - figures for people: a job's end or heartbeat must not fail for them
+        log.exception("could not write the model calls of jobs %s", sorted(job.id for job in jobs))
 
 def claim(store: Store, worker: str, kinds: list[str], job_id: int | None = None) -> Job | None:
     """The oldest queued job of these kinds (or job `job_id`, if it is queued), now running in `worker`;
@@ -267,7 +290,7 @@ class Runner:
     def __init__(self, store: Store, llm: LLM, handlers: Mapping[str, Handler], *, workers: int = 2):
         self.store, self.llm, self.handlers, self.workers = store, llm, dict(handlers), workers
         self.name = worker_name()
-        self._running: set[int] = set()
+        self._running: dict[int, Job] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -301,24 +324,25 @@ class Runner:
                 _wakeup.clear()
                 continue
             with self._lock:
-                self._running.add(job.id)
+                self._running[job.id] = job
             try:
                 run_job(self.store, self.llm, job, self.handlers[job.kind])
             except Exception:  # noqa: BLE001 - its end went unrecorded: the row, no longer beating, turns interrupted
                 log.exception("job %d ended but could not be recorded", job.id)
             finally:
                 with self._lock:
-                    self._running.discard(job.id)
+                    self._running.pop(job.id, None)
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
             with self._lock:
-                running = sorted(self._running)
+                running = list(self._running.values())
             try:
                 if running:
                     self.store.transaction(lambda db: db.execute(
                         "UPDATE jobs SET heartbeat_at = ? WHERE list_contains(?, id) AND status = 'running'",
-                        [naive_utc(), running]))
+                        [naive_utc(), [job.id for job in running]]))
                 mark_interrupted(self.store)
             except Exception:  # noqa: BLE001 - a heartbeat that fails once must not stop the next
                 log.exception("the job heartbeat failed")
+            _record_usage(self.store, running)
