@@ -56,7 +56,7 @@ from urllib.parse import quote, urlsplit
 import duckdb
 
 from vt_core.core.design import balanced_latin_square
-from vt_core.core.store import Store, naive_utc
+from vt_core.core.store import Store, insert_rows, naive_utc
 from vt_core.crowd.exclusion import Reason
 from vt_core.crowd.items import ITEM_COLUMNS, StudyItem, study_items
 from vt_core.crowd.studies import DEFAULT_DIMENSIONS
@@ -748,8 +748,8 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
                     return SubmitResult(False, False, None, "full")
         seconds = (now - shown_at).total_seconds() if shown_at is not None else None
         db.execute("DELETE FROM leases WHERE item_id = ? AND rater_id = ?", [item_id, rater_id])
-        db.executemany(
-            "INSERT INTO ratings (study_id, rater_id, item_id, dimension, value, seconds, created_at)"
+        insert_rows(
+            db, "INSERT INTO ratings (study_id, rater_id, item_id, dimension, value, seconds, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [[study_id, rater_id, item_id, d, v, seconds, now] for d, v in values.items()])
         flags = []

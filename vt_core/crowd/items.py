@@ -17,7 +17,7 @@ import duckdb
 
 from vt_core.core.llm import LLM
 from vt_core.core.progress import Progress
-from vt_core.core.store import Store
+from vt_core.core.store import Store, insert_rows
 from vt_core.crowd.studies import CHECKS_CONDITION, Study, StudyDefinition, StudyError
 from vt_core.designer import (
     ProjectError,
@@ -61,8 +61,8 @@ def _require_draft(study: Study) -> None:
 def _insert_items(db: duckdb.DuckDBPyConnection, study_id: int, rows: list[tuple]) -> None:
     """rows: (condition, kind, match_key, transcript_id, turns, expected)."""
     if rows:
-        db.executemany(
-            "INSERT INTO study_items (study_id, condition, kind, match_key, transcript_id, turns, expected)"
+        insert_rows(
+            db, "INSERT INTO study_items (study_id, condition, kind, match_key, transcript_id, turns, expected)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [[study_id, c, k, m, t, json.dumps([{"role": x.role, "content": x.content} for x in turns]),
               None if e is None else json.dumps(e)] for c, k, m, t, turns, e in rows],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from vt_core.core.store import Store
+from vt_core.core.store import Store, insert_rows
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,8 @@ def save_transcript(store: Store, *, run_id: int, project_id: int, version_id: i
              bot_model, ended_by],
         ).fetchone()[0]
         if turns:
-            db.executemany(
-                "INSERT INTO turns (transcript_id, idx, role, content) VALUES (?, ?, ?, ?)",
+            insert_rows(
+                db, "INSERT INTO turns (transcript_id, idx, role, content) VALUES (?, ?, ?, ?)",
                 [[transcript_id, i, t.role, t.content] for i, t in enumerate(turns)],
             )
         return transcript_id

@@ -28,7 +28,7 @@ from typing import Literal
 
 import duckdb
 
-from vt_core.core.store import Store, naive_utc
+from vt_core.core.store import Store, insert_rows, naive_utc
 from vt_core.designer import (
     Project,
     ProjectError,
@@ -96,8 +96,8 @@ def create_user_study(store: Store, definition: UserStudyDefinition) -> UserStud
 
 def _insert_participants(db, study_id: int, definition: UserStudyDefinition, first: int, n: int) -> None:
     width = max(2, len(str(first + n)))
-    db.executemany(
-        "INSERT INTO user_study_participants (study_id, code, token, sequence) VALUES (?, ?, ?, ?)",
+    insert_rows(
+        db, "INSERT INTO user_study_participants (study_id, code, token, sequence) VALUES (?, ?, ?, ?)",
         [[study_id, f"P{i + 1:0{width}d}", secrets.token_urlsafe(16),
           json.dumps(sequence(definition, i))] for i in range(first, first + n)])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import tomli_w
 
-from vt_core.core.store import Store
+from vt_core.core.store import Store, insert_rows
 from vt_core.crowd import Condition as CrowdCondition
 from vt_core.designer import add_version, get_project, get_version, versions
 from vt_core.userstudy.definition import TLX_SCALES, UserStudyDefinition, UserStudyError
@@ -185,8 +185,8 @@ def import_measures(store: Store, study_id: int, source: str | Path | Iterable[s
     def insert(db) -> None:
         if replace_imported:
             db.execute("DELETE FROM user_study_tasks WHERE study_id = ? AND source = 'import'", [study_id])
-        db.executemany(
-            f"INSERT INTO user_study_tasks (study_id, source, {', '.join(columns)})"
+        insert_rows(
+            db, f"INSERT INTO user_study_tasks (study_id, source, {', '.join(columns)})"
             f" VALUES (?, 'import', {', '.join('?' for _ in columns)})",
             [[study_id, *(row.get(c) for c in columns)] for _, row in rows])
 

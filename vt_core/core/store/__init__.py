@@ -13,7 +13,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,19 @@ def naive_utc(now: datetime | None = None) -> datetime:
     if now is None:
         return datetime.now(UTC).replace(tzinfo=None)
     return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo is not None else now
+
+
+_ROWS_PER_INSERT = 500
+
+
+def insert_rows(db: duckdb.DuckDBPyConnection, statement: str, rows: Sequence[Sequence]) -> None:
+    """Run `statement`, an INSERT ending in one row of values (`VALUES (?, ?, now())`), for every row, as
+    multi-row INSERTs: DuckDB's executemany binds and runs row by row, about five times the CPU."""
+    head, values = statement.rsplit("VALUES", 1)
+    rows = list(rows)
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start:start + _ROWS_PER_INSERT]
+        db.execute(f"{head}VALUES {', '.join([values.strip()] * len(chunk))}", [v for row in chunk for v in row])
 
 
 class StoreError(RuntimeError):
