@@ -1,6 +1,7 @@
 """The process-wide services every page uses (settings, store, LLM, the job runner), and the small pieces
 of feedback pages share: the demo-model notice, flash messages and multi-line errors."""
 
+import gc
 from dataclasses import dataclass
 
 import streamlit as st
@@ -37,6 +38,10 @@ def _runner() -> Runner:
     # One pool of job threads per server process (VT_WORKERS), started by the first page anyone opens:
     # jobs go on when the page, the tab or the browser that started them is gone.
     app = _open()
+    # What the process has loaded by now (modules, types, schemas: some 200,000 objects) lives as long
+    # as it does. Frozen, Python's full collections skip it: each took about 150 ms of GIL, a stall
+    # of every job thread and every session's script run.
+    gc.freeze()
     return Runner(app.store, app.llm, {**DESIGNER_JOBS, **CROWD_JOBS, **CRITIC_JOBS}, workers=app.settings.workers).start()
 
 
