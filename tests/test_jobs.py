@@ -67,6 +67,7 @@ def test_a_selfplay_job_runs_in_the_background_and_records_its_result(store, mak
     assert run.status == "done" and len(done.result["transcript_ids"]) == 3
     usage = run_usage(store, done.run_id)
     assert usage.calls == len(scripted.requests) == 3 * 2 * 2  # every call counted towards the job
+    assert done.usage == usage and usage.model == scripted.chat_requests[0]["model"]  # on its row, for pages
     assert done.worker and done.started_at <= done.finished_at
 
 
@@ -88,6 +89,7 @@ def test_cancel_stops_within_the_batch_and_keeps_the_finished_conversations(stor
     runner = Runner(store, make_llm({"VT_CONCURRENCY": "2"}), JOBS, workers=1).start()
     try:
         wait_for(lambda: len(answered) == 6, what="the third and fourth conversations' first calls")
+        wait_for(lambda: get_job(store, job.id).usage.calls == 4, what="the heartbeat's count of the calls so far")
         assert cancel(store, job.id).cancel_requested
         release.set()
         ended = wait_for(lambda: (j := get_job(store, job.id)).status != "running" and j, what="the job's end")
@@ -152,6 +154,7 @@ def test_a_failing_job_says_why_and_a_silent_one_is_interrupted_then_resumed_fro
     assert resumed.status == "done" and len(resumed.result["transcript_ids"]) == 2
     assert len(scripted.requests) == calls  # every call answered from the cache
     assert run_usage(store, resumed.run_id).cache_hits == run_usage(store, resumed.run_id).calls > 0
+    assert resumed.usage == run_usage(store, resumed.run_id)  # both attempts' calls
     with pytest.raises(ValueError, match="only an interrupted or failed job can be resumed"):
         resume(store, first.id)
 

@@ -1,0 +1,89 @@
+"""A Streamlit session driven over the server's own websocket protocol, as a browser drives it, for
+benchmarks of the real server: no browser, so the client costs the server's machine almost nothing.
+
+The protocol (the classes are in the installed `streamlit.proto`): connect to `/_stcore/stream` with the
+subprotocol `streamlit`; each run is a `BackMsg` `rerun_script` carrying the page, the query string and the
+widget states the client holds, answered by `ForwardMsg`s (the page's elements as deltas) that end in
+`script_finished`. Widgets are found by the key the page gave them: their ids end in `-KEY`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.sync.client import connect
+
+_ENDED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
+
+
+class ScriptError(RuntimeError):
+    """The page raised: the message is the exception the page showed."""
+
+
+class Session:
+    """One browser tab: `run()` reruns the page, as a click or a widget change does, and returns the
+    seconds until the server finished the run."""
+
+    def __init__(self, url: str, page: str = "", query: str = "", timeout_s: float = 120.0):
+        self.page, self.query, self.timeout_s = page, query, timeout_s
+        self._ws = connect(url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream", subprotocols=["streamlit"],
+                           open_timeout=timeout_s, max_size=None, ping_interval=None)  # no keepalive pings
+        self._values: dict[str, WidgetState] = {}  # what the tab holds: widget id -> state
+        self.widgets: dict[str, str] = {}  # key -> widget id, of the widgets the last runs showed
+        self.texts: list[str] = []  # the text of the last run's markdown, captions and alerts
+
+    def close(self) -> None:
+        self._ws.close()
+
+    def set(self, key: str, value: int | float | str | bool) -> None:
+        """Give a widget a value, sent with every later run (as the tab keeps it)."""
+        state = WidgetState(id=self._id(key))
+        if isinstance(value, bool):
+            state.bool_value = value
+        elif isinstance(value, int):
+            state.int_value = value
+        elif isinstance(value, float):
+            state.double_value = value
+        else:
+            state.string_value = value
+        self._values[state.id] = state
+
+    def run(self, click: str | None = None) -> float:
+        """Rerun the page (clicking the button with key `click`, if given); seconds until it finished."""
+        message = BackMsg()
+        client = message.rerun_script
+        client.query_string, client.page_name = self.query, self.page
+        client.widget_states.widgets.extend(self._values.values())
+        if click is not None:
+            client.widget_states.widgets.append(WidgetState(id=self._id(click), trigger_value=True))
+        started = time.perf_counter()
+        self._ws.send(message.SerializeToString())
+        self.texts = []
+        deadline = started + self.timeout_s
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(self._ws.recv(timeout=max(0.0, deadline - time.perf_counter())))
+            kind = reply.WhichOneof("type")
+            if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                self._saw(reply.delta.new_element)
+            elif kind == "script_finished" and reply.script_finished in _ENDED:
+                return time.perf_counter() - started
+
+    def _saw(self, element) -> None:
+        kind = element.WhichOneof("type")
+        if kind == "exception":
+            raise ScriptError(f"{element.exception.type}: {element.exception.message}")
+        inner = getattr(element, kind)
+        if getattr(inner, "id", "").startswith("$$ID-"):
+            self.widgets[inner.id.split("-", 2)[2]] = inner.id  # $$ID-<hash>-<key>
+        for field in ("body", "label", "text"):
+            if isinstance(getattr(inner, field, None), str) and getattr(inner, field):
+                self.texts.append(getattr(inner, field))
+
+    def _id(self, key: str) -> str:
+        if key not in self.widgets:
+            raise KeyError(f"no widget with key {key!r} on the page (seen: {sorted(self.widgets)})")
+        return self.widgets[key]
