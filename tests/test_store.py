@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vt_core.core.store import MIGRATIONS_DIR, Store, StoreError, discover_migrations
+from vt_core.core.store import MIGRATIONS_DIR, Store, StoreError, discover_migrations, insert_rows
 from vt_core.designer.projects import add_version, create_project, get_project, set_current
 
 SHIPPED = sorted(MIGRATIONS_DIR.glob("*.sql"))
@@ -253,3 +253,13 @@ def test_a_transaction_is_all_or_nothing_and_joins_an_outer_one(store):
         store.transaction(write_then_fail)
     assert store.cursor().execute("SELECT count(*) FROM t").fetchone()[0] == 0
     assert store.transaction(lambda db: db.execute("INSERT INTO t VALUES (3) RETURNING x").fetchone()[0]) == 3
+
+
+def test_insert_rows_writes_every_row_in_order_across_statements(store):
+    """More rows than one statement takes, with a constant and an expression in the row of values."""
+    store.cursor().execute("CREATE TABLE t (i INTEGER, label TEXT, source TEXT, made TIMESTAMP)")
+    rows = [(i, f"row {i}") for i in range(1203)]
+    store.transaction(lambda db: insert_rows(db, "INSERT INTO t (i, label, source, made) VALUES (?, ?, 'import', now())",
+                                             rows))
+    stored = store.cursor().execute("SELECT i, label, source, made IS NOT NULL FROM t ORDER BY rowid").fetchall()
+    assert stored == [(i, label, "import", True) for i, label in rows]
