@@ -16,7 +16,7 @@ from tests.scripted_worlds import PROMPT, EmojiWorld
 from tests.test_browser_designer import RERUN_MS, fill, go
 from vt_core.core.jobs import list_jobs
 from vt_core.core.store import Store
-from vt_core.designer import add_scenario, create_project, generate_personas, list_transcripts
+from vt_core.designer import add_scenario, create_project, generate_personas, list_selfplay_runs, list_transcripts
 
 expect = playwright.expect
 CONVERSATIONS = 8
@@ -137,5 +137,7 @@ def test_a_job_cut_off_by_kill_9_is_interrupted_then_resumed_from_the_cache(tmp_
     try:
         [job] = list_jobs(store)
         assert (job.status, len(job.result["transcript_ids"])) == ("done", CONVERSATIONS)
+        # The run the kill cut off is not left "running": its job ended without closing it.
+        assert [r.status for r in list_selfplay_runs(store, job.project_id)] == ["done", "interrupted"]
     finally:
         store.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 import os
 import socket
 import threading
@@ -79,6 +80,21 @@ def _job(row) -> Job:
 
 
 _wakeup = threading.Event()  # set by submit and resume, so a runner in this process starts at once
+_current: ContextVar[int | None] = ContextVar("vt_job", default=None)
+
+
+def current_job_id() -> int | None:
+    """The job the calling thread is running, if any. A domain run records it, so that a run its job left
+    unfinished reads as interrupted (see `run_status`)."""
+    return _current.get()
+
+
+def run_status(table: str) -> str:
+    """SQL for the status of a domain run in `table` (a row with `status` and `job_id`): 'interrupted' for
+    one still 'running' whose job has ended (its process stopped under it, or it failed before the run
+    was closed), else the stored status."""
+    return (f"CASE WHEN {table}.status = 'running' AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = {table}.job_id"
+            f" AND jobs.status NOT IN ('queued', 'running')) THEN 'interrupted' ELSE {table}.status END")
 
 
 def submit(store: Store, kind: str, params: Mapping[str, Any], *, title: str, project_id: int | None = None,
@@ -218,6 +234,7 @@ def run_job(store: Store, llm: LLM, job: Job, handler: Handler, echo: StageProgr
     bound = llm.for_run(job.llm_run) if job.llm_run else llm
     context = JobContext(job, store, bound.for_run(f"job:{job.id}").until(cancelled), cancelled, echo)
     result, error = None, None
+    token = _current.set(job.id)
     try:
         result = handler(context)
     except Cancelled:
@@ -225,6 +242,8 @@ def run_job(store: Store, llm: LLM, job: Job, handler: Handler, echo: StageProgr
     except Exception as exc:  # noqa: BLE001 - the job's end, recorded for the person who started it
         error = str(exc) or type(exc).__name__
         log.warning("job %d (%s) failed: %s", job.id, job.kind, error)
+    finally:
+        _current.reset(token)
     status = "cancelled" if context.cancelled() else "failed" if error else "done"
     _record_usage(store, [job])
     store.transaction(lambda db: db.execute(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from vt_core.core.jobs import current_job_id, run_status
 from vt_core.core.llm import LLM, BatchError
 from vt_core.core.progress import Progress, StageProgress, in_stage
 from vt_core.core.prompts import render
@@ -81,8 +82,8 @@ class RefineRun:
 def list_refine_runs(store: Store, project_id: int) -> list[RefineRun]:
     """The project's refinement runs, newest first."""
     rows = store.cursor().execute(
-        "SELECT id, parent_version_id, rounds, candidates, seed, status, error, created_at FROM refine_runs"
-        " WHERE project_id = ? ORDER BY id DESC", [project_id]).fetchall()
+        f"SELECT id, parent_version_id, rounds, candidates, seed, {run_status('refine_runs')}, error, created_at"
+        " FROM refine_runs WHERE project_id = ? ORDER BY id DESC", [project_id]).fetchall()
     return [RefineRun(*row) for row in rows]
 
 
@@ -332,9 +333,9 @@ def refine(store: Store, llm: LLM, project_id: int, *, rounds: int = 2, k: int =
         raise RefineError(f"refinement needs personas and both training and held-out scenarios: {exc}") from exc
 
     refine_run_id = store.cursor().execute(
-        "INSERT INTO refine_runs (project_id, parent_version_id, rounds, candidates, seed, status)"
-        " VALUES (?, ?, ?, ?, ?, 'running') RETURNING id",
-        [project_id, parent.id, rounds, k, seed],
+        "INSERT INTO refine_runs (project_id, parent_version_id, rounds, candidates, seed, status, job_id)"
+        " VALUES (?, ?, ?, ?, ?, 'running', ?) RETURNING id",
+        [project_id, parent.id, rounds, k, seed, current_job_id()],
     ).fetchone()[0]
     llm = llm.for_run(f"refine:{refine_run_id}")
     task = _PromptTask(store, llm, project, refine_run_id, plans, patterns, critiques(store, project_id),
@@ -362,11 +363,11 @@ def approve(store: Store, candidate_id: int) -> PromptVersion:
     candidate = get_candidate(store, candidate_id)
     if candidate.status != "evaluated":
         raise RefineError(f"candidate {candidate_id} is {candidate.status}; only evaluated candidates can be approved")
-    project_id, parent_version_id, run_status = store.cursor().execute(
-        "SELECT project_id, parent_version_id, status FROM refine_runs WHERE id = ?", [candidate.refine_run_id]
-    ).fetchone()
-    if run_status != "done":
-        raise RefineError(f"refinement run {candidate.refine_run_id} is {run_status}; only the candidates of a "
+    project_id, parent_version_id, status = store.cursor().execute(
+        f"SELECT project_id, parent_version_id, {run_status('refine_runs')} FROM refine_runs WHERE id = ?",
+        [candidate.refine_run_id]).fetchone()
+    if status != "done":
+        raise RefineError(f"refinement run {candidate.refine_run_id} is {status}; only the candidates of a "
                           f"finished run can be approved")
     known = {p.id for p in list_patterns(store, project_id)}
     pattern_ids = sorted({i for c in candidate.changes for i in c.get("pattern_ids", []) if i in known})

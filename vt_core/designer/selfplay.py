@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vt_core.core.design import derive_seed
+from vt_core.core.jobs import current_job_id, run_status
 from vt_core.core.llm import LLM, BatchError, ChatRequest, Completion, Estimate, estimate_tokens
 from vt_core.core.progress import Cancelled, Progress
 from vt_core.core.prompts import render
@@ -159,9 +160,10 @@ def run_conversations(store: Store, llm: LLM, project_id: int, conversations: li
     simulator = simulator or llm
     run_id = store.cursor().execute(
         "INSERT INTO selfplay_runs (project_id, version_id, candidate_id, purpose, conversations, max_turns,"
-        " seed, simulator_model, bot_model, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
+        " seed, simulator_model, bot_model, status, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)"
+        " RETURNING id",
         [project_id, version_id, candidate_id, purpose, len(conversations), max_turns, seed, simulator.model,
-         llm.model],
+         llm.model, current_job_id()],
     ).fetchone()[0]
     llm, simulator = llm.for_run(f"selfplay:{run_id}"), simulator.for_run(f"selfplay:{run_id}")
 
@@ -214,7 +216,7 @@ def list_selfplay_runs(store: Store, project_id: int, purpose: str | None = "sel
     """The project's runs, newest first (only the designer's own, unless `purpose` is None)."""
     rows = store.cursor().execute(
         "SELECT id, version_id, candidate_id, purpose, conversations, max_turns, seed, simulator_model,"
-        " bot_model, status, error, created_at FROM selfplay_runs"
+        f" bot_model, {run_status('selfplay_runs')}, error, created_at FROM selfplay_runs"
         " WHERE project_id = ? AND (? IS NULL OR purpose = ?) ORDER BY id DESC",
         [project_id, purpose, purpose],
     ).fetchall()
