@@ -65,18 +65,20 @@ if job is not None:
     job_panel(job, "sp")
 
 
-try:
-    plan = plan_for_project(store, project.id, int(n), int(seed), split)
-except SelfPlayError as exc:
-    st.warning(escape_markdown(exc))
-    st.stop()
-estimate = estimate_run(llm, project.goal, version.text, plan, int(turns))
-if estimate.cached == estimate.calls:
-    st.info(f"All **{estimate.calls} calls** of this run are already in the cache: it costs nothing.", icon="🧮")
-else:
-    st.info(f"This run makes up to **{estimate.calls} calls** ({estimate.cached} already in the cache), about "
-            f"**{estimate.tokens_in:,} tokens in** and at most **{estimate.tokens_out:,} out**.", icon="🧮")
-if st.button("Run self-play", type="primary", key="sp_run", disabled=job is not None and job.active,
+busy = job is not None and job.active
+if not busy:  # while a run plays, its button is off: no plan or cost line to work out on every refresh
+    try:
+        plan = plan_for_project(store, project.id, int(n), int(seed), split)
+    except SelfPlayError as exc:
+        st.warning(escape_markdown(exc))
+        st.stop()
+    estimate = estimate_run(llm, project.goal, version.text, plan, int(turns))
+    if estimate.cached == estimate.calls:
+        st.info(f"All **{estimate.calls} calls** of this run are already in the cache: it costs nothing.", icon="🧮")
+    else:
+        st.info(f"This run makes up to **{estimate.calls} calls** ({estimate.cached} already in the cache), about "
+                f"**{estimate.tokens_in:,} tokens in** and at most **{estimate.tokens_out:,} out**.", icon="🧮")
+if st.button("Run self-play", type="primary", key="sp_run", disabled=busy,
              help="One self-play run at a time per project."):
     run(plan, int(seed), version.id, int(turns))
 
@@ -92,6 +94,6 @@ else:
         hide_index=True)
     again = st.selectbox("Repeat a run exactly: same prompt version, personas, scenarios and seeds "
                          "(answered from the cache)", [r.id for r in runs], key="sp_repeat_choice")
-    if st.button("Repeat run", key="sp_repeat", disabled=job is not None and job.active):
+    if st.button("Repeat run", key="sp_repeat", disabled=busy):
         chosen = next(r for r in runs if r.id == again)
         run(replan(store, chosen.id), chosen.seed, chosen.version_id, chosen.max_turns)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from views.shared.services import services, show_errors
-from vt_core.core.jobs import Job, cancel, get_job, list_jobs, resume
+from vt_core.core.jobs import Job, cancel, count_jobs, get_job, list_jobs, resume
 from vt_core.core.llm import Usage
 from vt_core.core.text import escape_markdown
 
@@ -94,10 +94,10 @@ def ended_once(job: Job) -> bool:
 def jobs_sidebar() -> None:
     """Running and recent jobs, with their progress and cost so far; while any runs, the list refreshes
     itself every few seconds."""
-    jobs = list_jobs(services().store, limit=8)
-    if jobs:
+    total, active = count_jobs(services().store)
+    if total:
         with st.sidebar:
-            (_jobs_live if any(j.active for j in jobs) else _jobs_list)()
+            (_jobs_live if active else _jobs_list)()
 
 
 def _jobs_list() -> None:

@@ -125,6 +125,14 @@ def list_jobs(store: Store, *, project_id: int | None = None, study_id: int | No
     return [_job(row) for row in rows]
 
 
+def count_jobs(store: Store) -> tuple[int, int]:
+    """(jobs, of which queued or running): one narrow query, for a page to decide what to show before it
+    reads any job."""
+    total, active = store.cursor().execute(
+        "SELECT count(*), count(*) FILTER (WHERE status IN ('queued', 'running')) FROM jobs").fetchone()
+    return total, active
+
+
 def cancel(store: Store, job_id: int) -> Job:
     """Ask a job to stop: a queued one never starts; a running one stops before its next model call."""
     store.transaction(lambda db: db.execute(
