@@ -4,7 +4,8 @@ benchmarks of the real server: no browser, so the client costs the server's mach
 The protocol (the classes are in the installed `streamlit.proto`): connect to `/_stcore/stream` with the
 subprotocol `streamlit`; each run is a `BackMsg` `rerun_script` carrying the page, the query string and the
 widget states the client holds, answered by `ForwardMsg`s (the page's elements as deltas) that end in
-`script_finished`. Widgets are found by the key the page gave them: their ids end in `-KEY`.
+`script_finished`. Widgets are found by the key the page gave them (their ids end in `-KEY`) or, for one
+without a key, by its label.
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ class Session:
         self._ws = connect(url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream", subprotocols=["streamlit"],
                            open_timeout=timeout_s, max_size=None, ping_interval=None)  # no keepalive pings
         self._values: dict[str, WidgetState] = {}  # what the tab holds: widget id -> state
-        self.widgets: dict[str, str] = {}  # key -> widget id, of the widgets the last runs showed
+        self.widgets: dict[str, str] = {}  # key, or label for a widget without one -> id, as the last run showed
         self.texts: list[str] = []  # the text of the last run's markdown, captions and alerts
+        self.options: dict[str, list[str]] = {}  # widget id -> its options' texts, for `choose`
 
     def close(self) -> None:
         self._ws.close()
 
     def set(self, key: str, value: int | float | str | bool) -> None:
-        """Give a widget a value, sent with every later run (as the tab keeps it)."""
+        """Give a widget (by key or label) a value, sent with every later run (as the tab keeps it)."""
         state = WidgetState(id=self._id(key))
         if isinstance(value, bool):
             state.bool_value = value
@@ -51,8 +53,13 @@ class Session:
             state.string_value = value
         self._values[state.id] = state
 
+    def choose(self, key: str, index: int) -> None:
+        """Choose an option of a radio or a selectbox (by key or label): the tab sends the option's text."""
+        self.set(key, self.options[self._id(key)][index])
+
     def run(self, click: str | None = None) -> float:
-        """Rerun the page (clicking the button with key `click`, if given); seconds until it finished."""
+        """Rerun the page (clicking the button with key or label `click`, if given); seconds until it
+        finished, through any `st.rerun()` the click caused."""
         message = BackMsg()
         client = message.rerun_script
         client.query_string, client.page_name = self.query, self.page
@@ -61,7 +68,7 @@ class Session:
             client.widget_states.widgets.append(WidgetState(id=self._id(click), trigger_value=True))
         started = time.perf_counter()
         self._ws.send(message.SerializeToString())
-        self.texts = []
+        self.texts, self.widgets = [], {}
         deadline = started + self.timeout_s
         while True:
             reply = ForwardMsg()
@@ -70,7 +77,11 @@ class Session:
             if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
                 self._saw(reply.delta.new_element)
             elif kind == "script_finished" and reply.script_finished in _ENDED:
+                shown = set(self.widgets.values())
+                self._values = {i: v for i, v in self._values.items() if i in shown}  # as a tab holds them
                 return time.perf_counter() - started
+            elif kind == "script_finished" and reply.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                self.texts, self.widgets = [], {}  # st.rerun(): the next run draws the page afresh
 
     def _saw(self, element) -> None:
         kind = element.WhichOneof("type")
@@ -78,12 +89,15 @@ class Session:
             raise ScriptError(f"{element.exception.type}: {element.exception.message}")
         inner = getattr(element, kind)
         if getattr(inner, "id", "").startswith("$$ID-"):
-            self.widgets[inner.id.split("-", 2)[2]] = inner.id  # $$ID-<hash>-<key>
-        for field in ("body", "label", "text"):
+            key = inner.id.split("-", 2)[2]  # $$ID-<hash>-<key>; a form's submit button: FormSubmitter:<form>-<label>
+            self.widgets[inner.label if key == "None" or key.startswith("FormSubmitter:") else key] = inner.id
+            if kind in ("radio", "selectbox"):
+                self.options[inner.id] = list(inner.options)
+        for field in ("body", "label", "text", "code_text"):
             if isinstance(getattr(inner, field, None), str) and getattr(inner, field):
                 self.texts.append(getattr(inner, field))
 
     def _id(self, key: str) -> str:
         if key not in self.widgets:
-            raise KeyError(f"no widget with key {key!r} on the page (seen: {sorted(self.widgets)})")
+            raise KeyError(f"no widget {key!r} on the page (seen: {sorted(self.widgets)})")
         return self.widgets[key]
