@@ -35,7 +35,7 @@ from vt_core.crowd import (
 )
 
 ANON_PARAM = "rater"  # the anonymous rater's id, put into the URL so a refresh resumes
-_NOTICE = "vt_rater_notice"  # a message to show after the next rerun (this session only)
+_NOTICE = "vt_rater_notice"  # a message a click's callback leaves for the page it draws (this session only)
 
 st.title("Rate conversations")
 
@@ -113,12 +113,6 @@ conditions = [c.name for c in definition.conditions]
 rater = register_rater(store, study.id, identity, conditions=conditions)
 
 
-def rerun_with(message: str | None = None) -> None:
-    if message:
-        st.session_state[_NOTICE] = message
-    st.rerun()
-
-
 if notice := st.session_state.pop(_NOTICE, None):
     st.warning(notice)
 
@@ -139,7 +133,7 @@ def nothing_left_for_now() -> None:
         st.button("Check again", type="primary")
         st.stop()
     end_early(store, rater)
-    rerun_with()
+    st.rerun()
 
 
 # -- consent ------------------------------------------------------------------------------------
@@ -151,12 +145,10 @@ if rater.status == "consent":
     st.subheader("Consent")
     lines(definition.consent_text)
     agree, decline = st.columns(2)
-    if agree.button("I agree", type="primary", use_container_width=True):
-        set_rater_status(store, rater.id, "comprehension")
-        rerun_with()
-    if decline.button("I do not agree", use_container_width=True):
-        set_rater_status(store, rater.id, "screened_out")
-        rerun_with()
+    agree.button("I agree", type="primary", use_container_width=True, on_click=set_rater_status,
+                 args=(store, rater.id, "comprehension"))
+    decline.button("I do not agree", use_container_width=True, on_click=set_rater_status,
+                   args=(store, rater.id, "screened_out"))
     st.stop()
 
 # -- instructions and the comprehension check ---------------------------------------------------
@@ -173,18 +165,21 @@ if rater.status == "comprehension":
         st.warning(f"That answer was not right. Please read the instructions again; you have {left} "
                    f"attempt{'s' if left != 1 else ''} left.")
     st.text(check.question)
-    with st.form(f"comprehension-{rater.comprehension_attempts}"):
-        answer = st.radio(escape_markdown(check.question), range(len(check.options)),
-                          format_func=lambda i: escape_markdown(check.options[i]), index=None,
-                          label_visibility="collapsed")
-        sent = st.form_submit_button("Check my answer", type="primary")
-    if sent:
+    answer_key = f"comprehension-{rater.comprehension_attempts}"
+
+    def check_answer() -> None:
+        answer = st.session_state.get(answer_key)
         if answer is None:
-            st.warning("Please choose an answer.")
+            st.session_state[_NOTICE] = "Please choose an answer."
         else:
             record_comprehension(store, rater.id, check.options[answer] == check.answer,
                                  attempts_allowed=check.attempts)
-            rerun_with()
+
+    with st.form(f"comprehension-form-{rater.comprehension_attempts}"):
+        st.radio(escape_markdown(check.question), range(len(check.options)),
+                 format_func=lambda i: escape_markdown(check.options[i]), index=None,
+                 label_visibility="collapsed", key=answer_key)
+        st.form_submit_button("Check my answer", type="primary", on_click=check_answer)
     st.stop()
 
 # -- rating -------------------------------------------------------------------------------------
@@ -196,7 +191,7 @@ if rater.status == "rating":
         if done < total:
             nothing_left_for_now()
         finish(store, rater)
-        rerun_with()
+        st.rerun()
     mark_shown(store, rater.id, item.id)
     done, total, _ = rater_progress(store, rater, **plan)
     st.progress(min(done / total, 1.0) if total else 0.0,
@@ -204,6 +199,25 @@ if rater.status == "rating":
 
     show_turns(item.turns)
     keys = {d.key: f"rating-{item.id}-{d.key}" for d in definition.dimensions}
+
+    def send(item=item) -> None:
+        """The form's answers, stored before the page is drawn again: one script run per click."""
+        values = {key: st.session_state.get(widget) for key, widget in keys.items()}
+        if any(v is None for v in values.values()):
+            st.session_state[_NOTICE] = "Please answer every question before you continue."
+            return
+        try:
+            result = submit(store, rater.id, item.id, values, min_seconds=definition.min_seconds_per_item,
+                            expected=item.expected if item.kind == "attention" else None,
+                            k=definition.ratings_per_item)
+        except ValueError:  # e.g. another tab of this rater has just finished
+            return
+        if result.reason in ("lease_lost", "full"):
+            st.session_state[_NOTICE] = ("The time for that conversation ran out and it went to another rater, "
+                                         "so your answer was not stored. Here is the next one.")
+        for key in keys.values():
+            st.session_state.pop(key, None)
+
     with st.form(f"rate-{item.id}"):
         for dimension in definition.dimensions:
             if dimension.show_instructions and definition.instructions:
@@ -213,25 +227,7 @@ if rater.status == "rating":
             st.radio(escape_markdown(dimension.question), range(1, len(labels) + 1),
                      format_func=lambda v, labels=labels: escape_markdown(labels[v - 1]), index=None,
                      horizontal=True, key=keys[dimension.key], label_visibility="collapsed")
-        sent = st.form_submit_button("Submit and continue", type="primary")
-    if sent:
-        values = {key: st.session_state.get(widget) for key, widget in keys.items()}
-        if any(v is None for v in values.values()):
-            st.warning("Please answer every question before you continue.")
-        else:
-            try:
-                result = submit(store, rater.id, item.id, values,
-                                min_seconds=definition.min_seconds_per_item,
-                                expected=item.expected if item.kind == "attention" else None,
-                                k=definition.ratings_per_item)
-            except ValueError:  # e.g. another tab of this rater has just finished
-                rerun_with()
-            if result.reason in ("lease_lost", "full"):
-                rerun_with("The time for that conversation ran out and it went to another rater, "
-                           "so your answer was not stored. Here is the next one.")
-            for key in keys.values():
-                st.session_state.pop(key, None)
-            rerun_with()
+        st.form_submit_button("Submit and continue", type="primary", on_click=send)
     st.stop()
 
 # -- the end ------------------------------------------------------------------------------------
