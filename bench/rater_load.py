@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 from bench.streamlit_session import Session  # noqa: E402
 from tests.browser import streamlit_app  # noqa: E402
 from vt_core.core.store import Store  # noqa: E402
-from vt_core.core.text import escape_markdown  # noqa: E402
 from vt_core.crowd import add_check_items, create_study, import_items_jsonl, list_items, set_study_status  # noqa: E402
 from vt_core.crowd.studies import StudyDefinition  # noqa: E402
 
@@ -40,7 +39,6 @@ ITEMS_PER_RATER = 10  # of which CHECKS are attention checks
 CHECKS = 2
 K = 3
 ARRIVAL_S = 10.0
-QUESTION = "What do you rate?"
 CODE = "LOAD-DONE"
 
 
@@ -56,7 +54,7 @@ def make_study(store: Store, raters: int) -> tuple[str, dict[int, dict[str, int]
              "expected": 2},
             {"instruction": "This is a check: choose Agree for the second question.", "dimension": "quality",
              "expected": 6}],
-        "comprehension": {"question": QUESTION, "options": ["the bot", "the user"], "answer": "the bot"},
+        "comprehension": {"question": "What do you rate?", "options": ["the bot", "the user"], "answer": "the bot"},
         "consent_text": "You agree to read chatbot conversations.",
         "instruction_text": "Read each conversation, then rate the bot.",
         "completion_codes": {"completed": CODE, "screened_out": "OUT", "failed_checks": "FAIL"},
@@ -89,7 +87,7 @@ def rater(url: str, token: str, index: int, think_s: float, checks: dict, dimens
         think(rng, think_s)
         clicks.append(tab.run(click="I agree"))
         think(rng, think_s)
-        tab.choose(escape_markdown(QUESTION), 0)
+        tab.choose("comprehension-0", 0)  # the first attempt's answer
         clicks.append(tab.run(click="Check my answer"))
         while True:
             if "Your completion code:" in tab.texts:

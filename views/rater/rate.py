@@ -193,9 +193,8 @@ if rater.status == "rating":
         finish(store, rater)
         st.rerun()
     mark_shown(store, rater.id, item.id)
-    done, total, _ = rater_progress(store, rater, **plan)
-    st.progress(min(done / total, 1.0) if total else 0.0,
-                text=f"Conversation {min(done + 1, total)} of {total}")
+    total = definition.items_in_all
+    st.progress(min((item.position - 1) / total, 1.0), text=f"Conversation {min(item.position, total)} of {total}")
 
     show_turns(item.turns)
     keys = {d.key: f"rating-{item.id}-{d.key}" for d in definition.dimensions}

@@ -58,7 +58,7 @@ import duckdb
 from vt_core.core.design import balanced_latin_square
 from vt_core.core.store import Store, insert_rows, naive_utc
 from vt_core.crowd.exclusion import Reason
-from vt_core.crowd.items import ITEM_COLUMNS, StudyItem, study_items
+from vt_core.crowd.items import ITEM_COLUMNS, StudyItem
 from vt_core.crowd.studies import DEFAULT_DIMENSIONS
 
 __all__ = [
@@ -408,14 +408,24 @@ def _block_condition(order: Sequence[str], items_per_rater: int, regular_index: 
     return n - 1
 
 
+class _Slot(NamedTuple):
+    """What planning needs of an item: not its text."""
+
+    id: int
+    kind: str
+    match_key: str | None
+    condition: str
+
+
 def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime, count_leases: bool = True
-          ) -> tuple[int, int, list[StudyItem]]:
+          ) -> tuple[int, int, list[_Slot]]:
     """(done, total, candidates in the order they should be offered) for a rater with no live
     lease. Reads only. With count_leases=False, other raters' live leases take no room: the
     candidates there would be once those leases end."""
     rater_id, study_id, kind, seed, order_json = rater_row
     order = json.loads(order_json)
-    items = study_items(db, study_id)
+    items = [_Slot(*row) for row in db.execute(
+        "SELECT id, kind, match_key, condition FROM study_items WHERE study_id = ? ORDER BY id", [study_id]).fetchall()]
     by_id = {item.id: item for item in items}
     checks = [item for item in items if item.kind != "regular"]
     total = items_per_rater + len(checks)

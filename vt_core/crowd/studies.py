@@ -226,6 +226,11 @@ class StudyDefinition(_Model):
             yield (f"instructions: dimension {needing[0]!r} shows the designer's instructions to raters, "
                    f"so list at least one")
 
+    @property
+    def items_in_all(self) -> int:
+        """What one rater rates: `items_per_rater` regular items and every check."""
+        return self.items_per_rater + len(self.attention_checks) + len(self.gold_items)
+
     def dimension(self, key: str) -> Dimension:
         return next(d for d in self.dimensions if d.key == key)
 
