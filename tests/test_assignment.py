@@ -13,8 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vt_core.core.design import balanced_latin_square
+from vt_core.core.store import naive_utc
 from vt_core.crowd.assignment import (
     Identity,
+    StudyFull,
+    active_raters,
     completion_url,
     finish,
     identity_from_params,
@@ -162,6 +165,30 @@ def test_register_is_idempotent_and_counterbalances(store):
     assert other_platform.id != first.id
     with pytest.raises(ValueError, match="preview"):
         register_rater(store, study, Identity("mturk", None, preview=True), conditions=["a"])
+
+
+def test_a_cap_on_raters_at_work_refuses_newcomers_unregistered_until_one_finishes_or_leaves(store):
+    study = make_study(store)
+    cap = {"conditions": ["baseline", "tuned"], "max_active": 2, "lease_minutes": 30}
+    first = register_rater(store, study, Identity("prolific", "p1"), **cap)
+    register_rater(store, study, Identity("prolific", "p2"), **cap)
+    with pytest.raises(StudyFull):
+        register_rater(store, study, Identity("prolific", "p3"), **cap)
+    assert store.cursor().execute("SELECT count(*) FROM raters").fetchone()[0] == 2  # nothing written
+    assert register_rater(store, study, Identity("prolific", "p1"), **cap).id == first.id  # a refresh gets in
+
+    set_rater_status(store, first.id, "completed")
+    third = register_rater(store, study, Identity("prolific", "p3"), **cap)
+    assert active_raters(store, study) == 2
+
+    # An hour on, nobody holds a lease: those who walked away stop counting; one who is rating does not.
+    later = naive_utc() + timedelta(hours=1)
+    set_rater_status(store, third.id, "rating")
+    assert next_item(store, third, items_per_rater=4, k=2, lease_minutes=30, now=later)
+    assert active_raters(store, study, lease_minutes=30, now=later) == 1
+    register_rater(store, study, Identity("prolific", "p4"), **cap, now=later)
+    with pytest.raises(StudyFull):
+        register_rater(store, study, Identity("prolific", "p5"), **cap, now=later)
 
 
 def test_eight_threads_registering_one_identity_get_one_rater(store):

@@ -549,3 +549,17 @@ def test_a_hostile_id_in_a_fresh_browser_is_refused_as_plain_text(study, pid, qu
     assert not any("onerror" in m.value or "<script" in m.value for m in [*at.markdown, *at.error, *at.caption])
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("views/researcher/studies.py")
+
+
+def test_a_study_at_its_cap_asks_a_newcomer_to_come_back_without_registering_them(server):
+    study = make_study(max_active_raters=1)
+    first = consent(open_link(study, PROLIFIC))
+    assert QUESTION in texts(first)
+    full = open_link(study, {**PROLIFIC, "PROLIFIC_PID": "pid0002", "SESSION_ID": "se2"})
+    assert "The study is full right now" in texts(full) and "Consent" not in texts(full)
+    assert raters("external_id") == [("pid0001",)]  # the newcomer is not registered
+    assert QUESTION in texts(open_link(study, PROLIFIC))  # the one at work comes back in
+
+    app_store().cursor().execute("UPDATE raters SET status = 'completed'")
+    assert "Consent" in texts(click(full, "Try again"))
+    assert raters("external_id") == [("pid0001",), ("pid0002",)]

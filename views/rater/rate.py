@@ -16,6 +16,7 @@ from views.shared.services import services
 from vt_core.core.text import escape_markdown
 from vt_core.crowd import (
     StudyError,
+    StudyFull,
     check_platform,
     completion_url,
     end_early,
@@ -110,7 +111,14 @@ if identity.preview:
     st.stop()
 
 conditions = [c.name for c in definition.conditions]
-rater = register_rater(store, study.id, identity, conditions=conditions)
+try:
+    rater = register_rater(store, study.id, identity, conditions=conditions, max_active=definition.max_active_raters,
+                           lease_minutes=definition.lease_minutes)
+except StudyFull:
+    st.info("The study is full right now: as many people as it can take are rating at the moment. Please "
+            "try again in a few minutes, with the same link. Nothing has been recorded yet.")
+    st.button("Try again", type="primary")
+    st.stop()
 
 
 if notice := st.session_state.pop(_NOTICE, None):

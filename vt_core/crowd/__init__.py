@@ -4,6 +4,8 @@ demo study."""
 
 from vt_core.crowd.assignment import (
     RATER_KINDS,
+    StudyFull,
+    active_raters,
     check_platform,
     completion_url,
     end_early,
@@ -55,7 +57,7 @@ from vt_core.crowd.studies import (
 )
 
 __all__ = [
-    "add_check_items", "add_items_from_selfplay", "check_platform", "CHECKS_CONDITION", "completion_url",
+    "active_raters", "add_check_items", "add_items_from_selfplay", "check_platform", "CHECKS_CONDITION", "completion_url",
     "Condition", "create_study", "create_study_from_file", "DEFAULT_LABELS", "definition_to_toml",
     "dimension_agreement", "end_early", "ended_early", "excluded_raters", "ExcludedRater", "exclusion_label",
     "ExclusionRules", "export_bytes", "export_ratings", "fingerprint", "finish", "FORMATS", "get_study",
@@ -63,6 +65,6 @@ __all__ = [
     "list_studies", "load_study_file", "mark_shown", "MEDIA_TYPES", "monitor", "monitor_summary", "next_item",
     "parse_definition", "parse_study", "parse_toml", "RATER_KINDS", "rater_progress", "read_toml",
     "record_comprehension", "register_rater", "repeated", "room", "run_pilot", "seed_demo_study",
-    "set_rater_status", "set_study_status", "Study", "StudyError", "submit", "submit_pilot", "submit_study_items",
+    "set_rater_status", "set_study_status", "Study", "StudyError", "StudyFull", "submit", "submit_pilot", "submit_study_items",
     "Text", "unresolved_prompts"
 ]

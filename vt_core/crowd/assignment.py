@@ -273,14 +273,21 @@ def _find_rater(db, study_id: int, platform: str, external_id: str) -> Rater | N
     return _rater_from_row(row) if row else None
 
 
+class StudyFull(RuntimeError):
+    """The study has as many raters working as its cap allows: a new one is not registered now."""
+
+
 def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str = "human",
-                   persona: Any = None, conditions: Sequence[str], seed: int | None = None) -> Rater:
+                   persona: Any = None, conditions: Sequence[str], seed: int | None = None,
+                   max_active: int | None = None, lease_minutes: float = 30, now: datetime | None = None) -> Rater:
     """The rater for this identity in this study, created on first arrival.
 
     Idempotent: the same (study, platform, external_id) returns the existing rater, whatever
     the other arguments, so a refresh, a reopened link or a second tab resumes. A new rater
     gets a random seed (or ``seed``), the next row of the balanced Latin square over
     ``conditions`` by arrival count among raters of the same kind, and status 'consent'.
+    With ``max_active``, a new rater is refused with StudyFull while that many raters of the kind
+    are working (see `active_raters`); one already registered always comes back in.
     """
     if identity.preview or not identity.external_id:
         raise ValueError("an MTurk preview has no worker to register; show the task read-only")
@@ -302,18 +309,21 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
         existing = _find_rater(db, study_id, identity.platform, identity.external_id)
         if existing:
             return existing
+        if max_active is not None and active_raters(store, study_id, kind=kind, lease_minutes=lease_minutes,
+                                                    now=now) >= max_active:
+            raise StudyFull(f"study {study_id} has {max_active} raters working, its cap")
         arrivals = db.execute("SELECT count(*) FROM raters WHERE study_id = ? AND kind = ?",
                               [study_id, kind]).fetchone()[0]
         order = [conditions[i] for i in square[arrivals % len(square)]]
         try:
             store.transaction(lambda db: db.execute(
                 "INSERT INTO raters (study_id, kind, platform, external_id, session_id, assignment_id,"
-                " hit_id, submit_to, persona, seed, condition_order, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'consent')",
+                " hit_id, submit_to, persona, seed, condition_order, status, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'consent', ?)",
                 [study_id, kind, identity.platform, identity.external_id, identity.session_id,
                  identity.assignment_id, identity.hit_id, identity.submit_to,
                  json.dumps(persona) if persona is not None else None,
-                 seed if seed is not None else secrets.randbits(62), json.dumps(order)],
+                 seed if seed is not None else secrets.randbits(62), json.dumps(order), naive_utc(now)],
             ))
         except (duckdb.ConstraintException, duckdb.TransactionException):
             pass  # someone registered the same identity first: theirs is the rater
@@ -321,6 +331,18 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
     if rater is None:  # pragma: no cover - the insert failed for another reason
         raise RuntimeError(f"could not register rater {identity.external_id!r}")
     return rater
+
+
+def active_raters(store: Store, study_id: int, *, kind: str = "human", lease_minutes: float = 30,
+                  now: datetime | None = None) -> int:
+    """Raters working on the study now: not finished, and either holding a live lease on an item or
+    registered less than a lease ago (reading the consent or the instructions). One who walked away
+    stops counting when their lease runs out."""
+    now = naive_utc(now)
+    return store.cursor().execute(
+        "SELECT count(*) FROM raters r WHERE r.study_id = ? AND r.kind = ? AND r.status <> ALL(CAST(? AS VARCHAR[]))"
+        " AND (r.started_at > ? OR EXISTS (SELECT 1 FROM leases l WHERE l.rater_id = r.id AND l.expires_at > ?))",
+        [study_id, kind, list(FINAL_STATUSES), now - timedelta(minutes=lease_minutes), now]).fetchone()[0]
 
 
 def set_rater_status(store: Store, rater_id: int, status: str, *, now: datetime | None = None) -> None:

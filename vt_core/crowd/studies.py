@@ -175,6 +175,9 @@ class StudyDefinition(_Model):
     completion_codes: CompletionCodes
     lease_minutes: int = Field(default=30, ge=1)
     min_seconds_per_item: float = Field(default=4.0, ge=0)
+    # Raters working at once; a new one over it is asked to come back in a few minutes, unregistered
+    # (a burst from the platform must not slow every rater down). None: no cap.
+    max_active_raters: int | None = Field(default=None, ge=1)
 
     @field_validator("conditions")
     @classmethod
