@@ -1,15 +1,21 @@
-"""`python -m vt_core doctor`, run as a user would, in a subprocess."""
+"""`python -m vt_core` commands (doctor, the designer loop, worker), run as a user would, in a subprocess."""
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.scripted_server import Reply, ScriptedServer
 from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
+from vt_core.core.jobs import get_job, worker_name
 from vt_core.core.store import Store, discover_migrations
+from vt_core.designer import plan_for_project, submit_selfplay
 from vt_core.designer.annotations import annotate
 from vt_core.designer.patterns import list_patterns, update_pattern
 from vt_core.designer.personas import generate_personas
@@ -126,3 +132,63 @@ def test_seed_demo_creates_the_demo_project_once(tmp_path):
     assert len(list_transcripts(store, 1)) == 4
     assert {p.status for p in list_patterns(store, 1)} == {"accepted", "candidate"}
     store.close()
+
+
+def queued_selfplay(tmp_path: Path, n: int = 2) -> int:
+    """A project and a self-play job queued for it, with no process running it; the job's id."""
+    store = Store(tmp_path / "vt.duckdb")
+    try:
+        project = create_project(store, "Movie bot", goal="recommend films", audience="fans", prompt=PROMPT)
+        generate_personas(store, project.id, 2, seed=0)
+        add_scenario(store, project.id, title="s0", description="situation 0", user_goal="a film", difficulty=1)
+        plan = plan_for_project(store, project.id, n, seed=1)
+        return submit_selfplay(store, project.id, project.current_version_id, plan, max_turns=1, seed=1).id
+    finally:
+        store.close()
+
+
+def finished_job(tmp_path: Path, job_id: int):
+    store = Store(tmp_path / "vt.duckdb")
+    try:
+        return get_job(store, job_id), len(list_transcripts(store, get_job(store, job_id).project_id))
+    finally:
+        store.close()
+
+
+def test_a_worker_process_runs_what_was_queued_and_exits_when_idle(tmp_path):
+    job_id = queued_selfplay(tmp_path)
+    with ScriptedServer(respond=EmojiWorld()) as server:
+        result = cli(["worker", "--until-idle"], {"OPENAI_BASE_URL": server.url}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    job, transcripts = finished_job(tmp_path, job_id)
+    assert (job.status, job.error, transcripts) == ("done", None, 2)
+    assert job.worker != worker_name() and f"worker {job.worker}" in result.stderr  # it ran in the worker
+
+
+def test_a_worker_stopped_with_sigterm_finishes_the_job_it_runs_first(tmp_path):
+    job_id = queued_selfplay(tmp_path)
+    release = threading.Event()
+    world = EmojiWorld()
+
+    def held(request):
+        release.wait(30)
+        return world(request)
+
+    with ScriptedServer(respond=held) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "VT_"))}
+        env.update({"VT_DB_PATH": str(tmp_path / "vt.duckdb"), "OPENAI_BASE_URL": server.url})
+        worker = subprocess.Popen([sys.executable, "-m", "vt_core", "worker"], cwd=ROOT, env=env,
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: server.requests, what="the job's first model call", timeout_s=60)
+            worker.send_signal(signal.SIGTERM)  # stop taking jobs; the one running goes on
+            time.sleep(0.5)
+            assert worker.poll() is None
+            release.set()
+            assert worker.wait(timeout=60) == 0, worker.stderr.read()
+        finally:
+            release.set()
+            if worker.poll() is None:
+                worker.kill()
+    job, transcripts = finished_job(tmp_path, job_id)
+    assert (job.status, transcripts) == ("done", 2)

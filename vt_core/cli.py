@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from vt_core.core.config import Settings
-from vt_core.core.jobs import JobError, list_jobs, run_here
+from vt_core.core.jobs import JobError, list_jobs, run_here, worker_name
 from vt_core.core.llm import LLM, EmbeddedServerError, LLMError
 from vt_core.core.store import Store, StoreError
 from vt_core.crowd import (
@@ -53,6 +53,7 @@ from vt_core.userstudy import (
     participants,
     resume,
 )
+from vt_core.worker import work
 
 # What a user can cause and fix; anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, StoreError, LLMError, EmbeddedServerError, SelfPlayError, RefineError, JobError)
@@ -163,6 +164,17 @@ def cmd_jobs(args: argparse.Namespace) -> int:
               + (f"  ({job.error})" if job.error else ""))
     if not jobs:
         print("no jobs yet", file=sys.stderr)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the platform's queued jobs (the app's and the CLI's) until stopped, or until none is left."""
+    settings = Settings.from_env()
+    store, llm = _open()
+    workers = args.workers or settings.workers
+    print(f"worker {worker_name()}: {workers} job threads on {settings.db_path}; Ctrl-C stops taking jobs and "
+          "waits for those running, a second Ctrl-C ends them (they can be resumed)", file=sys.stderr)
+    work(store, llm, workers=workers, until_idle=args.until_idle)
     return 0
 
 
@@ -385,6 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--limit", type=int, default=30, help="how many of the newest jobs (default 30)")
     command.set_defaults(run=cmd_jobs)
 
+    command = commands.add_parser("worker", help="run the queued jobs in this process, beside or without the app")
+    command.add_argument("--workers", type=int, help="job threads (default VT_WORKERS, 2)")
+    command.add_argument("--until-idle", action="store_true", help="exit once no job is queued or running")
+    command.set_defaults(run=cmd_worker)
     command = commands.add_parser("seed-demo", help="create the demo project (no model calls)")
     command.add_argument("--study", action="store_true",
                          help="also create the demo crowd study, rated by simulated raters")

@@ -11,9 +11,7 @@ from vt_core.core.jobs import Runner
 from vt_core.core.llm import LLM
 from vt_core.core.store import Store, StoreError
 from vt_core.core.text import escape_markdown
-from vt_core.critic import JOBS as CRITIC_JOBS
-from vt_core.crowd import JOBS as CROWD_JOBS
-from vt_core.designer import JOBS as DESIGNER_JOBS
+from vt_core.worker import HANDLERS
 
 _FLASH = "vt_flash"
 
@@ -42,7 +40,7 @@ def _runner() -> Runner:
     # as it does. Frozen, Python's full collections skip it: each took about 150 ms of GIL, a stall
     # of every job thread and every session's script run.
     gc.freeze()
-    return Runner(app.store, app.llm, {**DESIGNER_JOBS, **CROWD_JOBS, **CRITIC_JOBS}, workers=app.settings.workers).start()
+    return Runner(app.store, app.llm, HANDLERS, workers=app.settings.workers).start()
 
 
 def services() -> Services:
