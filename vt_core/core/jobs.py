@@ -119,8 +119,9 @@ def list_jobs(store: Store, *, project_id: int | None = None, study_id: int | No
               limit: int = 50) -> list[Job]:
     """Jobs, newest first; of one project, study or kind when given."""
     rows = store.cursor().execute(
-        f"SELECT {_COLUMNS} FROM jobs WHERE (? IS NULL OR project_id = ?) AND (? IS NULL OR study_id = ?)"
-        " AND (? IS NULL OR kind = ?) ORDER BY id DESC LIMIT ?",
+        f"SELECT {_COLUMNS} FROM jobs WHERE (CAST(? AS BIGINT) IS NULL OR project_id = ?)"
+        " AND (CAST(? AS BIGINT) IS NULL OR study_id = ?) AND (CAST(? AS VARCHAR) IS NULL OR kind = ?)"
+        " ORDER BY id DESC LIMIT ?",
         [project_id, project_id, study_id, study_id, kind, kind, limit]).fetchall()
     return [_job(row) for row in rows]
 
@@ -169,7 +170,8 @@ def mark_interrupted(store: Store, *, stale_s: float = STALE_S, now: datetime | 
     return len(store.transaction(lambda db: db.execute(
         "UPDATE jobs SET status = 'interrupted', finished_at = ?,"
         " error = 'the process running it stopped (a restart or a crash); resume it to run it again'"
-        " WHERE list_contains(?, id) AND status = 'running' RETURNING id", [naive_utc(now), lost]).fetchall()))
+        " WHERE id = ANY(CAST(? AS BIGINT[])) AND status = 'running' RETURNING id",
+        [naive_utc(now), lost]).fetchall()))
 
 
 def _gone(worker: str | None) -> bool:
@@ -286,8 +288,8 @@ def claim(store: Store, worker: str, kinds: list[str], job_id: int | None = None
     None when there is none. One statement, so two runners never take the same job."""
     row = store.transaction(lambda db: db.execute(
         "UPDATE jobs SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?"
-        " WHERE id = (SELECT min(id) FROM jobs WHERE status = 'queued' AND list_contains(?, kind)"
-        "  AND (? IS NULL OR id = ?)) AND status = 'queued' RETURNING id",
+        " WHERE id = (SELECT min(id) FROM jobs WHERE status = 'queued' AND kind = ANY(CAST(? AS VARCHAR[]))"
+        "  AND (CAST(? AS BIGINT) IS NULL OR id = ?)) AND status = 'queued' RETURNING id",
         [worker, naive_utc(), naive_utc(), kinds, job_id, job_id]).fetchone())
     return get_job(store, row[0]) if row else None
 
@@ -367,7 +369,7 @@ class Runner:
             try:
                 if running:
                     self.store.transaction(lambda db: db.execute(
-                        "UPDATE jobs SET heartbeat_at = ? WHERE list_contains(?, id) AND status = 'running'",
+                        "UPDATE jobs SET heartbeat_at = ? WHERE id = ANY(CAST(? AS BIGINT[])) AND status = 'running'",
                         [naive_utc(), [job.id for job in running]]))
                 mark_interrupted(self.store)
             except Exception:  # noqa: BLE001 - a heartbeat that fails once must not stop the next

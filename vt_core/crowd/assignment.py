@@ -452,7 +452,7 @@ def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime, 
     checks = [item for item in items if item.kind != "regular"]
     total = items_per_rater + len(checks)
     rated_rows = db.execute(
-        "SELECT item_id, max(id) AS last FROM ratings WHERE rater_id = ? GROUP BY item_id ORDER BY last",
+        "SELECT item_id, max(id) AS last_id FROM ratings WHERE rater_id = ? GROUP BY item_id ORDER BY last_id",
         [rater_id]).fetchall()
     rated = {item_id for item_id, _ in rated_rows}
     done = len(rated)
@@ -476,7 +476,7 @@ def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime, 
             " UNION"
             " SELECT l.item_id, l.rater_id FROM leases l JOIN raters ra ON ra.id = l.rater_id"
             f"  WHERE ra.study_id = ? AND ra.kind = ? AND l.expires_at > ? AND l.rater_id <> ? AND ? AND {_FILLS_K}"
-            ") GROUP BY item_id",
+            ") AS holders GROUP BY item_id",
             [study_id, kind, study_id, kind, now, rater_id, count_leases]).fetchall())
         block = _block_condition(order, items_per_rater, regular_done)
         rank = {name: (i - block) % len(order) for i, name in enumerate(order)}
@@ -664,7 +664,8 @@ def purge_expired(store: Store, now: datetime | None = None) -> int:
     """Delete leases that expired before `now`; optional housekeeping (they never count).
     A rater whose expired lease is purged can no longer submit that item late."""
     now = naive_utc(now)
-    return store.transaction(lambda db: db.execute("DELETE FROM leases WHERE expires_at <= ?", [now]).fetchone()[0])
+    return len(store.transaction(lambda db: db.execute(
+        "DELETE FROM leases WHERE expires_at <= ? RETURNING item_id", [now]).fetchall()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -774,7 +775,8 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
                     " SELECT r.rater_id FROM ratings r JOIN raters ra ON ra.id = r.rater_id"
                     f"  WHERE r.item_id = ? AND ra.kind = ? AND {_FILLS_K}"
                     " UNION SELECT l.rater_id FROM leases l JOIN raters ra ON ra.id = l.rater_id"
-                    f"  WHERE l.item_id = ? AND ra.kind = ? AND l.expires_at > ? AND l.rater_id <> ? AND {_FILLS_K})",
+                    f"  WHERE l.item_id = ? AND ra.kind = ? AND l.expires_at > ? AND l.rater_id <> ? AND {_FILLS_K}"
+                    ") AS holders",
                     [item_id, rater_kind, item_id, rater_kind, now, rater_id]).fetchone()[0]
                 if load >= k:
                     return SubmitResult(False, False, None, "full")

@@ -34,12 +34,12 @@ MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "
 _QUERY = """
 SELECT r.rater_id, ra.kind AS rater_kind, ra.platform, ra.external_id, r.item_id, si.condition,
        si.kind AS item_kind, si.match_key, r.dimension, r.value, r.seconds, r.created_at,
-       coalesce((SELECT array_to_string(list_sort(list_distinct(list(f.flag))), ',') FROM rater_flags f
+       coalesce((SELECT string_agg(DISTINCT f.flag, ',' ORDER BY f.flag) FROM rater_flags f
                  WHERE f.rater_id = r.rater_id
-                   AND (TRY_CAST(f.detail->>'item_id' AS BIGINT) = r.item_id OR f.detail->>'item_id' IS NULL)),
+                   AND (f.detail->>'item_id' = CAST(r.item_id AS VARCHAR) OR f.detail->>'item_id' IS NULL)),
                 '') AS flags,
-       coalesce(list_position(?::BIGINT[], r.rater_id) > 0, false) AS excluded,
-       coalesce((?::VARCHAR[])[list_position(?::BIGINT[], r.rater_id)], '') AS exclusion_reasons
+       r.rater_id = ANY(CAST(? AS BIGINT[])) AS excluded,
+       coalesce((CAST(? AS VARCHAR[]))[array_position(CAST(? AS BIGINT[]), r.rater_id)], '') AS exclusion_reasons
 FROM ratings r
 JOIN raters ra ON ra.id = r.rater_id
 JOIN study_items si ON si.id = r.item_id

@@ -242,8 +242,8 @@ ITEM_COLUMNS = "id, study_id, condition, kind, match_key, transcript_id, turns, 
 
 def study_items(db, study_id: int, kind: str | None = None) -> list[StudyItem]:
     """The study's items in id order, read through `db` (a cursor, or a transaction's connection)."""
-    rows = db.execute(f"SELECT {ITEM_COLUMNS} FROM study_items WHERE study_id = ? AND (? IS NULL OR kind = ?)"
-                      " ORDER BY id", [study_id, kind, kind]).fetchall()
+    rows = db.execute(f"SELECT {ITEM_COLUMNS} FROM study_items WHERE study_id = ?"
+                      " AND (CAST(? AS VARCHAR) IS NULL OR kind = ?) ORDER BY id", [study_id, kind, kind]).fetchall()
     return [StudyItem(*row) for row in rows]
 
 

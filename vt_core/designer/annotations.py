@@ -74,10 +74,12 @@ def current_annotations(store: Store, project_id: int | None = None,
     Ordered by transcript, then the whole-transcript annotation, then turns in order.
     """
     rows = store.cursor().execute(
-        "SELECT a.transcript_id, a.turn_idx, a.label, a.critique, a.rewrite, a.created_at"
+        "SELECT transcript_id, turn_idx, label, critique, rewrite, created_at FROM ("
+        " SELECT a.transcript_id, a.turn_idx, a.label, a.critique, a.rewrite, a.created_at,"
+        "  row_number() OVER (PARTITION BY a.transcript_id, a.turn_idx ORDER BY a.id DESC) AS rn"
         " FROM annotations a JOIN transcripts t ON t.id = a.transcript_id"
-        " WHERE (? IS NULL OR t.project_id = ?) AND (? IS NULL OR a.transcript_id = ?)"
-        " QUALIFY row_number() OVER (PARTITION BY a.transcript_id, a.turn_idx ORDER BY a.id DESC) = 1",
+        " WHERE (CAST(? AS BIGINT) IS NULL OR t.project_id = ?) AND (CAST(? AS BIGINT) IS NULL OR a.transcript_id = ?)"
+        ") AS newest WHERE rn = 1",
         [project_id, project_id, transcript_id, transcript_id],
     ).fetchall()
     current = [Annotation(*row) for row in rows if row[2] is not None]

@@ -142,8 +142,8 @@ def list_patterns(store: Store, project_id: int, status: str | Iterable[str] | N
     for one in statuses or ():
         _check(status=one)
     rows = store.cursor().execute(
-        f"SELECT {_COLUMNS} FROM patterns WHERE project_id = ? AND (? IS NULL OR list_contains(?, status))"
-        " ORDER BY id",
+        f"SELECT {_COLUMNS} FROM patterns WHERE project_id = ?"
+        " AND (CAST(? AS VARCHAR[]) IS NULL OR status = ANY(CAST(? AS VARCHAR[]))) ORDER BY id",
         [project_id, statuses, statuses],
     ).fetchall()
     return [Pattern(*row) for row in rows]
@@ -187,8 +187,9 @@ def merge_patterns(store: Store, keep_id: int, other_ids: Iterable[int]) -> Patt
             raise ValueError(f"pattern {other.id} belongs to another project than pattern {keep_id}")
 
     def merge(db) -> None:
-        db.execute("UPDATE patterns SET merged_into = ? WHERE list_contains(?, merged_into)", [keep_id, others])
-        db.execute("UPDATE patterns SET status = 'merged', merged_into = ? WHERE list_contains(?, id)",
+        db.execute("UPDATE patterns SET merged_into = ? WHERE merged_into = ANY(CAST(? AS BIGINT[]))",
+                   [keep_id, others])
+        db.execute("UPDATE patterns SET status = 'merged', merged_into = ? WHERE id = ANY(CAST(? AS BIGINT[]))",
                    [keep_id, others])
 
     store.transaction(merge)
@@ -291,8 +292,9 @@ def _store_judgements(store: Store, judgements: list[Judgement]) -> None:
     if not judgements:
         return
     store.transaction(lambda db: db.executemany(
-        "INSERT OR REPLACE INTO judgements (pattern_id, transcript_id, verdict, reason, judged_at)"
-        " VALUES (?, ?, ?, ?, current_timestamp)",
+        "INSERT INTO judgements (pattern_id, transcript_id, verdict, reason, judged_at)"
+        " VALUES (?, ?, ?, ?, current_timestamp) ON CONFLICT (pattern_id, transcript_id)"
+        " DO UPDATE SET verdict = excluded.verdict, reason = excluded.reason, judged_at = excluded.judged_at",
         [[j.pattern_id, j.transcript_id, j.verdict, j.reason] for j in judgements],
     ))
 

@@ -168,7 +168,7 @@ def pass_rate(store: Store, transcript_ids: list[int], patterns: list[Pattern]) 
     kinds = {p.id: p.kind for p in patterns}
     rows = store.cursor().execute(
         "SELECT pattern_id, verdict FROM judgements"
-        " WHERE list_contains(?, transcript_id) AND list_contains(?, pattern_id)",
+        " WHERE transcript_id = ANY(CAST(? AS BIGINT[])) AND pattern_id = ANY(CAST(? AS BIGINT[]))",
         [transcript_ids, list(kinds)],
     ).fetchall()
     tally: dict[int, list[bool]] = {p: [] for p in kinds}
@@ -187,7 +187,8 @@ def judge_quality(llm: LLM, store: Store, transcripts: list[Transcript]) -> None
             [{"role": "user", "content": render("quality", transcript=transcript.text())}],
             Quality, temperature=0.0, max_tokens=150, seed=0)
         store.transaction(lambda db: db.execute(
-            "INSERT OR REPLACE INTO quality_scores (transcript_id, score, reason) VALUES (?, ?, ?)",
+            "INSERT INTO quality_scores (transcript_id, score, reason) VALUES (?, ?, ?) ON CONFLICT (transcript_id)"
+            " DO UPDATE SET score = excluded.score, reason = excluded.reason",
             [transcript.id, quality.score, quality.reason]))
 
     llm.map(rate, transcripts)
@@ -195,7 +196,8 @@ def judge_quality(llm: LLM, store: Store, transcripts: list[Transcript]) -> None
 
 def mean_quality(store: Store, transcript_ids: list[int]) -> float | None:
     return store.cursor().execute(
-        "SELECT avg(score) FROM quality_scores WHERE list_contains(?, transcript_id)", [transcript_ids]
+        "SELECT CAST(avg(score) AS DOUBLE PRECISION) FROM quality_scores"
+        " WHERE transcript_id = ANY(CAST(? AS BIGINT[]))", [transcript_ids]
     ).fetchone()[0]
 
 

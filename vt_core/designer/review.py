@@ -26,8 +26,9 @@ def filter_transcripts(store: Store, project_id: int, *, label: str | None = Non
     if pattern_verdict is not None and pattern_id is None:
         raise ValueError("pattern_verdict filters by a pattern: give pattern_id too")
     ids = [row[0] for row in store.cursor().execute(
-        "SELECT id FROM transcripts WHERE project_id = ? AND (? IS NULL OR scenario_id = ?)"
-        f" AND (? IS NULL OR persona_id = ?) AND id IN ({DESIGNER_TRANSCRIPT_IDS}) ORDER BY id",
+        "SELECT id FROM transcripts WHERE project_id = ? AND (CAST(? AS BIGINT) IS NULL OR scenario_id = ?)"
+        " AND (CAST(? AS BIGINT) IS NULL OR persona_id = ?)"
+        f" AND id IN ({DESIGNER_TRANSCRIPT_IDS}) ORDER BY id",
         [project_id, scenario_id, scenario_id, persona_id, persona_id],
     ).fetchall()]
     if label is not None:

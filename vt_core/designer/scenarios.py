@@ -119,7 +119,8 @@ def list_scenarios(store: Store, project_id: int, split: str | None = None) -> l
     if split is not None:
         _check({"split": split})
     rows = store.cursor().execute(
-        f"SELECT {_COLUMNS} FROM scenarios WHERE project_id = ? AND (? IS NULL OR split = ?) ORDER BY id",
+        f"SELECT {_COLUMNS} FROM scenarios WHERE project_id = ? AND (CAST(? AS VARCHAR) IS NULL OR split = ?)"
+        " ORDER BY id",
         [project_id, split, split],
     ).fetchall()
     return [_scenario(row) for row in rows]

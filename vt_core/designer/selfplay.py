@@ -217,7 +217,7 @@ def list_selfplay_runs(store: Store, project_id: int, purpose: str | None = "sel
     rows = store.cursor().execute(
         "SELECT id, version_id, candidate_id, purpose, conversations, max_turns, seed, simulator_model,"
         f" bot_model, {run_status('selfplay_runs')}, error, created_at FROM selfplay_runs"
-        " WHERE project_id = ? AND (? IS NULL OR purpose = ?) ORDER BY id DESC",
+        " WHERE project_id = ? AND (CAST(? AS VARCHAR) IS NULL OR purpose = ?) ORDER BY id DESC",
         [project_id, purpose, purpose],
     ).fetchall()
     return [Run(*row) for row in rows]

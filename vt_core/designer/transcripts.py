@@ -76,7 +76,7 @@ def _with_turns(store: Store, rows: list) -> list[Transcript]:
     ids = [row[0] for row in rows]
     by_id: dict[int, list[Turn]] = {i: [] for i in ids}
     for transcript_id, role, content in store.cursor().execute(
-        "SELECT transcript_id, role, content FROM turns WHERE list_contains(?, transcript_id)"
+        "SELECT transcript_id, role, content FROM turns WHERE transcript_id = ANY(CAST(? AS BIGINT[]))"
         " ORDER BY transcript_id, idx",
         [ids],
     ).fetchall():
@@ -94,7 +94,7 @@ def get_transcript(store: Store, transcript_id: int) -> Transcript:
 def list_transcripts(store: Store, project_id: int, *, run_id: int | None = None) -> list[Transcript]:
     """The project's transcripts (of one run, if given) in run and plan order, with their turns."""
     rows = store.cursor().execute(
-        f"SELECT {_COLUMNS} FROM transcripts WHERE project_id = ? AND (? IS NULL OR run_id = ?)"
+        f"SELECT {_COLUMNS} FROM transcripts WHERE project_id = ? AND (CAST(? AS BIGINT) IS NULL OR run_id = ?)"
         " ORDER BY run_id, position",
         [project_id, run_id, run_id],
     ).fetchall()

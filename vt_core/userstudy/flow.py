@@ -209,7 +209,8 @@ def task_records(store: Store, study_id: int, participant: str | None = None) ->
     """The study's rows (one participant's, when given), by participant and position."""
     columns = ", ".join((*_PROGRESS_COLUMNS, *MEASURE_COLUMNS))
     rows = store.cursor().execute(
-        f"SELECT {columns} FROM user_study_tasks WHERE study_id = ? AND (? IS NULL OR participant = ?)"
+        f"SELECT {columns} FROM user_study_tasks WHERE study_id = ?"
+        " AND (CAST(? AS VARCHAR) IS NULL OR participant = ?)"
         " ORDER BY participant, position", [study_id, participant, participant]).fetchall()
     n = len(_PROGRESS_COLUMNS)
     return [TaskRecord(*row[:n], dict(zip(MEASURE_COLUMNS, row[n:], strict=True))) for row in rows]

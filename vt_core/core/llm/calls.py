@@ -116,7 +116,8 @@ class CallLog:
             "SELECT count(*), count(*) FILTER (WHERE cache_hit), count(*) FILTER (WHERE status <> 'ok'),"
             " coalesce(sum(tokens_in) FILTER (WHERE NOT cache_hit), 0),"
             " coalesce(sum(tokens_out) FILTER (WHERE NOT cache_hit), 0), max(model)"
-            " FROM llm_calls WHERE ? IS NULL OR run_id = ? OR starts_with(run_id, ? || '/')",
+            " FROM llm_calls WHERE CAST(? AS VARCHAR) IS NULL OR run_id = ?"
+            " OR starts_with(run_id, CAST(? AS VARCHAR) || '/')",
             [run_id, run_id, run_id],
         ).fetchone()
         return (*(int(v) for v in row[:5]), row[5])

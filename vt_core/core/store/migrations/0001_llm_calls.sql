@@ -18,7 +18,7 @@ CREATE TABLE llm_calls (
     cache_hit     BOOLEAN NOT NULL,
     tokens_in     INTEGER NOT NULL DEFAULT 0,
     tokens_out    INTEGER NOT NULL DEFAULT 0,
-    latency_ms    DOUBLE NOT NULL DEFAULT 0,
+    latency_ms    DOUBLE PRECISION NOT NULL DEFAULT 0,
     attempts      INTEGER NOT NULL DEFAULT 0
 );
 

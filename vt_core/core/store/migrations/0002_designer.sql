@@ -32,7 +32,7 @@ CREATE TABLE personas (
     project_id  BIGINT NOT NULL,
     name        TEXT NOT NULL,
     attributes  JSON NOT NULL,              -- goal, expertise, verbosity, patience, mood, style, ...
-    weight      DOUBLE NOT NULL DEFAULT 1.0,
+    weight      DOUBLE PRECISION NOT NULL DEFAULT 1.0,
     pinned      BOOLEAN NOT NULL DEFAULT false,
     created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
@@ -158,9 +158,9 @@ CREATE TABLE candidates (
     text             TEXT NOT NULL,
     changes          JSON NOT NULL,         -- [{summary, rationale, pattern_ids}]
     guard_notes      JSON NOT NULL DEFAULT '[]',
-    train_pass       DOUBLE,                -- share of (transcript, pattern) checks passed
-    heldout_pass     DOUBLE,
-    quality          DOUBLE,                -- mean 1-7 quality score
+    train_pass       DOUBLE PRECISION,      -- share of (transcript, pattern) checks passed
+    heldout_pass     DOUBLE PRECISION,
+    quality          DOUBLE PRECISION,      -- mean 1-7 quality score
     pass_by_pattern  JSON NOT NULL DEFAULT '{}',
     status           TEXT NOT NULL CHECK (status IN ('baseline', 'evaluated', 'rejected', 'approved')),
     version_id       BIGINT,                -- set when approved

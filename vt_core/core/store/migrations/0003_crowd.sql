@@ -67,7 +67,7 @@ CREATE TABLE ratings (
     item_id      BIGINT NOT NULL,
     dimension    TEXT NOT NULL,
     value        INTEGER NOT NULL,
-    seconds      DOUBLE,                    -- server-side time from render to submit
+    seconds      DOUBLE PRECISION,          -- server-side time from render to submit
     created_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
     UNIQUE (rater_id, item_id, dimension)
 );

@@ -39,9 +39,9 @@ CREATE TABLE user_study_tasks (
     patterns          INTEGER,              -- distinct patterns noted or accepted
     versions_saved    INTEGER,
     llm_calls         INTEGER,
-    minutes           DOUBLE,               -- time on task
+    minutes           DOUBLE PRECISION,     -- time on task
     prompt_version_id BIGINT,               -- the final prompt: the project's current version at finish
-    prompt_quality    DOUBLE,
+    prompt_quality    DOUBLE PRECISION,
     quality_source    TEXT,                 -- 'expert', 'import' or 'crowd:<study id>:<dimension>'
     success           INTEGER,              -- perceived success, 1-7
     tlx_mental        INTEGER,              -- raw NASA-TLX subscales, 0-100
@@ -50,7 +50,7 @@ CREATE TABLE user_study_tasks (
     tlx_performance   INTEGER,
     tlx_effort        INTEGER,
     tlx_frustration   INTEGER,
-    workload          DOUBLE,               -- raw TLX: the mean of the six subscales
+    workload          DOUBLE PRECISION,     -- raw TLX: the mean of the six subscales
     free_text         TEXT,
     PRIMARY KEY (study_id, participant, condition),
     UNIQUE (study_id, participant, position)
