@@ -1,15 +1,21 @@
-"""Shared fixtures: a DuckDB store in a temporary folder, a running ScriptedServer, an LLM factory.
+"""Shared fixtures: a DuckDB store in a temporary folder (or, for `any_store`, also a fresh PostgreSQL
+database), a running ScriptedServer, an LLM factory.
 
-Everything here is real: the DuckDB file lives under pytest's tmp_path, and the LLM talks to
-the ScriptedServer over loopback HTTP through the `openai` client.
+Everything here is real: the DuckDB file lives under pytest's tmp_path, the PostgreSQL database on the
+server that scripts/setup-tests.sh starts (VT_TEST_POSTGRES_URL; without one, the tests fail), and the
+LLM talks to the ScriptedServer over loopback HTTP through the `openai` client.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
+from psycopg import sql
 import streamlit as st
 
 from tests.scripted_server import ScriptedServer
@@ -27,6 +33,37 @@ def store(tmp_path) -> Iterator[Store]:
     store = Store(tmp_path / "vt.duckdb")
     yield store
     call_log(store).close()  # stop the background writer before the connection goes
+    store.close()
+
+
+# The PostgreSQL server of the tests: a role that may create databases, on the server setup-tests.sh starts.
+POSTGRES_URL = os.environ.get("VT_TEST_POSTGRES_URL", "postgresql://vt:vt@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database (bytewise collation, as DuckDB sorts), dropped afterwards."""
+    name = f"vt_test_{secrets.token_hex(6)}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 LOCALE 'C' ENCODING 'UTF8'")
+                      .format(sql.Identifier(name)))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_target(request, tmp_path) -> str:
+    """Where a store lives, on each backend in turn: a DuckDB file, then a PostgreSQL database."""
+    return str(tmp_path / "vt.duckdb") if request.param == "duckdb" else request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def any_store(store_target) -> Iterator[Store]:
+    """The store on each backend in turn (see `store_target`)."""
+    store = Store(store_target)
+    yield store
+    call_log(store).close()
     store.close()
 
 

@@ -1,4 +1,5 @@
-"""The DuckDB store: migrations, per-thread cursors, and the one-process-per-file rule."""
+"""The store, on a DuckDB file and on PostgreSQL where the behaviour is shared: migrations, per-thread
+cursors, transactions and their conflicts; and DuckDB's one-process-per-file rule."""
 
 import logging
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_for
 from vt_core.core.store import MIGRATIONS_DIR, Store, StoreError, discover_migrations, insert_rows
 from vt_core.designer.projects import add_version, create_project, get_project, set_current
 
@@ -17,7 +19,8 @@ SHIPPED = sorted(MIGRATIONS_DIR.glob("*.sql"))
 
 
 def tables(store: Store) -> set[str]:
-    rows = store.cursor().execute("SELECT table_name FROM information_schema.tables").fetchall()
+    rows = store.cursor().execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema IN ('main', 'public')").fetchall()
     return {row[0] for row in rows}
 
 
@@ -28,8 +31,8 @@ def write_migrations(directory, files: dict[str, str]):
     return directory
 
 
-def test_migrations_from_an_empty_database(tmp_path):
-    store = Store(tmp_path / "vt.duckdb")
+def test_migrations_from_an_empty_database(store_target):
+    store = Store(store_target)
     try:
         assert len(SHIPPED) >= 1
         assert store.schema_version() == len(SHIPPED)
@@ -41,10 +44,9 @@ def test_migrations_from_an_empty_database(tmp_path):
         store.close()
 
 
-def test_reopening_applies_nothing_twice(tmp_path):
-    path = tmp_path / "vt.duckdb"
-    Store(path).close()
-    store = Store(path)
+def test_reopening_applies_nothing_twice(store_target):
+    Store(store_target).close()
+    store = Store(store_target)
     try:
         assert store.schema_version() == len(SHIPPED)
         rows = store.cursor().execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
@@ -72,15 +74,14 @@ FIRST = "CREATE TABLE things (id INTEGER PRIMARY KEY, label TEXT);"
     # a syntax error
     "CREATE TABLE broken (x INTEGER);\nINSERT INTO things VALUES (1, 'partial');\nCREATE TABL oops (;",
 ], ids=["runtime-error", "syntax-error"])
-def test_a_failing_migration_is_rolled_back_and_named(tmp_path, failing_sql):
+def test_a_failing_migration_is_rolled_back_and_named(tmp_path, store_target, failing_sql):
     migrations = write_migrations(tmp_path / "migrations", {"0001_first.sql": FIRST,
                                                             "0002_second.sql": failing_sql})
-    path = tmp_path / "vt.duckdb"
     with pytest.raises(StoreError, match="0002_second.sql"):
-        Store(path, migrations_dir=migrations)
+        Store(store_target, migrations_dir=migrations)
 
     (migrations / "0002_second.sql").unlink()
-    store = Store(path, migrations_dir=migrations)
+    store = Store(store_target, migrations_dir=migrations)
     try:
         assert store.schema_version() == 1
         assert "things" in tables(store)
@@ -91,14 +92,13 @@ def test_a_failing_migration_is_rolled_back_and_named(tmp_path, failing_sql):
         store.close()
 
 
-def test_a_fixed_migration_applies_after_a_failure(tmp_path):
+def test_a_fixed_migration_applies_after_a_failure(tmp_path, store_target):
     migrations = write_migrations(tmp_path / "migrations", {
         "0001_first.sql": FIRST, "0002_second.sql": "CREATE TABLE later (x INTEGER); SELECT * FROM nowhere;"})
-    path = tmp_path / "vt.duckdb"
     with pytest.raises(StoreError):
-        Store(path, migrations_dir=migrations)
+        Store(store_target, migrations_dir=migrations)
     (migrations / "0002_second.sql").write_text("CREATE TABLE later (x INTEGER);")
-    store = Store(path, migrations_dir=migrations)
+    store = Store(store_target, migrations_dir=migrations)
     try:
         assert store.schema_version() == 2
         assert {"things", "later"} <= tables(store)
@@ -125,26 +125,25 @@ def test_a_numbering_gap_is_rejected(tmp_path, names):
         Store(tmp_path / "vt.duckdb", migrations_dir=migrations)
 
 
-def test_a_database_newer_than_the_code_is_rejected(tmp_path):
+def test_a_database_newer_than_the_code_is_rejected(tmp_path, store_target):
     migrations = write_migrations(tmp_path / "migrations", {
         "0001_first.sql": FIRST, "0002_second.sql": "CREATE TABLE later (x INTEGER);"})
-    path = tmp_path / "vt.duckdb"
-    Store(path, migrations_dir=migrations).close()
+    Store(store_target, migrations_dir=migrations).close()
     older = write_migrations(tmp_path / "older", {"0001_first.sql": FIRST})
     with pytest.raises(StoreError, match="schema version 2") as caught:
-        Store(path, migrations_dir=older)
+        Store(store_target, migrations_dir=older)
     assert "(1)" in str(caught.value)
 
 
-def test_concurrent_inserts_through_thread_cursors_lose_nothing(store):
-    store.cursor().execute("CREATE TABLE hits (thread INTEGER, value INTEGER)")
+def test_concurrent_inserts_through_thread_cursors_lose_nothing(any_store):
+    any_store.cursor().execute("CREATE TABLE hits (thread INTEGER, value INTEGER)")
     threads, per_thread = 8, 500
     start = threading.Barrier(threads)
     cursors = []
 
     def insert(thread: int) -> None:
-        db = store.cursor()
-        assert store.cursor() is db  # one cursor per thread, reused
+        db = any_store.cursor()
+        assert any_store.cursor() is db  # one cursor per thread, reused
         cursors.append(db)
         start.wait()
         for i in range(per_thread):
@@ -155,9 +154,9 @@ def test_concurrent_inserts_through_thread_cursors_lose_nothing(store):
             future.result()
 
     assert len({id(c) for c in cursors}) == threads
-    count, distinct = store.cursor().execute("SELECT count(*), count(DISTINCT value) FROM hits").fetchone()
+    count, distinct = any_store.cursor().execute("SELECT count(*), count(DISTINCT value) FROM hits").fetchone()
     assert (count, distinct) == (threads * per_thread, threads * per_thread)
-    per = store.cursor().execute("SELECT thread, count(*) FROM hits GROUP BY thread ORDER BY thread").fetchall()
+    per = any_store.cursor().execute("SELECT thread, count(*) FROM hits GROUP BY thread ORDER BY thread").fetchall()
     assert per == [(t, per_thread) for t in range(threads)]
 
 
@@ -219,47 +218,63 @@ class _Conflicts(logging.Handler):
             self.seen.set()
 
 
-def test_a_write_conflict_is_retried_until_the_other_transaction_ends(store, caplog):
+def test_a_write_conflict_is_retried_until_the_other_transaction_ends(any_store, caplog):
     """Two tabs make a version current at once: the second waits for the first instead of failing."""
-    project = create_project(store, "p", "goal", "", "first")
-    second = add_version(store, project.id, "second", author="designer")
-    third = add_version(store, project.id, "third", author="designer")
+    project = create_project(any_store, "p", "goal", "", "first")
+    second = add_version(any_store, project.id, "second", author="designer")
+    third = add_version(any_store, project.id, "third", author="designer")
     conflicts = _Conflicts()
     logging.getLogger("vt_core.core.store").addHandler(conflicts)
     caplog.set_level(logging.INFO, logger="vt_core.core.store")
     try:
-        other = store.cursor()
+        other = any_store.cursor()
         other.execute("BEGIN TRANSACTION")
         other.execute("UPDATE projects SET current_version_id = ? WHERE id = ?", [second.id, project.id])
         with ThreadPoolExecutor(1) as pool:
-            making_current = pool.submit(set_current, store, project.id, third.id)
-            assert conflicts.seen.wait(10), "the second writer never met the open transaction"
-            other.execute("COMMIT")
+            making_current = pool.submit(set_current, any_store, project.id, third.id)
+            if any_store.backend == "duckdb":  # the second writer fails at once, and retries until the commit
+                assert conflicts.seen.wait(10), "the second writer never met the open transaction"
+                other.execute("COMMIT")
+            else:  # it waits on the row's lock, and fails (then retries) once the first commits
+                with ThreadPoolExecutor(1) as watcher:  # a connection of its own, outside the open transaction
+                    wait_for(lambda: watcher.submit(lambda: any_store.cursor().execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND datname = current_database()").fetchone()[0]).result(),
+                        what="the second writer waiting on the row", timeout_s=20)
+                other.execute("COMMIT")
+                assert conflicts.seen.wait(10), "the second writer was not refused after the first committed"
             making_current.result(timeout=30)
     finally:
         logging.getLogger("vt_core.core.store").removeHandler(conflicts)
-    assert get_project(store, project.id).current_version_id == third.id
+    assert get_project(any_store, project.id).current_version_id == third.id
 
 
-def test_a_transaction_is_all_or_nothing_and_joins_an_outer_one(store):
-    store.cursor().execute("CREATE TABLE t (x INTEGER)")
+def test_a_transaction_is_all_or_nothing_and_joins_an_outer_one(any_store):
+    any_store.cursor().execute("CREATE TABLE t (x INTEGER)")
 
     def write_then_fail(db):
         db.execute("INSERT INTO t VALUES (1)")
-        store.transaction(lambda inner: inner.execute("INSERT INTO t VALUES (2)"))  # joins, no BEGIN
+        any_store.transaction(lambda inner: inner.execute("INSERT INTO t VALUES (2)"))  # joins, no BEGIN
         raise ValueError("stop")
 
     with pytest.raises(ValueError, match="stop"):
-        store.transaction(write_then_fail)
-    assert store.cursor().execute("SELECT count(*) FROM t").fetchone()[0] == 0
-    assert store.transaction(lambda db: db.execute("INSERT INTO t VALUES (3) RETURNING x").fetchone()[0]) == 3
+        any_store.transaction(write_then_fail)
+    assert any_store.cursor().execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    assert any_store.transaction(lambda db: db.execute("INSERT INTO t VALUES (3) RETURNING x").fetchone()[0]) == 3
 
 
-def test_insert_rows_writes_every_row_in_order_across_statements(store):
+def test_insert_rows_writes_every_row_in_order_across_statements(any_store):
     """More rows than one statement takes, with a constant and an expression in the row of values."""
-    store.cursor().execute("CREATE TABLE t (i INTEGER, label TEXT, source TEXT, made TIMESTAMP)")
+    any_store.cursor().execute("CREATE TABLE t (i INTEGER, label TEXT, source TEXT, made TIMESTAMP)")
     rows = [(i, f"row {i}") for i in range(1203)]
-    store.transaction(lambda db: insert_rows(db, "INSERT INTO t (i, label, source, made) VALUES (?, ?, 'import', now())",
+    any_store.transaction(lambda db: insert_rows(db, "INSERT INTO t (i, label, source, made) VALUES (?, ?, 'import', now())",
                                              rows))
-    stored = store.cursor().execute("SELECT i, label, source, made IS NOT NULL FROM t ORDER BY rowid").fetchall()
+    stored = any_store.cursor().execute("SELECT i, label, source, made IS NOT NULL FROM t ORDER BY i").fetchall()
     assert stored == [(i, label, "import", True) for i, label in rows]
+
+
+def test_a_postgresql_store_that_cannot_connect_says_where_without_the_password(postgres_url):
+    url = postgres_url.replace("vt:vt@", "vt:not-the-password@")
+    with pytest.raises(StoreError, match="cannot connect to database") as caught:
+        Store(url)
+    assert "not-the-password" not in str(caught.value) and "vt:***@" in str(caught.value)

@@ -59,7 +59,7 @@ def cached_monitor(store: Store, study_id: int, rules: ExclusionRules):
     unchanged data costs crowd.fingerprint's one small query. The fingerprint is read before the
     monitor, so a cached monitor is never older than its key; the database path is in the key, as
     study ids repeat from one database to the next."""
-    return _monitor(store, str(store.path), study_id, rules, fingerprint(store, study_id))
+    return _monitor(store, store.where, study_id, rules, fingerprint(store, study_id))
 
 
 def export_download(store: Store, study_id: int, fmt: str, rules: ExclusionRules) -> Callable[[], bytes]:

@@ -1,9 +1,10 @@
-"""The DuckDB store: one file, one connection per process, one cursor per thread.
+"""The store: a DuckDB file (the embedded default) or a PostgreSQL database, with one cursor per thread.
 
 DuckDB lets only one process open a database file, and a connection object is not
 thread-safe. So a process holds a single `Store`, and every thread that touches the
-database works through `store.cursor()`, which hands each thread its own cursor.
-Numbered SQL migrations in `migrations/` are applied when the store opens.
+database works through `store.cursor()`, which hands each thread its own cursor; on
+PostgreSQL, its own connection (see `postgres`), so that several processes can share the
+database. Numbered SQL migrations in `migrations/` are applied when the store opens.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from typing import TypeVar
 
 import duckdb
 
+from vt_core.core.store import postgres
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Pauses of up to 4, 8, ..., 1024 ms between attempts: about 2 s in all, far beyond a short transaction.
 CONFLICT_ATTEMPTS = 10
+_MIGRATION_LOCK = 7_215_338  # the PostgreSQL advisory lock that migrating processes take turns on
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,11 +85,26 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 class Store:
     def __init__(self, path: str | Path, migrations_dir: Path = MIGRATIONS_DIR):
-        self.path = Path(path)
-        if str(path) != ":memory:":
+        """`path`: a DuckDB file, or a `postgresql://` URL."""
+        self._url = str(path) if postgres.is_url(str(path)) else None
+        self.backend = "postgresql" if self._url else "duckdb"
+        self.path = Path(path) if self._url is None else None
+        self.where = postgres.redacted(self._url) if self._url else str(self.path)  # for messages: no password
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cursors: list[postgres.Cursor] = []  # every thread's connection, on PostgreSQL
+        self._connection = None if self._url else self._open_file(str(path))
+        try:
+            self.migrate(discover_migrations(migrations_dir))
+        except StoreError:
+            self.close()  # release the file lock now, not when the traceback is collected
+            raise
+
+    def _open_file(self, path: str) -> duckdb.DuckDBPyConnection:
+        if path != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._connection = duckdb.connect(str(path))
+            connection = duckdb.connect(path)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreError(
@@ -95,28 +114,30 @@ class Store:
                 ) from exc
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         # Every timestamp is naive UTC: `DEFAULT current_timestamp` columns too, whatever TZ the process has.
-        self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        try:
-            self.migrate(discover_migrations(migrations_dir))
-        except StoreError:
-            self.close()  # release the file lock now, not when the traceback is collected
-            raise
+        connection.execute("SET GLOBAL TimeZone = 'UTC'")
+        return connection
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's own cursor on the shared connection."""
+        """This thread's own cursor on the shared connection (on PostgreSQL, its own connection)."""
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             with self._lock:
-                cursor = self._connection.cursor()
+                if self._url:
+                    try:
+                        cursor = postgres.Cursor(self._url)
+                    except postgres.psycopg.OperationalError as exc:
+                        raise StoreError(f"cannot connect to database {self.where}: "
+                                         f"{str(exc).replace(self._url, self.where)}") from None
+                    self._cursors.append(cursor)
+                else:
+                    cursor = self._connection.cursor()
             self._local.cursor = cursor
         return cursor
 
     def transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """`work(db)` in one transaction on this thread's cursor, committed when it returns and rolled
         back when it raises; its result is returned. When another thread changed the same rows
-        first (DuckDB's write-write conflict), the transaction is rolled back and `work` runs again,
+        first (a write-write conflict), the transaction is rolled back and `work` runs again,
         after a short random pause, up to CONFLICT_ATTEMPTS times; so `work` may change nothing but
         the database. Called inside another transaction, `work` simply joins it."""
         db = self.cursor()
@@ -130,9 +151,10 @@ class Store:
                     result = work(db)
                     db.execute("COMMIT")
                     return result
-                except duckdb.TransactionException as exc:
+                except (duckdb.TransactionException, *postgres.CONFLICTS) as exc:
                     _rollback(db)
-                    if "conflict" not in str(exc).lower() or attempt == CONFLICT_ATTEMPTS:
+                    conflict = isinstance(exc, postgres.CONFLICTS) or "conflict" in str(exc).lower()
+                    if not conflict or attempt == CONFLICT_ATTEMPTS:
                         raise
                     log.info("write conflict, attempt %d of %d: %s", attempt, CONFLICT_ATTEMPTS, exc)
                 except BaseException:
@@ -148,8 +170,19 @@ class Store:
         return row[0] or 0
 
     def migrate(self, migrations: list[Migration]) -> None:
-        """Apply, in order and each in its own transaction, the migrations not yet applied."""
+        """Apply, in order and each in its own transaction, the migrations not yet applied. On PostgreSQL,
+        processes that start together take turns (a lock held until this returns)."""
         db = self.cursor()
+        if not self._url:
+            self._migrate(db, migrations)
+            return
+        db.execute("SELECT pg_advisory_lock(?)", [_MIGRATION_LOCK])
+        try:
+            self._migrate(db, migrations)
+        finally:
+            db.execute("SELECT pg_advisory_unlock(?)", [_MIGRATION_LOCK])
+
+    def _migrate(self, db, migrations: list[Migration]) -> None:
         db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
@@ -158,8 +191,8 @@ class Store:
         current = self.schema_version()
         if current > len(migrations):
             raise StoreError(
-                f"database {self.path} is at schema version {current}, newer than this code "
-                f"knows ({len(migrations)}); update the code or use another VT_DB_PATH"
+                f"database {self.where} is at schema version {current}, newer than this code "
+                f"knows ({len(migrations)}); update the code or use another database"
             )
         for migration in migrations[current:]:
             def apply(db: duckdb.DuckDBPyConnection, m: Migration = migration) -> None:
@@ -168,15 +201,18 @@ class Store:
 
             try:
                 self.transaction(apply)
-            except duckdb.Error as exc:
+            except (duckdb.Error, postgres.psycopg.Error) as exc:
                 raise StoreError(f"migration {migration.path.name} failed and was rolled back: {exc}") from exc
 
     def close(self) -> None:
-        self._connection.close()
+        if self._connection is not None:
+            self._connection.close()
+        for cursor in self._cursors:
+            cursor.close()
 
 
 def _rollback(db: duckdb.DuckDBPyConnection) -> None:
     try:
         db.execute("ROLLBACK")
-    except duckdb.Error:
-        pass  # none open: BEGIN failed, or DuckDB already ended the transaction
+    except (duckdb.Error, postgres.psycopg.Error):
+        pass  # none open: BEGIN failed, or the database already ended the transaction
