@@ -53,10 +53,8 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-import duckdb
-
 from vt_core.core.design import balanced_latin_square
-from vt_core.core.store import Store, insert_rows, naive_utc
+from vt_core.core.store import KEY_TAKEN, Store, insert_rows, naive_utc
 from vt_core.crowd.exclusion import Reason
 from vt_core.crowd.items import ITEM_COLUMNS, StudyItem
 from vt_core.crowd.studies import DEFAULT_DIMENSIONS
@@ -325,7 +323,7 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
                  json.dumps(persona) if persona is not None else None,
                  seed if seed is not None else secrets.randbits(62), json.dumps(order), naive_utc(now)],
             ))
-        except (duckdb.ConstraintException, duckdb.TransactionException):
+        except KEY_TAKEN:
             pass  # someone registered the same identity first: theirs is the rater
     rater = _find_rater(db, study_id, identity.platform, identity.external_id)
     if rater is None:  # pragma: no cover - the insert failed for another reason
@@ -806,7 +804,7 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
     def store_rating(locked: bool) -> SubmitResult | None:
         try:
             return store.transaction(lambda db: attempt(db, locked))
-        except (duckdb.ConstraintException, duckdb.TransactionException) as exc:
+        except KEY_TAKEN as exc:
             if "constraint" in str(exc).lower() or "duplicate key" in str(exc).lower():
                 return SubmitResult(False, True, None, "duplicate")  # another tab won the key
             raise

@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-import duckdb
 import tomli_w
 from pydantic import (
     BaseModel,
@@ -32,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from vt_core.core.store import Store
+from vt_core.core.store import KEY_TAKEN, Store
 
 Definition = TypeVar("Definition", bound=BaseModel)
 
@@ -405,7 +404,7 @@ def create_study(store: Store, definition: StudyDefinition) -> Study:
 
     try:
         study_id = store.transaction(create)
-    except duckdb.ConstraintException as exc:  # a concurrent create took the name first
+    except KEY_TAKEN as exc:  # a concurrent create took the name first
         raise StudyError(f"a study named {definition.name!r} already exists; choose another name") from exc
     return get_study(store, study_id)
 

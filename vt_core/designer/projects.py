@@ -7,9 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
-
-from vt_core.core.store import Store
+from vt_core.core.store import KEY_TAKEN, Store
 
 
 class ProjectError(ValueError):
@@ -72,7 +70,7 @@ def create_project(store: Store, name: str, goal: str, audience: str, prompt: st
 
     try:
         project_id = store.transaction(create)
-    except duckdb.ConstraintException as exc:  # a concurrent create took the name first
+    except KEY_TAKEN as exc:  # a concurrent create took the name first
         raise taken from exc
     return get_project(store, project_id)
 

@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-import duckdb
-
-from vt_core.core.store import Store, insert_rows, naive_utc
+from vt_core.core.store import KEY_TAKEN, Store, insert_rows, naive_utc
 from vt_core.designer import (
     Project,
     ProjectError,
@@ -89,7 +87,7 @@ def create_user_study(store: Store, definition: UserStudyDefinition) -> UserStud
 
     try:
         study_id = store.transaction(create)
-    except duckdb.ConstraintException as exc:  # a concurrent create took the name first
+    except KEY_TAKEN as exc:  # a concurrent create took the name first
         raise UserStudyError(f"a user study named {definition.name!r} already exists; choose another name") from exc
     return get_user_study(store, study_id)
 
@@ -271,7 +269,7 @@ def start_task(store: Store, participant: Participant, position: int, now: datet
 
     try:
         store.transaction(start)
-    except duckdb.ConstraintException:
+    except KEY_TAKEN:
         pass  # another tab started it first
     return resume(store, participant, now)
 

@@ -21,9 +21,7 @@ import time
 import weakref
 from dataclasses import astuple, dataclass
 
-import duckdb
-
-from vt_core.core.store import Store, insert_rows
+from vt_core.core.store import DATABASE_ERRORS, Store, insert_rows
 
 BATCH = 256
 LINGER_S = 0.05  # how long the writer waits for more calls to join a batch: fewer, larger transactions
@@ -170,7 +168,7 @@ class CallLog:
                 return
             try:
                 self.store.transaction(lambda db: insert_rows(db, _INSERT, [astuple(call) for call in calls]))
-            except duckdb.Error as exc:
+            except DATABASE_ERRORS as exc:
                 self._unwritten, self._failure = calls, exc
                 log.error("could not write %d model calls to llm_calls; kept to write with the next batch: %s",
                           len(calls), exc)

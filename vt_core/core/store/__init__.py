@@ -33,6 +33,14 @@ _MIGRATION_LOCK = 7_215_338  # the PostgreSQL advisory lock that migrating proce
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Errors the domain handles alike on both databases, for `except` clauses.
+KEY_TAKEN = (  # a unique key another writer took first
+    duckdb.ConstraintException,
+    duckdb.TransactionException,  # DuckDB, when the other insert is not committed yet
+    postgres.psycopg.errors.UniqueViolation,
+)
+DATABASE_ERRORS = (duckdb.Error, postgres.psycopg.Error)
+
 
 def naive_utc(now: datetime | None = None) -> datetime:
     """A time as the store keeps it: naive UTC. `now` None is the current time; an aware time is
@@ -201,7 +209,7 @@ class Store:
 
             try:
                 self.transaction(apply)
-            except (duckdb.Error, postgres.psycopg.Error) as exc:
+            except DATABASE_ERRORS as exc:
                 raise StoreError(f"migration {migration.path.name} failed and was rolled back: {exc}") from exc
 
     def close(self) -> None:
@@ -214,5 +222,5 @@ class Store:
 def _rollback(db: duckdb.DuckDBPyConnection) -> None:
     try:
         db.execute("ROLLBACK")
-    except (duckdb.Error, postgres.psycopg.Error):
+    except DATABASE_ERRORS:
         pass  # none open: BEGIN failed, or the database already ended the transaction
