@@ -258,3 +258,11 @@ def test_the_monitor_follows_new_data_between_reruns(app):
     assert "6 regular items lack 18 valid human ratings of their 3" in captions(at)  # p1's is not valid
     assert sum(table(at, "valid human ratings")["valid human ratings"]) == 0
     assert any(md.value.startswith("**Excluded raters: 1**") for md in at.markdown)
+
+
+def test_the_monitor_says_how_many_raters_work_now_and_the_cap(app):
+    store = app_store()
+    study = build_study(store, max_active_raters=5)
+    assert "Working now: 0 raters of at most 5 at once" in captions(app.run())
+    register_rater(store, study.id, Identity("prolific", "p1"), conditions=["a", "b"])
+    assert "Working now: 1 rater of at most 5 at once" in captions(app.run())

@@ -16,6 +16,7 @@ from vt_core.crowd import (
     MEDIA_TYPES,
     RATER_KINDS,
     StudyError,
+    active_raters,
     add_check_items,
     create_study,
     definition_to_toml,
@@ -298,6 +299,11 @@ if study.status == "draft":
 # -- monitor -------------------------------------------------------------------------------------
 
 st.subheader("Monitor")
+working = active_raters(store, study.id, lease_minutes=definition.lease_minutes)
+cap = definition.max_active_raters
+st.caption(f"Working now: {working} rater{'s' if working != 1 else ''}"
+           + (f" of at most {cap} at once; newcomers over the cap are asked to come back in a few minutes."
+              if cap else " (no cap on raters at once: set max_active_raters in the study file)."))
 exclusion_controls("rs_ex")
 st.dataframe([{"raters": kind, "started": m.raters[kind].started, "rating": m.raters[kind].rating,
                "completed": m.raters[kind].completed, "failed checks": m.raters[kind].failed_checks,
