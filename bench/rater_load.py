@@ -42,9 +42,8 @@ ARRIVAL_S = 10.0
 CODE = "LOAD-DONE"
 
 
-def make_study(store: Store, raters: int) -> tuple[str, dict[int, dict[str, int]], list[str]]:
-    """An open study with enough items for every rater; its token, the checks' expected answers by item id,
-    and its dimensions."""
+def make_study(store: Store, raters: int) -> tuple[str, dict[int, dict[str, int]]]:
+    """An open study with enough items for every rater; its token and the checks' expected answers by item id."""
     study = create_study(store, StudyDefinition.model_validate({
         "name": "load", "conditions": [{"name": "baseline"}, {"name": "tuned"}],
         "instructions": ["Answer in one sentence."],
@@ -69,14 +68,14 @@ def make_study(store: Store, raters: int) -> tuple[str, dict[int, dict[str, int]
     add_check_items(store, study)
     set_study_status(store, study.id, "open")
     checks = {item.id: item.expected for item in list_items(store, study.id) if item.kind == "attention"}
-    return study.token, checks, [d.key for d in study.definition.dimensions]
+    return study.token, checks
 
 
 def think(rng: random.Random, mean_s: float) -> None:
     time.sleep(rng.uniform(0.5, 1.5) * mean_s)
 
 
-def rater(url: str, token: str, index: int, think_s: float, checks: dict, dimensions: list[str],
+def rater(url: str, token: str, index: int, think_s: float, checks: dict,
           clicks: list[float], acknowledged: set, errors: list[str]) -> bool:
     """One rater's visit; whether it ended with the completion code."""
     rng = random.Random(index)
@@ -127,7 +126,7 @@ def peak_mib(pid: int) -> float:
 
 def measure(raters: int, think_s: float, folder: Path) -> dict:
     store = Store(folder / "vt.duckdb")
-    token, checks, dimensions = make_study(store, raters)
+    token, checks = make_study(store, raters)
     store.close()
     clicks: list[float] = []
     acknowledged: set = set()
@@ -143,7 +142,7 @@ def measure(raters: int, think_s: float, folder: Path) -> dict:
 
         def visit(index: int) -> bool:
             time.sleep(arrivals[index])
-            return rater(url, token, index, think_s, checks, dimensions, clicks, acknowledged, errors)
+            return rater(url, token, index, think_s, checks, clicks, acknowledged, errors)
 
         with ThreadPoolExecutor(max_workers=raters) as pool:
             completed = sum(pool.map(visit, range(raters)))

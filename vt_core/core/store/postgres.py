@@ -62,13 +62,5 @@ class Cursor:
     def fetchall(self):
         return self._cursor.fetchall()
 
-    @property
-    def description(self):
-        return self._cursor.description
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
-
     def close(self) -> None:
         self._connection.close()
