@@ -150,7 +150,8 @@ def queued_selfplay(tmp_path: Path, n: int = 2) -> int:
 def finished_job(tmp_path: Path, job_id: int):
     store = Store(tmp_path / "vt.duckdb")
     try:
-        return get_job(store, job_id), len(list_transcripts(store, get_job(store, job_id).project_id))
+        job = get_job(store, job_id)
+        return job, len(list_transcripts(store, job.project_id))
     finally:
         store.close()
 
