@@ -1,5 +1,5 @@
-"""Shared fixtures: a DuckDB store in a temporary folder (or, for `any_store`, also a fresh PostgreSQL
-database), a running ScriptedServer, an LLM factory.
+"""Shared fixtures: a store in a temporary DuckDB file (for tests marked `both_backends`, also in a fresh
+PostgreSQL database), a running ScriptedServer, an LLM factory.
 
 Everything here is real: the DuckDB file lives under pytest's tmp_path, the PostgreSQL database on the
 server that scripts/setup-tests.sh starts (VT_TEST_POSTGRES_URL; without one, the tests fail), and the
@@ -28,14 +28,6 @@ from vt_core.core.store import Store
 FAST_BACKOFF_S = 0.01
 
 
-@pytest.fixture
-def store(tmp_path) -> Iterator[Store]:
-    store = Store(tmp_path / "vt.duckdb")
-    yield store
-    call_log(store).close()  # stop the background writer before the connection goes
-    store.close()
-
-
 # The PostgreSQL server of the tests: a role that may create databases, on the server setup-tests.sh starts.
 POSTGRES_URL = os.environ.get("VT_TEST_POSTGRES_URL", "postgresql://vt:vt@127.0.0.1:5432/postgres")
 
@@ -52,18 +44,28 @@ def postgres_url() -> Iterator[str]:
         admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def store_target(request, tmp_path) -> str:
-    """Where a store lives, on each backend in turn: a DuckDB file, then a PostgreSQL database."""
-    return str(tmp_path / "vt.duckdb") if request.param == "duckdb" else request.getfixturevalue("postgres_url")
+BACKENDS = ("duckdb", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_backends` (or in a module so marked) runs once per database, through `store_target`."""
+    if "store_target" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("store_target", BACKENDS, indirect=True)
 
 
 @pytest.fixture
-def any_store(store_target) -> Iterator[Store]:
-    """The store on each backend in turn (see `store_target`)."""
+def store_target(request, tmp_path) -> str:
+    """Where the test's store lives: a DuckDB file, or (for `both_backends` tests, in turn) a new
+    PostgreSQL database."""
+    backend = getattr(request, "param", "duckdb")
+    return str(tmp_path / "vt.duckdb") if backend == "duckdb" else request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(store_target) -> Iterator[Store]:
     store = Store(store_target)
     yield store
-    call_log(store).close()
+    call_log(store).close()  # stop the background writer before the connection goes
     store.close()
 
 

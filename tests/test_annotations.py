@@ -14,6 +14,8 @@ from vt_core.designer.projects import create_project
 from vt_core.designer.review import filter_transcripts, next_to_review
 from vt_core.designer.transcripts import Turn, save_transcript
 
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
+
 
 @pytest.fixture
 def project(store):

@@ -31,6 +31,8 @@ from vt_core.crowd.assignment import (
     submit,
 )
 
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
+
 T0 = datetime(2026, 11, 24, 12, 0, 0)
 GOOD = {"adherence": 5, "quality": 6}
 
@@ -492,11 +494,11 @@ def test_random_arrivals_and_departures_keep_the_invariants(store, actions, k, n
 
     over_k = db.execute(
         "SELECT count(*) FROM (SELECT r.item_id FROM ratings r JOIN study_items i ON i.id = r.item_id"
-        " WHERE i.kind = 'regular' GROUP BY r.item_id HAVING count(DISTINCT r.rater_id) > ?)",
+        " WHERE i.kind = 'regular' GROUP BY r.item_id HAVING count(DISTINCT r.rater_id) > ?) AS over",
         [k]).fetchone()[0]
     assert over_k == 0
     repeats = db.execute("SELECT count(*) FROM (SELECT rater_id, item_id, dimension FROM ratings"
-                         " GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
+                         " GROUP BY rater_id, item_id, dimension HAVING count(*) > 1) AS twice").fetchone()[0]
     assert repeats == 0
     per_rater = db.execute("SELECT rater_id, count(DISTINCT item_id), count(*) FROM ratings GROUP BY 1").fetchall()
     assert all(rows == 2 * items for _, items, rows in per_rater)
@@ -519,7 +521,7 @@ def test_parallel_raters_never_exceed_k(store):
     assert not errors
     loads = store.cursor().execute(
         "SELECT max(n), sum(n) FROM (SELECT count(DISTINCT rater_id) AS n FROM ratings r"
-        " JOIN study_items i ON i.id = r.item_id WHERE i.kind = 'regular' GROUP BY r.item_id)").fetchone()
+        " JOIN study_items i ON i.id = r.item_id WHERE i.kind = 'regular' GROUP BY r.item_id) AS loads").fetchone()
     assert loads[0] == 3 and loads[1] <= 36  # 12 raters want 48 regular ratings; 12 items x k=3 hold 36
 
 

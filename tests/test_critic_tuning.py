@@ -32,6 +32,8 @@ from vt_core.critic.tuning import (
 )
 from vt_core.optimizer import check_draft
 
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
+
 GENRES = {"high": ("Sci-Fi", "Drama"), "low": ("Comedy",), "mid": ("Drama",)}
 RATINGS = {"high": 4.5, "low": 1.5, "mid": 3.0}
 WORDS = ("Amber", "Silent", "Iron", "Velvet", "Hollow", "Crimson", "Paper", "Winter", "Golden")

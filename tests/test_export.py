@@ -21,6 +21,8 @@ from vt_core.crowd.export import (
 )
 from vt_core.crowd.studies import StudyError
 
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
+
 
 @pytest.fixture
 def study(store):

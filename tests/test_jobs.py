@@ -45,6 +45,8 @@ from vt_core.designer import (
 )
 from vt_core.designer.transcripts import list_transcripts
 
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
+
 
 def selfplay_job(store, project, n: int, *, max_turns: int = 2, seed: int = 3):
     plan = plan_for_project(store, project.id, n, seed)

@@ -17,6 +17,8 @@ from vt_core.crowd.items import add_check_items, import_items_jsonl
 from vt_core.crowd.monitoring import alpha_ordinal, fingerprint, monitor, monitor_summary
 from vt_core.crowd.studies import create_study, parse_study, set_study_status
 
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
+
 T0 = datetime(2026, 11, 24, 12, 0, 0)
 NAN = np.nan
 

@@ -3,10 +3,14 @@
 import json
 import re
 
+import pytest
+
 from tests.scripted_server import Reply
 from tests.test_monitor import build_study
 from vt_core.crowd.monitoring import monitor
 from vt_core.crowd.pilot import PERSONAS, run_pilot
+
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
 
 
 def scripted_rater(request: dict) -> Reply:
@@ -40,7 +44,7 @@ def test_a_pilot_rates_every_planned_item_as_llm_raters(store, make_llm, scripte
     m = monitor(store, study.id)
     assert m.raters["llm"].completed == 3 and m.raters["human"].started == 0
     per_item = store.cursor().execute(
-        "SELECT max(n) FROM (SELECT item_id, count(DISTINCT rater_id) AS n FROM ratings GROUP BY item_id)"
+        "SELECT max(n) FROM (SELECT item_id, count(DISTINCT rater_id) AS n FROM ratings GROUP BY item_id) AS per_item"
     ).fetchone()[0]
     assert per_item <= study.definition.ratings_per_item
 

@@ -4,6 +4,8 @@ import pytest
 
 from vt_core.designer.projects import ProjectError, create_project, current_version, list_projects
 
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
+
 
 @pytest.mark.parametrize("prompt", ["", "   \n"])
 def test_a_blank_first_prompt_creates_nothing(store, prompt):

@@ -42,3 +42,24 @@ def test_the_doctor_never_prints_the_key(tmp_path):
     assert "bad key [API key]" in failed.stdout + failed.stderr
     for run in (failed, passed):
         assert KEY not in run.stdout + run.stderr
+
+
+def test_the_database_password_appears_in_no_repr_and_no_output(postgres_url, tmp_path):
+    """VT_DATABASE_URL holds the PostgreSQL password: the store gets it, nothing shows it."""
+    password = postgres_url.split(":")[2].split("@")[0]
+    settings = Settings.from_env({"VT_DATABASE_URL": postgres_url})
+    assert settings.database == postgres_url and f":{password}@" not in repr(settings)
+    with ScriptedServer(Reply(content="ready")) as server:
+        run = doctor({"OPENAI_BASE_URL": server.url, "VT_DATABASE_URL": postgres_url}, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert f"database: {postgres_url.replace(f':{password}@', ':***@')} (schema version" in run.stdout
+    assert f":{password}@" not in run.stdout + run.stderr
+    unreachable = postgres_url.replace("127.0.0.1:5432", "127.0.0.1:9")
+    run = doctor({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "VT_DATABASE_URL": unreachable}, tmp_path)
+    assert run.returncode != 0 and "cannot connect to database postgresql://vt:***@127.0.0.1:9/" in run.stderr
+    assert f":{password}@" not in run.stdout + run.stderr
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_by_name():
+    with pytest.raises(ValueError, match="VT_DATABASE_URL must be a postgresql:// URL"):
+        Settings.from_env({"VT_DATABASE_URL": "mysql://u:p@h/db"})

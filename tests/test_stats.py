@@ -37,6 +37,8 @@ from vt_core.analysis.stats import (
 from vt_core.crowd.exclusion import ExclusionRules, Reason, exclusion_label
 from vt_core.crowd.monitoring import monitor
 
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
+
 
 def two_sided_normal_p(z: float) -> float:
     return math.erfc(abs(z) / math.sqrt(2))

@@ -31,6 +31,7 @@ def write_migrations(directory, files: dict[str, str]):
     return directory
 
 
+@pytest.mark.both_backends
 def test_migrations_from_an_empty_database(store_target):
     store = Store(store_target)
     try:
@@ -44,6 +45,7 @@ def test_migrations_from_an_empty_database(store_target):
         store.close()
 
 
+@pytest.mark.both_backends
 def test_reopening_applies_nothing_twice(store_target):
     Store(store_target).close()
     store = Store(store_target)
@@ -74,6 +76,7 @@ FIRST = "CREATE TABLE things (id INTEGER PRIMARY KEY, label TEXT);"
     # a syntax error
     "CREATE TABLE broken (x INTEGER);\nINSERT INTO things VALUES (1, 'partial');\nCREATE TABL oops (;",
 ], ids=["runtime-error", "syntax-error"])
+@pytest.mark.both_backends
 def test_a_failing_migration_is_rolled_back_and_named(tmp_path, store_target, failing_sql):
     migrations = write_migrations(tmp_path / "migrations", {"0001_first.sql": FIRST,
                                                             "0002_second.sql": failing_sql})
@@ -92,6 +95,7 @@ def test_a_failing_migration_is_rolled_back_and_named(tmp_path, store_target, fa
         store.close()
 
 
+@pytest.mark.both_backends
 def test_a_fixed_migration_applies_after_a_failure(tmp_path, store_target):
     migrations = write_migrations(tmp_path / "migrations", {
         "0001_first.sql": FIRST, "0002_second.sql": "CREATE TABLE later (x INTEGER); SELECT * FROM nowhere;"})
@@ -125,6 +129,7 @@ def test_a_numbering_gap_is_rejected(tmp_path, names):
         Store(tmp_path / "vt.duckdb", migrations_dir=migrations)
 
 
+@pytest.mark.both_backends
 def test_a_database_newer_than_the_code_is_rejected(tmp_path, store_target):
     migrations = write_migrations(tmp_path / "migrations", {
         "0001_first.sql": FIRST, "0002_second.sql": "CREATE TABLE later (x INTEGER);"})
@@ -135,15 +140,16 @@ def test_a_database_newer_than_the_code_is_rejected(tmp_path, store_target):
     assert "(1)" in str(caught.value)
 
 
-def test_concurrent_inserts_through_thread_cursors_lose_nothing(any_store):
-    any_store.cursor().execute("CREATE TABLE hits (thread INTEGER, value INTEGER)")
+@pytest.mark.both_backends
+def test_concurrent_inserts_through_thread_cursors_lose_nothing(store):
+    store.cursor().execute("CREATE TABLE hits (thread INTEGER, value INTEGER)")
     threads, per_thread = 8, 500
     start = threading.Barrier(threads)
     cursors = []
 
     def insert(thread: int) -> None:
-        db = any_store.cursor()
-        assert any_store.cursor() is db  # one cursor per thread, reused
+        db = store.cursor()
+        assert store.cursor() is db  # one cursor per thread, reused
         cursors.append(db)
         start.wait()
         for i in range(per_thread):
@@ -154,9 +160,9 @@ def test_concurrent_inserts_through_thread_cursors_lose_nothing(any_store):
             future.result()
 
     assert len({id(c) for c in cursors}) == threads
-    count, distinct = any_store.cursor().execute("SELECT count(*), count(DISTINCT value) FROM hits").fetchone()
+    count, distinct = store.cursor().execute("SELECT count(*), count(DISTINCT value) FROM hits").fetchone()
     assert (count, distinct) == (threads * per_thread, threads * per_thread)
-    per = any_store.cursor().execute("SELECT thread, count(*) FROM hits GROUP BY thread ORDER BY thread").fetchall()
+    per = store.cursor().execute("SELECT thread, count(*) FROM hits GROUP BY thread ORDER BY thread").fetchall()
     assert per == [(t, per_thread) for t in range(threads)]
 
 
@@ -218,26 +224,27 @@ class _Conflicts(logging.Handler):
             self.seen.set()
 
 
-def test_a_write_conflict_is_retried_until_the_other_transaction_ends(any_store, caplog):
+@pytest.mark.both_backends
+def test_a_write_conflict_is_retried_until_the_other_transaction_ends(store, caplog):
     """Two tabs make a version current at once: the second waits for the first instead of failing."""
-    project = create_project(any_store, "p", "goal", "", "first")
-    second = add_version(any_store, project.id, "second", author="designer")
-    third = add_version(any_store, project.id, "third", author="designer")
+    project = create_project(store, "p", "goal", "", "first")
+    second = add_version(store, project.id, "second", author="designer")
+    third = add_version(store, project.id, "third", author="designer")
     conflicts = _Conflicts()
     logging.getLogger("vt_core.core.store").addHandler(conflicts)
     caplog.set_level(logging.INFO, logger="vt_core.core.store")
     try:
-        other = any_store.cursor()
+        other = store.cursor()
         other.execute("BEGIN TRANSACTION")
         other.execute("UPDATE projects SET current_version_id = ? WHERE id = ?", [second.id, project.id])
         with ThreadPoolExecutor(1) as pool:
-            making_current = pool.submit(set_current, any_store, project.id, third.id)
-            if any_store.backend == "duckdb":  # the second writer fails at once, and retries until the commit
+            making_current = pool.submit(set_current, store, project.id, third.id)
+            if store.backend == "duckdb":  # the second writer fails at once, and retries until the commit
                 assert conflicts.seen.wait(10), "the second writer never met the open transaction"
                 other.execute("COMMIT")
             else:  # it waits on the row's lock, and fails (then retries) once the first commits
                 with ThreadPoolExecutor(1) as watcher:  # a connection of its own, outside the open transaction
-                    wait_for(lambda: watcher.submit(lambda: any_store.cursor().execute(
+                    wait_for(lambda: watcher.submit(lambda: store.cursor().execute(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                         " AND datname = current_database()").fetchone()[0]).result(),
                         what="the second writer waiting on the row", timeout_s=20)
@@ -246,30 +253,32 @@ def test_a_write_conflict_is_retried_until_the_other_transaction_ends(any_store,
             making_current.result(timeout=30)
     finally:
         logging.getLogger("vt_core.core.store").removeHandler(conflicts)
-    assert get_project(any_store, project.id).current_version_id == third.id
+    assert get_project(store, project.id).current_version_id == third.id
 
 
-def test_a_transaction_is_all_or_nothing_and_joins_an_outer_one(any_store):
-    any_store.cursor().execute("CREATE TABLE t (x INTEGER)")
+@pytest.mark.both_backends
+def test_a_transaction_is_all_or_nothing_and_joins_an_outer_one(store):
+    store.cursor().execute("CREATE TABLE t (x INTEGER)")
 
     def write_then_fail(db):
         db.execute("INSERT INTO t VALUES (1)")
-        any_store.transaction(lambda inner: inner.execute("INSERT INTO t VALUES (2)"))  # joins, no BEGIN
+        store.transaction(lambda inner: inner.execute("INSERT INTO t VALUES (2)"))  # joins, no BEGIN
         raise ValueError("stop")
 
     with pytest.raises(ValueError, match="stop"):
-        any_store.transaction(write_then_fail)
-    assert any_store.cursor().execute("SELECT count(*) FROM t").fetchone()[0] == 0
-    assert any_store.transaction(lambda db: db.execute("INSERT INTO t VALUES (3) RETURNING x").fetchone()[0]) == 3
+        store.transaction(write_then_fail)
+    assert store.cursor().execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    assert store.transaction(lambda db: db.execute("INSERT INTO t VALUES (3) RETURNING x").fetchone()[0]) == 3
 
 
-def test_insert_rows_writes_every_row_in_order_across_statements(any_store):
+@pytest.mark.both_backends
+def test_insert_rows_writes_every_row_in_order_across_statements(store):
     """More rows than one statement takes, with a constant and an expression in the row of values."""
-    any_store.cursor().execute("CREATE TABLE t (i INTEGER, label TEXT, source TEXT, made TIMESTAMP)")
+    store.cursor().execute("CREATE TABLE t (i INTEGER, label TEXT, source TEXT, made TIMESTAMP)")
     rows = [(i, f"row {i}") for i in range(1203)]
-    any_store.transaction(lambda db: insert_rows(db, "INSERT INTO t (i, label, source, made) VALUES (?, ?, 'import', now())",
+    store.transaction(lambda db: insert_rows(db, "INSERT INTO t (i, label, source, made) VALUES (?, ?, 'import', now())",
                                              rows))
-    stored = any_store.cursor().execute("SELECT i, label, source, made IS NOT NULL FROM t ORDER BY i").fetchall()
+    stored = store.cursor().execute("SELECT i, label, source, made IS NOT NULL FROM t ORDER BY i").fetchall()
     assert stored == [(i, label, "import", True) for i, label in rows]
 
 

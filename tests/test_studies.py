@@ -38,6 +38,8 @@ from vt_core.designer.scenarios import add_scenario
 from vt_core.designer.selfplay import plan_for_project
 from vt_core.designer.transcripts import get_transcript
 
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
+
 SHIPPED = Path(__file__).parent.parent / "studies" / "crowd_study.toml"
 
 

@@ -47,6 +47,8 @@ from vt_core.userstudy.measures import (
     set_prompt_quality,
 )
 
+pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
+
 STUDY_FILE = Path(__file__).resolve().parent.parent / "studies" / "designer_study.toml"
 T0 = datetime(2026, 11, 24, 9, 0, 0)
 TLX = {"tlx_mental": 60, "tlx_physical": 10, "tlx_temporal": 45, "tlx_performance": 30, "tlx_effort": 55,

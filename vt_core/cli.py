@@ -61,7 +61,7 @@ USER_ERRORS = (ValueError, StoreError, LLMError, EmbeddedServerError, SelfPlayEr
 
 def _open() -> tuple[Store, LLM]:
     settings = Settings.from_env()
-    store = Store(settings.db_path)
+    store = Store(settings.database)
     return store, LLM.from_settings(settings, store)
 
 
@@ -87,10 +87,10 @@ class ProgressBar:
 def cmd_doctor(_args: argparse.Namespace) -> int:
     """Show the configuration, then prove it works with one real, uncached call."""
     settings = Settings.from_env()
-    store = Store(settings.db_path)
+    store = Store(settings.database)
     llm = LLM.from_settings(settings, store)
     print(f"backend:  {llm.backend.describe()}")
-    print(f"database: {settings.db_path} (schema version {store.schema_version()})")
+    print(f"database: {store.where} (schema version {store.schema_version()})")
     print(f"endpoint: {llm.endpoint()}")
     print(f"model:    {llm.model}")
     completion = llm.check()
@@ -172,7 +172,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     store, llm = _open()
     workers = args.workers or settings.workers
-    print(f"worker {worker_name()}: {workers} job threads on {settings.db_path}; Ctrl-C stops taking jobs and "
+    print(f"worker {worker_name()}: {workers} job threads on {store.where}; Ctrl-C stops taking jobs and "
           "waits for those running, a second Ctrl-C ends them (they can be resumed)", file=sys.stderr)
     work(store, llm, workers=workers, until_idle=args.until_idle)
     return 0
@@ -196,7 +196,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def _study_store() -> Store:
-    return Store(Settings.from_env().db_path)
+    return Store(Settings.from_env().database)
 
 
 def _study_key(text: str) -> int | str:

@@ -47,9 +47,9 @@ st.subheader("Database")
 usage = llm.usage()
 st.table(
     {
-        "setting": ["file", "schema version", "LLM calls recorded", "answered from cache",
+        "setting": ["database", "schema version", "LLM calls recorded", "answered from cache",
                     "failed or invalid", "tokens in / out (not cached)"],
-        "value": [str(settings.db_path), str(store.schema_version()), str(usage.calls),
+        "value": [f"{store.where} ({store.backend})", str(store.schema_version()), str(usage.calls),
                   str(usage.cache_hits), str(usage.errors), f"{usage.tokens_in} / {usage.tokens_out}"],
     }
 )

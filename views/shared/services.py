@@ -27,7 +27,7 @@ class Services:
 def _open() -> Services:
     # One Store (one DuckDB connection) and one LLM per server process, shared by all sessions.
     settings = Settings.from_env()
-    store = Store(settings.db_path)
+    store = Store(settings.database)
     return Services(settings, store, LLM.from_settings(settings, store))
 
 

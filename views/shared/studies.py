@@ -48,7 +48,7 @@ def exclusion_controls(prefix: str) -> ExclusionRules:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _monitor(_store: Store, db_path: str, study_id: int, rules: ExclusionRules, data: tuple):
+def _monitor(_store: Store, where: str, study_id: int, rules: ExclusionRules, data: tuple):
     # cache_resource, not cache_data: the Monitor is shared (read-only) rather than pickled, which
     # its RaterCounts class (made by make_dataclass) does not allow. `data` is only part of the key.
     return monitor(_store, study_id, exclusion=rules)

@@ -223,18 +223,18 @@ def _flag_excluded(frame: pd.DataFrame, excluded: dict[int, ExcludedRater]) -> p
 
 
 def _ratings(store: Store, study_id: int, excluded: dict[int, ExcludedRater]) -> pd.DataFrame:
-    frame = store.cursor().execute(
+    frame = store.frame(
         "SELECT r.rater_id, ra.kind AS rater_kind, r.item_id, si.condition, si.match_key, r.dimension,"
         " r.value, r.seconds FROM ratings r JOIN raters ra ON ra.id = r.rater_id"
         " JOIN study_items si ON si.id = r.item_id"
-        " WHERE r.study_id = ? AND si.kind = 'regular' ORDER BY r.id", [study_id]).df()
+        " WHERE r.study_id = ? AND si.kind = 'regular' ORDER BY r.id", [study_id])
     return _flag_excluded(frame, excluded)[list(RATING_COLUMNS)]
 
 
 def _raters(store: Store, study_id: int, excluded: dict[int, ExcludedRater]) -> pd.DataFrame:
-    frame = store.cursor().execute(
+    frame = store.frame(
         "SELECT id AS rater_id, kind AS rater_kind, status FROM raters WHERE study_id = ? ORDER BY id",
-        [study_id]).df()
+        [study_id])
     return _flag_excluded(frame, excluded)[list(RATER_COLUMNS)]
 
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vt_core.core.store.postgres import is_url
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "vt.duckdb"
 
@@ -16,7 +18,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    db_path: Path
+    db_path: Path  # the DuckDB file, and the folder of the server's local files (the link cookie key)
+    database_url: str | None = field(repr=False)  # PostgreSQL instead of the file; holds a password
     openai_base_url: str | None
     openai_api_key: str | None = field(repr=False)  # a secret: in no repr, log line or error
     model: str | None
@@ -26,6 +29,11 @@ class Settings:
     attempts: int
     response_format: str  # "auto", "json_schema", "json_object" or "none"
     workers: int = 2  # threads that run jobs in the server process (VT_WORKERS)
+
+    @property
+    def database(self) -> str:
+        """Where the store lives: VT_DATABASE_URL when set, else the DuckDB file (for `Store`)."""
+        return self.database_url or str(self.db_path)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -52,11 +60,15 @@ class Settings:
             raise ConfigError(
                 f"VT_RESPONSE_FORMAT={response_format!r} must be auto, json_schema, json_object or none"
             )
+        database_url = text("VT_DATABASE_URL")
+        if database_url and not is_url(database_url):
+            raise ConfigError("VT_DATABASE_URL must be a postgresql:// URL (without it, VT_DB_PATH names a DuckDB file)")
         local_model = text("VT_LOCAL_MODEL")
         if local_model and not Path(local_model).is_file():
             raise ConfigError(f"VT_LOCAL_MODEL={local_model!r} is not a file")
         return cls(
             db_path=Path(text("VT_DB_PATH") or DEFAULT_DB_PATH),
+            database_url=database_url,
             openai_base_url=text("OPENAI_BASE_URL"),
             openai_api_key=text("OPENAI_API_KEY"),
             model=text("VT_MODEL"),

@@ -8,7 +8,8 @@ created_at, flags (the rater's quality flags on this item, comma-separated, e.g.
 (bool: the rater is excluded by the exclusion rules, see vt_core.crowd.exclusion) and exclusion_reasons.
 
 Excluded raters stay in the export, flagged; nothing is ever dropped. The query is
-parameterised and written by DuckDB itself (relation.write_csv / write_parquet); JSONL is one
+parameterised; its rows, from either database, are written to CSV and Parquet by an in-memory DuckDB
+table of the columns' types (so both files are alike whichever database the study is in); JSONL is one
 json.dumps per row, timestamps in ISO 8601.
 """
 
@@ -21,14 +22,16 @@ from pathlib import Path
 
 import duckdb
 
-from vt_core.core.store import Store
+from vt_core.core.store import Store, insert_rows
 from vt_core.crowd.exclusion import ExclusionRules, excluded_raters
 from vt_core.crowd.studies import StudyError, get_study
 
 FORMATS = ("csv", "parquet", "jsonl")
-COLUMNS = ("rater_id", "rater_kind", "platform", "external_id", "item_id", "condition", "item_kind",
-           "match_key", "dimension", "value", "seconds", "created_at", "flags", "excluded",
-           "exclusion_reasons")
+_TYPES = {"rater_id": "BIGINT", "rater_kind": "VARCHAR", "platform": "VARCHAR", "external_id": "VARCHAR",
+          "item_id": "BIGINT", "condition": "VARCHAR", "item_kind": "VARCHAR", "match_key": "VARCHAR",
+          "dimension": "VARCHAR", "value": "INTEGER", "seconds": "DOUBLE", "created_at": "TIMESTAMP",
+          "flags": "VARCHAR", "excluded": "BOOLEAN", "exclusion_reasons": "VARCHAR"}
+COLUMNS = tuple(_TYPES)
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
 
 _QUERY = """
@@ -48,23 +51,26 @@ ORDER BY r.id
 """
 
 
-def _relation(store: Store, study_id: int, exclusion: ExclusionRules | None) -> duckdb.DuckDBPyRelation:
+def _parameters(store: Store, study_id: int, exclusion: ExclusionRules | None) -> list:
     get_study(store, study_id)  # a clear StudyError for an unknown study
     excluded = excluded_raters(store, study_id, exclusion)
     ids = [r.rater_id for r in excluded]
     reasons = [r.details for r in excluded]
-    return store.cursor().sql(_QUERY, params=[ids, reasons, ids, study_id])
+    return [ids, reasons, ids, study_id]
+
+
+def _rows(store: Store, study_id: int, exclusion: ExclusionRules | None) -> list[tuple]:
+    return store.cursor().execute(_QUERY, _parameters(store, study_id, exclusion)).fetchall()
 
 
 def ratings_rows(store: Store, study_id: int, exclusion: ExclusionRules | None = None) -> list[dict]:
     """The export's rows as dicts (COLUMNS order)."""
-    relation = _relation(store, study_id, exclusion)
-    return [dict(zip(COLUMNS, row, strict=True)) for row in relation.fetchall()]
+    return [dict(zip(COLUMNS, row, strict=True)) for row in _rows(store, study_id, exclusion)]
 
 
 def ratings_frame(store: Store, study_id: int, exclusion: ExclusionRules | None = None):
     """The export's rows as a pandas DataFrame (for the page's table)."""
-    return _relation(store, study_id, exclusion).df()
+    return store.frame(_QUERY, _parameters(store, study_id, exclusion))
 
 
 def _check_format(fmt: str) -> str:
@@ -82,17 +88,21 @@ def export_ratings(store: Store, study_id: int, path: str | Path, fmt: str = "cs
     """Write the study's ratings to `path` in `fmt`; returns the number of rows written."""
     fmt = _check_format(fmt)
     path = Path(path)
-    relation = _relation(store, study_id, exclusion)
-    rows = relation.fetchall()
+    rows = _rows(store, study_id, exclusion)
     if fmt == "jsonl":
         with path.open("w", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps({c: _json_value(v) for c, v in zip(COLUMNS, row, strict=True)},
                                      ensure_ascii=False) + "\n")
-    elif fmt == "csv":
-        relation.write_csv(str(path))
     else:
-        relation.write_parquet(str(path))
+        with duckdb.connect() as table:
+            table.execute(f"CREATE TABLE ratings ({', '.join(f'{c} {t}' for c, t in _TYPES.items())})")
+            insert_rows(table, f"INSERT INTO ratings VALUES ({', '.join('?' * len(_TYPES))})", rows)
+            ratings = table.sql("SELECT * FROM ratings ORDER BY rowid")  # in the query's order
+            if fmt == "csv":
+                ratings.write_csv(str(path))
+            else:
+                ratings.write_parquet(str(path))
     return len(rows)
 
 

@@ -30,9 +30,9 @@ _NOT_IMPORTED = ("source", "end_reason")  # written by the export, describe the 
 
 def measures_frame(store: Store, study_id: int) -> pd.DataFrame:
     """One row per participant and condition (TABLE_COLUMNS), by participant and position."""
-    frame = store.cursor().execute(
+    frame = store.frame(
         f"SELECT {', '.join(TABLE_COLUMNS)} FROM user_study_tasks WHERE study_id = ? ORDER BY participant, position",
-        [study_id]).df()
+        [study_id])
     return frame.astype({column: "Int64" for column in _INTEGER_COLUMNS})
 
 

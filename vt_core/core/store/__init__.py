@@ -177,6 +177,14 @@ class Store:
         row = self.cursor().execute("SELECT max(version) FROM schema_migrations").fetchone()
         return row[0] or 0
 
+    def frame(self, sql: str, parameters: Sequence = ()):
+        """The query's rows as a pandas DataFrame, built the same way from either database's rows."""
+        import pandas as pd  # here: the pages that never read a frame (the rater's) need not load pandas
+
+        db = self.cursor().execute(sql, parameters)
+        columns = [column[0] for column in db.description]
+        return pd.DataFrame.from_records(db.fetchall(), columns=columns)
+
     def migrate(self, migrations: list[Migration]) -> None:
         """Apply, in order and each in its own transaction, the migrations not yet applied. On PostgreSQL,
         processes that start together take turns (a lock held until this returns)."""

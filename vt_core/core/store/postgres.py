@@ -56,6 +56,10 @@ class Cursor:
         self._cursor.executemany(sql.replace("%", "%%").replace("?", "%s"), rows)
         return self
 
+    @property
+    def description(self):
+        return self._cursor.description
+
     def fetchone(self):
         return self._cursor.fetchone()
 
