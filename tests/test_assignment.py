@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vt_core.core.design import balanced_latin_square
-from vt_core.core.store import naive_utc
+from vt_core.core.store import Store, naive_utc
 from vt_core.crowd.assignment import (
     Identity,
     StudyFull,
@@ -523,6 +524,34 @@ def test_parallel_raters_never_exceed_k(store):
         "SELECT max(n), sum(n) FROM (SELECT count(DISTINCT rater_id) AS n FROM ratings r"
         " JOIN study_items i ON i.id = r.item_id WHERE i.kind = 'regular' GROUP BY r.item_id) AS loads").fetchone()
     assert loads[0] == 3 and loads[1] <= 36  # 12 raters want 48 regular ratings; 12 items x k=3 hold 36
+
+
+def _rate_in_this_process(url: str, study_id: int, names: list[str]) -> None:
+    """One app process's share of the raters: its own store on the database, a thread per rater."""
+    store = Store(url)
+    raters = [rating_rater(store, study_id, name) for name in names]
+    threads = [threading.Thread(target=rate_all, args=(store, rater), kwargs={"n": 4, "k": 3}) for rater in raters]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+
+
+def test_raters_served_by_two_processes_never_exceed_k(postgres_url):
+    """Two processes on one PostgreSQL database: the study's lock is the database's, not a process's."""
+    store = Store(postgres_url)
+    study = make_study(store, per_condition=6, matched=True, attention=1)
+    shares = [(postgres_url, study, [f"{process}{i}" for i in range(6)]) for process in "ab"]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.starmap(_rate_in_this_process, shares)
+    db = store.cursor()
+    loads = [n for (n,) in db.execute(
+        "SELECT count(DISTINCT rater_id) FROM ratings r JOIN study_items i ON i.id = r.item_id"
+        " WHERE i.kind = 'regular' GROUP BY r.item_id").fetchall()]
+    assert max(loads) == 3 and sum(loads) == 36  # 12 raters want 48 regular ratings; 12 items x k=3 hold 36
+    assert db.execute("SELECT count(*) FROM (SELECT 1 FROM ratings GROUP BY rater_id, item_id, dimension"
+                      " HAVING count(*) > 1) AS twice").fetchone()[0] == 0
+    orders = Counter(order for (order,) in db.execute("SELECT condition_order FROM raters").fetchall())
+    assert sorted(orders.values()) == [6, 6]  # arrivals counted one at a time: the square stays balanced
+    store.close()
 
 
 def test_dimensions_and_scales_come_from_the_study_definition(store):

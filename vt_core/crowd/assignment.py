@@ -28,8 +28,10 @@ Decisions, in one place:
   others on that item in the same transaction; a late submit on a lease that was taken over
   that way stores nothing (``reason='lease_lost'``). A late submit on an expired lease nobody
   took over is stored if the item still has room under k.
-- **Concurrency.** DuckDB lets one process open the file, so lease-taking is serialised by a
-  per-study lock in this process; the transactions are short, and the store runs them again
+- **Concurrency.** Lease-taking, arrival counts and a late submit's room check are serialised by the
+  study's lock in the database (``Store.lock``: an advisory lock on PostgreSQL, held for every app
+  process; on DuckDB, which one process opens, a lock of that process). The transactions are short, and
+  the store runs them again
   after a write-write conflict (e.g. a submit and a lease-taker deleting the same expired lease,
   or two tabs submitting the same item). The ratings key
   ``UNIQUE (rater_id, item_id, dimension)`` is the final guard against double submits.
@@ -45,8 +47,6 @@ import json
 import random
 import re
 import secrets
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -103,6 +103,7 @@ RATER_STATUSES = ("consent", "comprehension", "rating", "completed", "failed_che
 FINAL_STATUSES = ("completed", "screened_out", "failed_checks")
 ATTENTION_FAILURES_TO_FAIL = 2
 GOLD_TOLERANCE = 1  # a gold answer more than this many scale points from the known one is a miss
+STUDY_LOCK = "crowd-study"  # Store.lock name: lease-taking, arrivals and late submits of one study take turns
 
 # Whether rater `ra` counts towards an item's k: not once they failed an attention check, since the
 # default exclusion rule (crowd.exclusion) leaves their ratings out of the analysis; the item then
@@ -303,7 +304,7 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
     if existing:
         return existing
     square = balanced_latin_square(len(conditions))
-    with _study_lock(store, study_id):  # arrival counts stay distinct, so the square stays balanced
+    with store.lock(STUDY_LOCK, study_id):  # arrival counts stay distinct, so the square stays balanced
         existing = _find_rater(db, study_id, identity.platform, identity.external_id)
         if existing:
             return existing
@@ -569,7 +570,7 @@ def next_item(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
             [chosen.id, rater_id, done + 1, expires_at])
         return _fetch_item(db, chosen.id, done + 1, expires_at, None)
 
-    with _study_lock(store, study_id):
+    with store.lock(STUDY_LOCK, study_id):
         return store.transaction(take)
 
 
@@ -811,7 +812,7 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
 
     result = store_rating(False)
     if result is None:
-        with _study_lock(store, study_id):
+        with store.lock(STUDY_LOCK, study_id):
             result = store_rating(True)
     return result
 
@@ -858,18 +859,3 @@ def completion_url(platform: str, code: str | None, submit_to: str | None = None
     if platform in ("anonymous", "llm"):
         return None
     raise ValueError(f"unknown platform {platform!r}")
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers
-
-
-_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
-
-
-def _study_lock(store: Store, study_id: int) -> threading.Lock:
-    """The per-study lock serialising lease-taking (and arrival counts) in this process."""
-    with _locks_guard:
-        per_store = _locks.setdefault(store, {})
-        return per_store.setdefault(study_id, threading.Lock())

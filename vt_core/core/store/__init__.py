@@ -14,7 +14,9 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +30,6 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Pauses of up to 4, 8, ..., 1024 ms between attempts: about 2 s in all, far beyond a short transaction.
 CONFLICT_ATTEMPTS = 10
-_MIGRATION_LOCK = 7_215_338  # the PostgreSQL advisory lock that migrating processes take turns on
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,6 +102,7 @@ class Store:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._cursors: list[postgres.Cursor] = []  # every thread's connection, on PostgreSQL
+        self._named_locks: dict[tuple[str, int], threading.Lock] = {}  # see `lock`, on DuckDB
         self._connection = None if self._url else self._open_file(str(path))
         try:
             self.migrate(discover_migrations(migrations_dir))
@@ -141,6 +143,27 @@ class Store:
                     cursor = self._connection.cursor()
             self._local.cursor = cursor
         return cursor
+
+    @contextmanager
+    def lock(self, name: str, number: int = 0) -> Iterator[None]:
+        """Hold the lock `name` (`number`, e.g. a study's id): whoever holds it next waits until this
+        ends. On PostgreSQL it holds for every process on the database (an advisory lock of this thread's
+        session, taken before any transaction begins, so that the transactions under it see what the last
+        holder committed; a process that dies lets go of it); on DuckDB, which one process opens, it is a
+        lock of this process. Not reentrant on DuckDB."""
+        if not self._url:
+            with self._lock:
+                held = self._named_locks.setdefault((name, number), threading.Lock())
+            with held:
+                yield
+            return
+        db = self.cursor()
+        key = [zlib.crc32(name.encode()) & 0x7FFF_FFFF, number]
+        db.execute("SELECT pg_advisory_lock(?, ?)", key)
+        try:
+            yield
+        finally:
+            db.execute("SELECT pg_advisory_unlock(?, ?)", key)
 
     def transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """`work(db)` in one transaction on this thread's cursor, committed when it returns and rolled
@@ -188,15 +211,8 @@ class Store:
     def migrate(self, migrations: list[Migration]) -> None:
         """Apply, in order and each in its own transaction, the migrations not yet applied. On PostgreSQL,
         processes that start together take turns (a lock held until this returns)."""
-        db = self.cursor()
-        if not self._url:
-            self._migrate(db, migrations)
-            return
-        db.execute("SELECT pg_advisory_lock(?)", [_MIGRATION_LOCK])
-        try:
-            self._migrate(db, migrations)
-        finally:
-            db.execute("SELECT pg_advisory_unlock(?)", [_MIGRATION_LOCK])
+        with self.lock("migrations"):
+            self._migrate(self.cursor(), migrations)
 
     def _migrate(self, db, migrations: list[Migration]) -> None:
         db.execute(
