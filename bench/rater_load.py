@@ -3,14 +3,19 @@ protocol (bench/streamlit_session.py), each through a real Prolific study link: 
 the comprehension check, every item (attention checks answered as asked) with a think time, and the
 completion code. Every click is timed until the server finished its script runs.
 
-    python bench/rater_load.py                     # 10, 30 and 100 raters, think time 10 s
-    python bench/rater_load.py --raters 30 --think 2
+    python bench/rater_load.py                     # 10, 30 and 100 raters, think time 10 s, (a) and (b)
+    python bench/rater_load.py --raters 30 --think 2 --processes 2
+
+(a) is one `streamlit run` on a DuckDB file; (b) two app processes and a worker behind HAProxy on a new
+PostgreSQL database of the tests' server (scripts/serve.sh; VT_TEST_POSTGRES_URL), raters sent to the
+processes in turn by the proxy's sticky cookie.
 
 Afterwards the database is checked: ratings stored vs acknowledged (a rating is acknowledged when the page
 moved on to the next item or the code), repeated (rater, item, dimension) rows, items above k. The
-server's CPU time per click and its peak memory come from /proc. Last line: one JSON object with `runs`
-(one entry per number of raters) and `raters_per_process_at_p95_1s`, the largest number of raters tried
-whose click p95 was at most 1 s.
+servers' CPU time per click (all app processes) and the largest one's peak memory come from /proc. Last
+line: one JSON object with `runs` (one entry per configuration and number of raters) and
+`raters_per_process_at_p95_1s`, the largest number of raters tried on one process whose click p95 was at
+most 1 s.
 """
 
 import argparse
@@ -21,16 +26,17 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.streamlit_session import Session  # noqa: E402
-from tests.browser import streamlit_app  # noqa: E402
+from tests.browser import served, streamlit_app  # noqa: E402
+from tests.postgres import postgres_database  # noqa: E402
 from vt_core.core.store import Store  # noqa: E402
 from vt_core.crowd import add_check_items, create_study, import_items_jsonl, list_items, set_study_status  # noqa: E402
 from vt_core.crowd.studies import StudyDefinition  # noqa: E402
@@ -71,47 +77,89 @@ def make_study(store: Store, raters: int) -> tuple[str, dict[int, dict[str, int]
     return study.token, checks
 
 
-def think(rng: random.Random, mean_s: float) -> None:
-    time.sleep(rng.uniform(0.5, 1.5) * mean_s)
+class Rater:
+    """One simulated rater's tab on the rater page, a click at a time: `open()` opens (or reloads) the study
+    link, `click()` makes the click the page asks for next."""
+
+    def __init__(self, url: str, token: str, index: int, checks: dict, cookie: str = ""):
+        self.url, self.checks, self.cookie = url, checks, cookie
+        self.external_id = f"{index:024x}"
+        self.query = f"study={token}&PROLIFIC_PID={self.external_id}&STUDY_ID=load&SESSION_ID=s{index}"
+        self.rng = random.Random(index)
+        self.clicks: list[float] = []  # seconds, each until the server finished the click's run
+        self.acknowledged: list[int] = []  # items whose rating the page acknowledged by moving on
+        self.code: str | None = None
+        self.tab: Session | None = None
+        self.served_by: str | None = None  # behind scripts/serve.sh's proxy: the app process of the last open
+
+    def open(self) -> None:
+        if self.tab is not None:
+            self.tab.close()
+        self.tab = Session(self.url, page="rater", query=self.query, cookie=self.cookie)
+        self.served_by = self.tab.served_by
+        self.tab.run()
+
+    def click(self) -> bool:
+        """The page's next click; False (and nothing clicked) once it shows the completion code."""
+        tab = self.tab
+        if "Your completion code:" in tab.texts:
+            self.code = tab.texts[tab.texts.index("Your completion code:") + 1]
+            return False
+        for button in ("I agree", "Check again"):
+            if button in tab.widgets:
+                self.clicks.append(tab.run(click=button))
+                return True
+        if "Check my answer" in tab.widgets:
+            tab.choose(next(key for key in tab.widgets if key.startswith("comprehension-")), 0)
+            self.clicks.append(tab.run(click="Check my answer"))
+            return True
+        keys = [key for key in tab.widgets if key.startswith("rating-")]
+        if not keys:
+            raise RuntimeError(f"neither an item nor the code on the page: {tab.texts[:6]}")
+        item_id = int(keys[0].split("-")[1])
+        for key in keys:
+            dimension = key.split("-", 2)[2]
+            value = self.checks[item_id].get(dimension, 4) if item_id in self.checks else self.rng.randint(1, 7)
+            tab.choose(key, value - 1)
+        self.clicks.append(tab.run(click="Submit and continue"))
+        if not any("was not stored" in text for text in tab.texts):
+            self.acknowledged.append(item_id)
+        return True
+
+    def close(self) -> None:
+        if self.tab is not None:
+            self.tab.close()
 
 
-def rater(url: str, token: str, index: int, think_s: float, checks: dict,
-          clicks: list[float], acknowledged: set, errors: list[str]) -> bool:
-    """One rater's visit; whether it ended with the completion code."""
-    rng = random.Random(index)
-    query = f"study={token}&PROLIFIC_PID={index:024x}&STUDY_ID=load&SESSION_ID=s{index}"
-    tab = Session(url, page="rater", query=query)
+def visit(rater: Rater, think_s: float, errors: list[str]) -> bool:
+    """A rater's whole visit, with a think time before each click; whether it ended with the code."""
     try:
-        tab.run()  # opening the link
-        think(rng, think_s)
-        clicks.append(tab.run(click="I agree"))
-        think(rng, think_s)
-        tab.choose("comprehension-0", 0)  # the first attempt's answer
-        clicks.append(tab.run(click="Check my answer"))
+        rater.open()
         while True:
-            if "Your completion code:" in tab.texts:
-                return CODE in tab.texts
-            if "Check again" in tab.widgets:
-                think(rng, think_s)
-                clicks.append(tab.run(click="Check again"))
-                continue
-            keys = [key for key in tab.widgets if key.startswith("rating-")]
-            if not keys:
-                raise RuntimeError(f"neither an item nor the code on the page: {tab.texts[:6]}")
-            item_id = int(keys[0].split("-")[1])
-            think(rng, think_s)
-            for key in keys:
-                dimension = key.split("-", 2)[2]
-                value = checks[item_id].get(dimension, 4) if item_id in checks else rng.randint(1, 7)
-                tab.choose(key, value - 1)
-            clicks.append(tab.run(click="Submit and continue"))
-            if not any("was not stored" in text for text in tab.texts):
-                acknowledged.add((f"{index:024x}", item_id))
+            time.sleep(rater.rng.uniform(0.5, 1.5) * think_s)
+            if not rater.click():
+                return rater.code == CODE
     except Exception as exc:  # noqa: BLE001 - counted and reported in the JSON
-        errors.append(f"rater {index}: {type(exc).__name__}: {exc}")
+        errors.append(f"rater {rater.external_id}: {type(exc).__name__}: {exc}")
         return False
     finally:
-        tab.close()
+        rater.close()
+
+
+def check_ratings(store: Store, raters: list[Rater]) -> dict:
+    """What the database holds against what the raters were shown: acknowledged ratings not stored,
+    repeated (rater, item, dimension) rows, regular items rated by more than K raters."""
+    db = store.cursor()
+    stored = set(db.execute(
+        "SELECT DISTINCT r.external_id, x.item_id FROM ratings x JOIN raters r ON r.id = x.rater_id").fetchall())
+    acknowledged = {(rater.external_id, item) for rater in raters for item in rater.acknowledged}
+    duplicates = db.execute("SELECT count(*) FROM (SELECT rater_id, item_id, dimension FROM ratings"
+                            " GROUP BY rater_id, item_id, dimension HAVING count(*) > 1) AS twice").fetchone()[0]
+    k_violations = db.execute("SELECT count(*) FROM (SELECT x.item_id FROM ratings x JOIN study_items i"
+                              " ON i.id = x.item_id WHERE i.kind = 'regular' GROUP BY x.item_id"
+                              " HAVING count(DISTINCT x.rater_id) > ?) AS over", [K]).fetchone()[0]
+    return {"acknowledged": len(acknowledged), "stored": len(stored), "lost": len(acknowledged - stored),
+            "duplicates": duplicates, "k_violations": k_violations}
 
 
 def cpu_s(pid: int) -> float:
@@ -124,53 +172,67 @@ def peak_mib(pid: int) -> float:
     return int(line.split()[1]) / 1024
 
 
-def measure(raters: int, think_s: float, folder: Path) -> dict:
-    store = Store(folder / "vt.duckdb")
-    token, checks = make_study(store, raters)
-    store.close()
-    clicks: list[float] = []
-    acknowledged: set = set()
-    errors: list[str] = []
-    processes: list = []
-    with streamlit_app(folder, {}, processes) as url:
-        pid = processes[0].pid
-        warm = Session(url, page="rater", query=f"study={token}")  # imports and caches, outside the figures
-        warm.run()
-        warm.close()
-        cpu_before, started = cpu_s(pid), time.perf_counter()
-        arrivals = sorted(random.Random(raters).uniform(0, ARRIVAL_S) for _ in range(raters))
+@contextmanager
+def serving(processes: int, folder: Path, raters: int):
+    """The study and the app: (a) one `streamlit run` on a DuckDB file, or (b) `processes` app processes and
+    a worker behind scripts/serve.sh's HAProxy, on a new PostgreSQL database. Yields the study's token,
+    the checks' answers, the URL, the app processes' pids and the store's location."""
+    with ExitStack() as stack:
+        if processes == 1:
+            where = str(folder / "vt.duckdb")
+        else:
+            where = stack.enter_context(postgres_database())
+        store = Store(where)
+        token, checks = make_study(store, raters)
+        store.close()
+        if processes == 1:
+            apps: list = []
+            url = stack.enter_context(streamlit_app(folder, {}, apps))
+            pids = [apps[0].pid]
+        else:
+            secrets = folder / "secrets.toml"  # through a proxy a request comes from the network: a login
+            secrets.write_text('[staff]\npassword = "bench-only-phrase"\nbehind_proxy = true\n')
+            cluster = stack.enter_context(served(folder, {"VT_DATABASE_URL": where,
+                                                          "STREAMLIT_SECRETS_FILES": str(secrets)}, processes))
+            url, pids = cluster.url, cluster.apps
+        yield token, checks, url, pids, where
 
-        def visit(index: int) -> bool:
+
+def measure(raters: int, think_s: float, folder: Path, processes: int = 1) -> dict:
+    with serving(processes, folder, raters) as (token, checks, url, pids, where):
+        for process in range(1, processes + 1):  # imports and caches, outside the figures
+            warm = Session(url, page="rater", query=f"study={token}", cookie=f"VT_SERVER=app{process}")
+            warm.run()
+            warm.close()
+        cpu_before, started = sum(cpu_s(pid) for pid in pids), time.perf_counter()
+        arrivals = sorted(random.Random(raters).uniform(0, ARRIVAL_S) for _ in range(raters))
+        # As browsers after their first page: the proxy's cookie sends each to a process, in turn.
+        visitors = [Rater(url, token, i, checks, cookie=f"VT_SERVER=app{1 + i % processes}" if processes > 1 else "")
+                    for i in range(raters)]
+        errors: list[str] = []
+
+        def arrive(index: int) -> bool:
             time.sleep(arrivals[index])
-            return rater(url, token, index, think_s, checks, clicks, acknowledged, errors)
+            return visit(visitors[index], think_s, errors)
 
         with ThreadPoolExecutor(max_workers=raters) as pool:
-            completed = sum(pool.map(visit, range(raters)))
+            completed = sum(pool.map(arrive, range(raters)))
         wall_s = time.perf_counter() - started
-        server_cpu_s = cpu_s(pid) - cpu_before
-        peak = peak_mib(pid)
-
-    store = Store(folder / "vt.duckdb")
-    db = store.cursor()
-    stored = {(external, item) for external, item in db.execute(
-        "SELECT DISTINCT r.external_id, x.item_id FROM ratings x JOIN raters r ON r.id = x.rater_id").fetchall()}
-    duplicates = db.execute("SELECT count(*) FROM (SELECT rater_id, item_id, dimension FROM ratings"
-                            " GROUP BY rater_id, item_id, dimension HAVING count(*) > 1)").fetchone()[0]
-    k_violations = db.execute("SELECT count(*) FROM (SELECT x.item_id FROM ratings x JOIN study_items i"
-                              " ON i.id = x.item_id WHERE i.kind = 'regular' GROUP BY x.item_id"
-                              " HAVING count(DISTINCT x.rater_id) > ?)", [K]).fetchone()[0]
-    store.close()
-    ms = sorted(t * 1000 for t in clicks)
+        server_cpu_s = sum(cpu_s(pid) for pid in pids) - cpu_before
+        peak = max(peak_mib(pid) for pid in pids)
+        store = Store(where)
+        found = check_ratings(store, visitors)
+        store.close()
+    ms = sorted(t * 1000 for rater in visitors for t in rater.clicks)
     return {
-        "processes": 1, "store": "duckdb", "raters": raters, "think_s": think_s,
-        "items_per_rater": ITEMS_PER_RATER, "k": K, "clicks": len(ms),
+        "processes": processes, "store": "duckdb" if processes == 1 else "postgresql", "raters": raters,
+        "think_s": think_s, "items_per_rater": ITEMS_PER_RATER, "k": K, "clicks": len(ms),
         "p50_ms": round(statistics.median(ms), 1) if ms else None,
         "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1) if ms else None,
-        "reruns_per_s": round(len(ms) / wall_s, 2),  # clicks per second; a click may be more than one run
-        "server_cpu_ms_per_click": round(server_cpu_s * 1000 / max(len(ms), 1), 1),
-        "server_peak_mib": round(peak, 1),
-        "completed": completed, "acknowledged": len(acknowledged), "stored": len(stored),
-        "lost": len(acknowledged - stored), "duplicates": duplicates, "k_violations": k_violations,
+        "reruns_per_s": round(len(ms) / wall_s / processes, 2),  # clicks per second and process
+        "server_cpu_ms_per_click": round(server_cpu_s * 1000 / max(len(ms), 1), 1),  # all app processes
+        "server_peak_mib": round(peak, 1),  # the largest app process
+        "completed": completed, **found,
         "errors": len(errors), "first_error": errors[0] if errors else None,
         "wall_s": round(wall_s, 1), "load_1min": round(os.getloadavg()[0], 2),
     }
@@ -180,13 +242,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--raters", default="10,30,100", help="numbers of raters, one run each")
     parser.add_argument("--think", type=float, default=10.0, help="mean seconds between a rater's clicks")
+    parser.add_argument("--processes", default="1,2", help="1: one process on DuckDB; N: N processes and a "
+                        "worker on PostgreSQL behind HAProxy (scripts/serve.sh); one run each")
     args = parser.parse_args()
     runs = []
-    for raters in (int(n) for n in args.raters.split(",")):
-        with tempfile.TemporaryDirectory() as tmp:
-            runs.append(measure(raters, args.think, Path(tmp)))
-        print(json.dumps(runs[-1]), flush=True)
-    fine = [run["raters"] for run in runs if run["p95_ms"] is not None and run["p95_ms"] <= 1000]
+    for processes in (int(n) for n in args.processes.split(",")):
+        for raters in (int(n) for n in args.raters.split(",")):
+            with tempfile.TemporaryDirectory() as tmp:
+                runs.append(measure(raters, args.think, Path(tmp), processes))
+            print(json.dumps(runs[-1]), flush=True)
+    fine = [run["raters"] for run in runs
+            if run["processes"] == 1 and run["p95_ms"] is not None and run["p95_ms"] <= 1000]
     print(json.dumps({"runs": runs, "raters_per_process_at_p95_1s": max(fine, default=0)}))
 
 

@@ -28,10 +28,13 @@ class Session:
     """One browser tab: `run()` reruns the page, as a click or a widget change does, and returns the
     seconds until the server finished the run."""
 
-    def __init__(self, url: str, page: str = "", query: str = "", timeout_s: float = 120.0):
+    def __init__(self, url: str, page: str = "", query: str = "", timeout_s: float = 120.0, cookie: str = ""):
+        """`cookie`: the Cookie header the browser would send (e.g. a proxy's sticky-session cookie)."""
         self.page, self.query, self.timeout_s = page, query, timeout_s
         self._ws = connect(url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream", subprotocols=["streamlit"],
+                           additional_headers={"Cookie": cookie} if cookie else None,
                            open_timeout=timeout_s, max_size=None, ping_interval=None)  # no keepalive pings
+        self.served_by = self._ws.response.headers.get("X-VT-Server")  # the process, behind scripts/serve.sh
         self._values: dict[str, WidgetState] = {}  # what the tab holds: widget id -> state
         self.widgets: dict[str, str] = {}  # key, or label for a widget without one -> id, as the last run showed
         self.texts: list[str] = []  # the text of the last run's markdown, captions and alerts

@@ -1,8 +1,10 @@
-"""What the real-browser tests share: `streamlit run app.py` on a free port, and Debian's
-Chromium through Playwright (which cannot download its own browser on these machines)."""
+"""What the real-server tests share: `streamlit run app.py` on a free port, scripts/serve.sh's app processes
+behind HAProxy, and Debian's Chromium through Playwright (which cannot download
+its own browser on these machines)."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,74 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports."""
+    while True:
+        first = _free_port()
+        try:
+            for port in range(first + 1, first + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, log_path: Path, what: str,
+                        headers: dict[str, str] | None = None, answered_by: str | None = None) -> None:
+    """Until `url` answers its health check (from the process `answered_by` names, through serve.sh's proxy)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            request = urllib.request.Request(f"{url}/_stcore/health", headers=headers or {})
+            with urllib.request.urlopen(request, timeout=1) as response:
+                if answered_by is None or response.headers.get("X-VT-Server") == answered_by:
+                    return
+                raise OSError(f"answered by {response.headers.get('X-VT-Server')}")
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{what} did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+
+
+@dataclass
+class Served:
+    url: str  # the proxy's
+    apps: list[int]  # the app processes' pids, app1 first (HAProxy's cookie VT_SERVER=app1 sticks to it)
+    folder: Path  # serve.sh's logs, pids and HAProxy configuration
+
+
+@contextmanager
+def served(folder: Path, env: dict[str, str], replicas: int = 2, workers: int = 1) -> Iterator[Served]:
+    """scripts/serve.sh: `replicas` app processes and `workers` worker processes behind HAProxy, on the
+    database env's VT_DATABASE_URL names, with no model settings but `env`; yields once every app answers,
+    and stops them all afterwards."""
+    port = _free_ports(replicas + 1)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "VT_"))}
+    environment.update({"VT_SERVE_DIR": str(folder), **env})
+    log_path = folder / "serve.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            ["bash", "scripts/serve.sh", "--replicas", str(replicas), "--workers", str(workers),
+             "--port", str(port), "--address", "127.0.0.1"],
+            cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            for i in range(1, replicas + 1):
+                _wait_until_healthy(f"http://127.0.0.1:{port + i}", server, log_path, f"app process {i}")
+            url = f"http://127.0.0.1:{port}"
+            for i in range(1, replicas + 1):  # until the proxy, too, sends each process its browsers
+                _wait_until_healthy(url, server, log_path, f"HAProxy to app{i}", {"Cookie": f"VT_SERVER=app{i}"},
+                                    answered_by=f"app{i}")
+            yield Served(url, [int((folder / f"app-{i}.pid").read_text()) for i in range(1, replicas + 1)], folder)
+        finally:
+            server.terminate()  # serve.sh stops its children
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
 
 
 @contextmanager
@@ -53,15 +124,7 @@ def streamlit_app(folder: Path, env: dict[str, str], processes: list | None = No
             processes.append(server)
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
-                        break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
-                    time.sleep(0.2)
+            _wait_until_healthy(url, server, log_path, "streamlit")
             yield url
         finally:
             server.terminate()

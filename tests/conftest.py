@@ -8,16 +8,13 @@ LLM talks to the ScriptedServer over loopback HTTP through the `openai` client.
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
-from psycopg import sql
 import streamlit as st
 
+from tests.postgres import postgres_database
 from tests.scripted_server import ScriptedServer
 from vt_core.core.config import Settings
 from vt_core.core.jobs import list_jobs
@@ -28,20 +25,11 @@ from vt_core.core.store import Store
 FAST_BACKOFF_S = 0.01
 
 
-# The PostgreSQL server of the tests: a role that may create databases, on the server setup-tests.sh starts.
-POSTGRES_URL = os.environ.get("VT_TEST_POSTGRES_URL", "postgresql://vt:vt@127.0.0.1:5432/postgres")
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database (bytewise collation, as DuckDB sorts), dropped afterwards."""
-    name = f"vt_test_{secrets.token_hex(6)}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 LOCALE 'C' ENCODING 'UTF8'")
-                      .format(sql.Identifier(name)))
-    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    """A new, empty PostgreSQL database, dropped afterwards (see tests.browser.postgres_database)."""
+    with postgres_database() as url:
+        yield url
 
 
 BACKENDS = ("duckdb", "postgresql")

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from vt_core.core.config import Settings
+from vt_core.core.config import DEFAULT_WORKERS, Settings
 from vt_core.core.jobs import JobError, list_jobs, run_here, worker_name
 from vt_core.core.llm import LLM, EmbeddedServerError, LLMError
 from vt_core.core.store import Store, StoreError
@@ -171,7 +171,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Run the platform's queued jobs (the app's and the CLI's) until stopped, or until none is left."""
     settings = Settings.from_env()
     store, llm = _open()
-    workers = args.workers or settings.workers
+    workers = args.workers or settings.workers or DEFAULT_WORKERS  # VT_WORKERS=0 is for app processes
     print(f"worker {worker_name()}: {workers} job threads on {store.where}; Ctrl-C stops taking jobs and "
           "waits for those running, a second Ctrl-C ends them (they can be resumed)", file=sys.stderr)
     work(store, llm, workers=workers, until_idle=args.until_idle)
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     command.set_defaults(run=cmd_jobs)
 
     command = commands.add_parser("worker", help="run the queued jobs in this process, beside or without the app")
-    command.add_argument("--workers", type=int, help="job threads (default VT_WORKERS, 2)")
+    command.add_argument("--workers", type=int, help=f"job threads (default VT_WORKERS, else {DEFAULT_WORKERS})")
     command.add_argument("--until-idle", action="store_true", help="exit once no job is queued or running")
     command.set_defaults(run=cmd_worker)
     command = commands.add_parser("seed-demo", help="create the demo project (no model calls)")

@@ -10,6 +10,7 @@ from vt_core.core.store.postgres import is_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "vt.duckdb"
+DEFAULT_WORKERS = 2
 
 
 class ConfigError(ValueError):
@@ -28,7 +29,7 @@ class Settings:
     timeout_s: float
     attempts: int
     response_format: str  # "auto", "json_schema", "json_object" or "none"
-    workers: int = 2  # threads that run jobs in the server process (VT_WORKERS)
+    workers: int = DEFAULT_WORKERS  # threads that run jobs in the server process (VT_WORKERS; 0: none)
 
     @property
     def database(self) -> str:
@@ -63,6 +64,10 @@ class Settings:
         database_url = text("VT_DATABASE_URL")
         if database_url and not is_url(database_url):
             raise ConfigError("VT_DATABASE_URL must be a postgresql:// URL (without it, VT_DB_PATH names a DuckDB file)")
+        workers = int(number("VT_WORKERS", DEFAULT_WORKERS, minimum=0))
+        if workers == 0 and not database_url:
+            raise ConfigError("VT_WORKERS=0 leaves the jobs to `python -m vt_core worker` processes, which share "
+                              "the database only on PostgreSQL: set VT_DATABASE_URL too")
         local_model = text("VT_LOCAL_MODEL")
         if local_model and not Path(local_model).is_file():
             raise ConfigError(f"VT_LOCAL_MODEL={local_model!r} is not a file")
@@ -77,5 +82,5 @@ class Settings:
             timeout_s=number("VT_LLM_TIMEOUT", 120.0, float, 0.1),
             attempts=int(number("VT_LLM_ATTEMPTS", 4)),
             response_format=response_format,
-            workers=int(number("VT_WORKERS", 2)),
+            workers=workers,
         )

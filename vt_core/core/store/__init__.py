@@ -101,9 +101,9 @@ class Store:
         self.where = postgres.redacted(self._url) if self._url else str(self.path)  # for messages: no password
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._cursors: list[postgres.Cursor] = []  # every thread's connection, on PostgreSQL
         self._named_locks: dict[tuple[str, int], threading.Lock] = {}  # see `lock`, on DuckDB
         self._connection = None if self._url else self._open_file(str(path))
+        self._pool = self._open_pool(self._url) if self._url else None
         try:
             self.migrate(discover_migrations(migrations_dir))
         except StoreError:
@@ -127,19 +127,24 @@ class Store:
         connection.execute("SET GLOBAL TimeZone = 'UTC'")
         return connection
 
+    def _open_pool(self, url: str):
+        try:
+            return postgres.connect_pool(url)
+        except postgres.psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to database {self.where}: {str(exc).replace(url, self.where)}") from None
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own cursor on the shared connection (on PostgreSQL, its own connection)."""
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
-            with self._lock:
-                if self._url:
-                    try:
-                        cursor = postgres.Cursor(self._url)
-                    except postgres.psycopg.OperationalError as exc:
-                        raise StoreError(f"cannot connect to database {self.where}: "
-                                         f"{str(exc).replace(self._url, self.where)}") from None
-                    self._cursors.append(cursor)
-                else:
+            if self._pool is not None:
+                try:
+                    cursor = postgres.Cursor(self._pool)
+                except postgres.PoolTimeout:
+                    raise StoreError(f"no connection to database {self.where} within {postgres.WAIT_S:.0f} s: "
+                                     "the server is down, or every connection is busy") from None
+            else:
+                with self._lock:
                     cursor = self._connection.cursor()
             self._local.cursor = cursor
         return cursor
@@ -239,8 +244,8 @@ class Store:
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
-        for cursor in self._cursors:
-            cursor.close()
+        if self._pool is not None:
+            self._pool.close()
 
 
 def _rollback(db: duckdb.DuckDBPyConnection) -> None:
