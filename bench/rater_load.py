@@ -173,10 +173,11 @@ def peak_mib(pid: int) -> float:
 
 
 @contextmanager
-def serving(processes: int, folder: Path, raters: int):
+def serving(processes: int, folder: Path, raters: int, visitors: list[Rater], found: dict):
     """The study and the app: (a) one `streamlit run` on a DuckDB file, or (b) `processes` app processes and
     a worker behind scripts/serve.sh's HAProxy, on a new PostgreSQL database. Yields the study's token,
-    the checks' answers, the URL, the app processes' pids and the store's location."""
+    the checks' answers, the URL and the app processes' pids; once the app has stopped, `found` holds
+    check_ratings of the `visitors`."""
     with ExitStack() as stack:
         if processes == 1:
             where = str(folder / "vt.duckdb")
@@ -185,6 +186,13 @@ def serving(processes: int, folder: Path, raters: int):
         store = Store(where)
         token, checks = make_study(store, raters)
         store.close()
+
+        def check() -> None:  # when the app has stopped (DuckDB lets one process open the file)
+            store = Store(where)
+            found.update(check_ratings(store, visitors))
+            store.close()
+
+        stack.callback(check)
         if processes == 1:
             apps: list = []
             url = stack.enter_context(streamlit_app(folder, {}, apps))
@@ -195,11 +203,13 @@ def serving(processes: int, folder: Path, raters: int):
             cluster = stack.enter_context(served(folder, {"VT_DATABASE_URL": where,
                                                           "STREAMLIT_SECRETS_FILES": str(secrets)}, processes))
             url, pids = cluster.url, cluster.apps
-        yield token, checks, url, pids, where
+        yield token, checks, url, pids
 
 
 def measure(raters: int, think_s: float, folder: Path, processes: int = 1) -> dict:
-    with serving(processes, folder, raters) as (token, checks, url, pids, where):
+    visitors: list[Rater] = []
+    found: dict = {}
+    with serving(processes, folder, raters, visitors, found) as (token, checks, url, pids):
         for process in range(1, processes + 1):  # imports and caches, outside the figures
             warm = Session(url, page="rater", query=f"study={token}", cookie=f"VT_SERVER=app{process}")
             warm.run()
@@ -207,8 +217,8 @@ def measure(raters: int, think_s: float, folder: Path, processes: int = 1) -> di
         cpu_before, started = sum(cpu_s(pid) for pid in pids), time.perf_counter()
         arrivals = sorted(random.Random(raters).uniform(0, ARRIVAL_S) for _ in range(raters))
         # As browsers after their first page: the proxy's cookie sends each to a process, in turn.
-        visitors = [Rater(url, token, i, checks, cookie=f"VT_SERVER=app{1 + i % processes}" if processes > 1 else "")
-                    for i in range(raters)]
+        visitors += [Rater(url, token, i, checks, cookie=f"VT_SERVER=app{1 + i % processes}" if processes > 1 else "")
+                     for i in range(raters)]
         errors: list[str] = []
 
         def arrive(index: int) -> bool:
@@ -220,9 +230,6 @@ def measure(raters: int, think_s: float, folder: Path, processes: int = 1) -> di
         wall_s = time.perf_counter() - started
         server_cpu_s = sum(cpu_s(pid) for pid in pids) - cpu_before
         peak = max(peak_mib(pid) for pid in pids)
-        store = Store(where)
-        found = check_ratings(store, visitors)
-        store.close()
     ms = sorted(t * 1000 for rater in visitors for t in rater.clicks)
     return {
         "processes": processes, "store": "duckdb" if processes == 1 else "postgresql", "raters": raters,

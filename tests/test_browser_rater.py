@@ -61,53 +61,59 @@ def choose(group, label: str) -> None:
     expect(group.get_by_role("radio", name=label, exact=True)).to_be_checked()
 
 
+def rate_everything(page, url: str, token: str, pid: str = "pidbrowser1") -> None:
+    """A Prolific worker's visit: the study link, consent, the comprehension check, every item (reloading
+    the page half-way), and the completion code."""
+    page.goto(f"{url}/?study={token}&PROLIFIC_PID={pid}&STUDY_ID=st1&SESSION_ID=se1")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="Rate conversations")).to_be_visible()
+    expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)  # no menu for raters
+    expect(main.get_by_text("You agree to read chatbot conversations.")).to_be_visible()
+    main.get_by_role("button", name="I agree").click()
+
+    expect(main.get_by_text("Read each conversation, then rate the bot.")).to_be_visible()
+    settle(page)
+    choose(main.get_by_role("radiogroup"), "the bot")
+    main.get_by_role("button", name="Check my answer").click()
+
+    for n in range(1, TOTAL + 1):
+        expect(main.get_by_text(f"Conversation {n} of {TOTAL}")).to_be_visible()
+        settle(page)
+        if n == 3:  # a refresh in the middle: the same place, from the database
+            page.reload()
+            expect(main.get_by_text(f"Conversation {n} of {TOTAL}")).to_be_visible()
+            settle(page)
+        # The form comes after the turns in the script, so once its two scales are there the
+        # turns are whole (on a busy machine a chat message can show before its text does).
+        form = main.get_by_test_id("stForm")
+        groups = form.get_by_role("radiogroup")
+        expect(groups).to_have_count(2)
+        turns = main.get_by_test_id("stChatMessage")
+        first = turns.first.inner_text()
+        if "first question" in first:
+            answers = ("Disagree", "Strongly agree")
+        elif "second question" in first:
+            answers = ("Strongly agree", "Agree")
+        else:
+            expect(turns.nth(1)).to_contain_text("<b>as text</b>")  # plain text, not HTML
+            answers = ("Somewhat agree", "Agree")
+        for group, label in zip((groups.nth(0), groups.nth(1)), answers, strict=True):
+            choose(group, label)
+        form.get_by_role("button", name="Submit and continue").click()
+
+    expect(main.get_by_text("Thank you! You have finished the task.")).to_be_visible()
+    expect(main.get_by_text(CODE, exact=True)).to_be_visible()
+    expect(main.get_by_role("link", name="Return to Prolific")).to_have_attribute(
+        "href", f"https://app.prolific.com/submissions/complete?cc={CODE}")
+
+
 def test_a_prolific_worker_rates_everything(tmp_path):
     db = tmp_path / "vt.duckdb"
     token = build_study(db)
     with ScriptedServer(Reply(content="unused")) as model, \
             streamlit_app(tmp_path, {"OPENAI_BASE_URL": model.url}) as url, chromium() as browser, \
             browser_page(browser, tmp_path, timeout_ms=RERUN_MS) as page:
-        page.goto(f"{url}/?study={token}&PROLIFIC_PID=pidbrowser1&STUDY_ID=st1&SESSION_ID=se1")
-        main = page.get_by_test_id("stMain")
-        expect(main.get_by_role("heading", name="Rate conversations")).to_be_visible()
-        expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)  # no menu for raters
-        expect(main.get_by_text("You agree to read chatbot conversations.")).to_be_visible()
-        main.get_by_role("button", name="I agree").click()
-
-        expect(main.get_by_text("Read each conversation, then rate the bot.")).to_be_visible()
-        settle(page)
-        choose(main.get_by_role("radiogroup"), "the bot")
-        main.get_by_role("button", name="Check my answer").click()
-
-        for n in range(1, TOTAL + 1):
-            expect(main.get_by_text(f"Conversation {n} of {TOTAL}")).to_be_visible()
-            settle(page)
-            if n == 3:  # a refresh in the middle: the same place, from the database
-                page.reload()
-                expect(main.get_by_text(f"Conversation {n} of {TOTAL}")).to_be_visible()
-                settle(page)
-            # The form comes after the turns in the script, so once its two scales are there the
-            # turns are whole (on a busy machine a chat message can show before its text does).
-            form = main.get_by_test_id("stForm")
-            groups = form.get_by_role("radiogroup")
-            expect(groups).to_have_count(2)
-            turns = main.get_by_test_id("stChatMessage")
-            first = turns.first.inner_text()
-            if "first question" in first:
-                answers = ("Disagree", "Strongly agree")
-            elif "second question" in first:
-                answers = ("Strongly agree", "Agree")
-            else:
-                expect(turns.nth(1)).to_contain_text("<b>as text</b>")  # plain text, not HTML
-                answers = ("Somewhat agree", "Agree")
-            for group, label in zip((groups.nth(0), groups.nth(1)), answers, strict=True):
-                choose(group, label)
-            form.get_by_role("button", name="Submit and continue").click()
-
-        expect(main.get_by_text("Thank you! You have finished the task.")).to_be_visible()
-        expect(main.get_by_text(CODE, exact=True)).to_be_visible()
-        expect(main.get_by_role("link", name="Return to Prolific")).to_have_attribute(
-            "href", f"https://app.prolific.com/submissions/complete?cc={CODE}")
+        rate_everything(page, url, token)
         assert page.get_by_test_id("stException").count() == 0
         assert page.page_errors == []
 
