@@ -469,14 +469,13 @@ def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime, 
     regular_candidates: list[StudyItem] = []
     if regular_left:
         loads = dict(db.execute(
-            "SELECT item_id, count(DISTINCT rater_id) FROM ("
-            " SELECT r.item_id, r.rater_id FROM ratings r JOIN raters ra ON ra.id = r.rater_id"
-            f"  WHERE r.study_id = ? AND ra.kind = ? AND {_FILLS_K}"
+            "SELECT h.item_id, count(*) FROM ("
+            " SELECT item_id, rater_id FROM ratings WHERE study_id = ?"
             " UNION"
-            " SELECT l.item_id, l.rater_id FROM leases l JOIN raters ra ON ra.id = l.rater_id"
-            f"  WHERE ra.study_id = ? AND ra.kind = ? AND l.expires_at > ? AND l.rater_id <> ? AND ? AND {_FILLS_K}"
-            ") AS holders GROUP BY item_id",
-            [study_id, kind, study_id, kind, now, rater_id, count_leases]).fetchall())
+            " SELECT item_id, rater_id FROM leases WHERE expires_at > ? AND rater_id <> ? AND ?"
+            ") AS h JOIN raters ra ON ra.id = h.rater_id"
+            f" WHERE ra.study_id = ? AND ra.kind = ? AND {_FILLS_K} GROUP BY h.item_id",
+            [study_id, now, rater_id, count_leases, study_id, kind]).fetchall())
         block = _block_condition(order, items_per_rater, regular_done)
         rank = {name: (i - block) % len(order) for i, name in enumerate(order)}
         regular_candidates = sorted(
@@ -537,10 +536,8 @@ def next_item(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
 
     def current() -> Item | None:
         lease = db.execute(
-            "SELECT l.item_id, l.position, l.expires_at, l.shown_at FROM leases l"
-            " WHERE l.rater_id = ? AND l.expires_at > ? AND NOT EXISTS ("
-            "  SELECT 1 FROM ratings r WHERE r.rater_id = l.rater_id AND r.item_id = l.item_id)"
-            " ORDER BY l.position LIMIT 1", [rater_id, now]).fetchone()
+            "SELECT item_id, position, expires_at, shown_at FROM leases WHERE rater_id = ? AND expires_at > ?"
+            " ORDER BY position LIMIT 1", [rater_id, now]).fetchone()
         if lease is None:
             return None
         item_id, position, expires_at, shown_at = lease
@@ -559,15 +556,11 @@ def next_item(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
             return None
         chosen = candidates[0]
         expires_at = now + timedelta(minutes=lease_minutes)
-        # Expired leases of others on this item return to the pool now; deleting them
-        # conflicts with a late submit deleting its own, so exactly one of the two wins.
-        db.execute("DELETE FROM leases WHERE item_id = ? AND rater_id <> ? AND expires_at <= ?",
-                   [chosen.id, rater_id, now])
-        db.execute(
-            "INSERT INTO leases (item_id, rater_id, position, shown_at, expires_at)"
-            " VALUES (?, ?, ?, NULL, ?) ON CONFLICT (item_id, rater_id) DO UPDATE SET"
-            " position = excluded.position, shown_at = NULL, expires_at = excluded.expires_at",
-            [chosen.id, rater_id, done + 1, expires_at])
+        # Expired leases on this item (this rater's own too) return to the pool now; deleting
+        # another's conflicts with a late submit deleting its own, so exactly one of the two wins.
+        db.execute("DELETE FROM leases WHERE item_id = ? AND expires_at <= ?", [chosen.id, now])
+        db.execute("INSERT INTO leases (item_id, rater_id, position, shown_at, expires_at) VALUES (?, ?, ?, NULL, ?)",
+                   [chosen.id, rater_id, done + 1, expires_at])
         return _fetch_item(db, chosen.id, done + 1, expires_at, None)
 
     with store.lock(STUDY_LOCK, study_id):
@@ -584,9 +577,7 @@ def rater_progress(store: Store, rater: Rater | int, *, items_per_rater: int, k:
     row = _plan_row(db, rater)
     done, total, candidates = _plan(db, row, items_per_rater=items_per_rater, k=k, now=now)
     held = db.execute(
-        "SELECT count(*) FROM leases l WHERE l.rater_id = ? AND l.expires_at > ? AND NOT EXISTS ("
-        " SELECT 1 FROM ratings r WHERE r.rater_id = l.rater_id AND r.item_id = l.item_id)",
-        [row[0], now]).fetchone()[0]
+        "SELECT count(*) FROM leases WHERE rater_id = ? AND expires_at > ?", [row[0], now]).fetchone()[0]
     return RaterProgress(done, total, 0 if done >= total else min(total - done, len(candidates) + held))
 
 

@@ -125,6 +125,7 @@ class Store:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         # Every timestamp is naive UTC: `DEFAULT current_timestamp` columns too, whatever TZ the process has.
         connection.execute("SET GLOBAL TimeZone = 'UTC'")
+        connection.execute("SET threads = 1")
         return connection
 
     def _open_pool(self, url: str):
