@@ -285,7 +285,10 @@ def _record_usage(store: Store, jobs: list[Job]) -> None:
 
 def claim(store: Store, worker: str, kinds: list[str], job_id: int | None = None) -> Job | None:
     """The oldest queued job of these kinds (or job `job_id`, if it is queued), now running in `worker`;
-    None when there is none. One statement, so two runners never take the same job."""
+    None when there is none. One statement, so two runners never take the same job; an idle runner's
+    polls cost a plain read."""
+    if job_id is None and store.cursor().execute("SELECT 1 FROM jobs WHERE status = 'queued' LIMIT 1").fetchone() is None:
+        return None
     row = store.transaction(lambda db: db.execute(
         "UPDATE jobs SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?"
         " WHERE id = (SELECT min(id) FROM jobs WHERE status = 'queued' AND kind = ANY(CAST(? AS VARCHAR[]))"
