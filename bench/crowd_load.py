@@ -3,7 +3,7 @@
 60 simulated raters arrive at random over 2 s and each rates 20 items of a study with two
 conditions x 100 matched items and k = 6 (1,200 ratings of capacity for 60 x 20 wanted), on a
 real DuckDB file, one thread per rater in a pool of 16. Each rater registers, passes the
-comprehension check, then loops next_item -> mark_shown -> submit until next_item says None,
+comprehension check, then loops next_item -> submit until next_item says None,
 and finishes. Once per rater a submit is sent twice (a double click); the second must store
 nothing. Afterwards the database is checked: ratings stored vs expected, repeated
 (rater, item, dimension) rows, double submits stored twice, items above k.
@@ -32,7 +32,6 @@ from vt_core.core.store import Store
 from vt_core.crowd import (
     finish,
     identity_from_params,
-    mark_shown,
     next_item,
     record_comprehension,
     register_rater,
@@ -81,7 +80,6 @@ def rater_session(store: Store, study_id: int, index: int, delay_s: float, timin
             next_timings.append(time.perf_counter() - started)
             if item is None:
                 break
-            mark_shown(store, rater.id, item.id)
             values = {d: rng.randint(1, 7) for d in DIMENSIONS}
             started = time.perf_counter()
             result = submit(store, rater.id, item.id, values, min_seconds=0.0)

@@ -22,7 +22,6 @@ from vt_core.crowd.assignment import (
     completion_url,
     finish,
     identity_from_params,
-    mark_shown,
     next_item,
     purge_expired,
     rater_progress,
@@ -76,7 +75,6 @@ def rate_all(store, rater, *, n, k, now=T0, lease=10):
     """Take and rate items until next_item says None; the items in order."""
     seen = []
     while (item := next_item(store, rater, items_per_rater=n, k=k, lease_minutes=lease, now=now)):
-        mark_shown(store, rater.id, item.id, now=now)
         values = item.expected if item.kind == "attention" else GOOD
         assert submit(store, rater.id, item.id, values, now=now + timedelta(seconds=5)).stored
         seen.append(item)
@@ -315,10 +313,10 @@ def test_resume_returns_the_same_item_and_keeps_shown_at(store):
     study = make_study(store)
     rater = rating_rater(store, study, "r")
     item = next_item(store, rater, items_per_rater=4, k=2, lease_minutes=10, now=T0)
-    assert mark_shown(store, rater.id, item.id, now=T0) == T0
+    assert item.shown_at == T0
     again = next_item(store, rater.id, items_per_rater=4, k=2, lease_minutes=10, now=T0 + timedelta(minutes=3))
     assert again.id == item.id and again.position == item.position == 1
-    assert mark_shown(store, rater.id, item.id, now=T0 + timedelta(minutes=3)) == T0  # refresh
+    assert again.shown_at == T0  # a refresh keeps the first showing
     result = submit(store, rater.id, item.id, GOOD, now=T0 + timedelta(seconds=42))
     assert result.stored and result.seconds == 42
     assert store.cursor().execute("SELECT DISTINCT seconds FROM ratings").fetchall() == [(42.0,)]
@@ -370,7 +368,6 @@ def test_four_threads_submitting_one_item_store_one_set(store):
     for round_ in range(5):
         rater = rating_rater(store, study, f"r{round_}")
         item = next_item(store, rater, items_per_rater=4, k=6, lease_minutes=10, now=T0)
-        mark_shown(store, rater.id, item.id, now=T0)
         barrier, results = threading.Barrier(4), []
 
         def click(barrier=barrier, results=results, rater=rater, item=item):
@@ -404,7 +401,6 @@ def test_too_fast_and_attention_flags_and_finish(store):
     rater = rating_rater(store, study, "r", conditions=("c",))
     now, kinds = T0, []
     while (item := next_item(store, rater, items_per_rater=2, k=3, lease_minutes=10, now=now)):
-        mark_shown(store, rater.id, item.id, now=now)
         result = submit(store, rater.id, item.id, {"adherence": 1, "quality": 1},
                         now=now + timedelta(seconds=2), min_seconds=3)
         assert result.stored and "too_fast" in result.flags
@@ -469,7 +465,6 @@ def test_random_arrivals_and_departures_keep_the_invariants(store, actions, k, n
             rater = active[pick % len(active)]
             item = next_item(store, rater, items_per_rater=n, k=k, lease_minutes=lease, now=now)
             if item:
-                mark_shown(store, rater.id, item.id, now=now)
                 submit(store, rater.id, item.id, item.expected or GOOD, now=now, k=k)
         elif action == "leave":
             rater = active.pop(pick % len(active))
@@ -487,7 +482,6 @@ def test_random_arrivals_and_departures_keep_the_invariants(store, actions, k, n
     enough = len(active) + len(left) <= regular_capacity // max(n, 1) - 1 and n <= per_condition
     for rater in active:
         while (item := next_item(store, rater, items_per_rater=n, k=k, lease_minutes=lease, now=now)):
-            mark_shown(store, rater.id, item.id, now=now)
             assert submit(store, rater.id, item.id, item.expected or GOOD, now=now, k=k).stored
         done, total, _ = rater_progress(store, rater, items_per_rater=n, k=k, now=now)
         if enough:

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import app_store, finish_jobs, wait_for
 from tests.scripted_server import Reply, ScriptedServer
 from tests.scripted_worlds import PROMPT, EmojiWorld
-from tests.test_selfplay import project, scripted_conversation  # noqa: F401 - the project fixture
+from tests.test_selfplay import is_simulator, project, scripted_conversation  # noqa: F401 - the project fixture
 from vt_core.core.jobs import (
     Runner,
     cancel,
@@ -75,13 +75,17 @@ def test_a_selfplay_job_runs_in_the_background_and_records_its_result(store, mak
 
 def test_cancel_stops_within_the_batch_and_keeps_the_finished_conversations(store, make_llm, scripted, project):
     """Two at a time, one exchange each: the first two conversations end; the next two wait in their
-    simulated user's call until the job is cancelled, then stop before their bot's call."""
-    release, lock, answered = threading.Event(), threading.Lock(), []
+    simulated user's call until the job is cancelled, then stop before their bot's call. (Counted by the
+    simulated user's calls: a conversation that ends early may start the third before the second's bot
+    call is sent.)"""
+    release, lock, answered, users = threading.Event(), threading.Lock(), [], []
 
     def first_two_then_wait(request):
         with lock:
             answered.append(request)
-            later = len(answered) > 4
+            if is_simulator(request):
+                users.append(request)
+            later = is_simulator(request) and len(users) > 2
         if later:
             release.wait(10)
         return scripted_conversation(request)

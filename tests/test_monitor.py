@@ -11,7 +11,7 @@ import krippendorff
 import numpy as np
 import pytest
 
-from vt_core.crowd.assignment import Identity, finish, mark_shown, next_item, register_rater, set_rater_status, submit
+from vt_core.crowd.assignment import Identity, finish, next_item, register_rater, set_rater_status, submit
 from vt_core.crowd.exclusion import NO_EXCLUSION, ExclusionRules
 from vt_core.crowd.items import add_check_items, import_items_jsonl
 from vt_core.crowd.monitoring import alpha_ordinal, fingerprint, monitor, monitor_summary
@@ -102,7 +102,6 @@ def test_counts_through_the_real_rater_functions(store):
         rater = statuses[name]
         while item := next_item(store, rater, items_per_rater=d.items_per_rater, k=d.ratings_per_item,
                                    lease_minutes=30, now=now):
-            mark_shown(store, rater.id, item.id, now=now)
             values = {"adherence": 4, "quality": 5}
             if item.kind == "attention" and name == "p1":
                 values = {**values, **item.expected}
@@ -112,7 +111,6 @@ def test_counts_through_the_real_rater_functions(store):
         finish(store, rater, now=now)
     llm_rater = add_rater(store, study.id, "sim-1", kind="llm")
     item = next_item(store, llm_rater, items_per_rater=4, k=3, lease_minutes=30, now=now)
-    mark_shown(store, llm_rater.id, item.id, now=now)
     submit(store, llm_rater.id, item.id, {"adherence": 3, "quality": 3}, now=now + timedelta(seconds=30))
 
     m = monitor(store, study.id)
@@ -174,8 +172,6 @@ def test_the_fingerprint_changes_with_everything_the_monitor_shows_and_only_then
     set_rater_status(store, rater.id, "rating")  # a status change alone: no row is added
     changed()
     item = next_item(store, rater, items_per_rater=4, k=3, lease_minutes=30, now=T0)  # a lease
-    changed()
-    mark_shown(store, rater.id, item.id, now=T0)  # the lease's shown_at, nothing else
     changed()
     submit(store, rater.id, item.id, {"adherence": 4, "quality": 5}, now=T0 + timedelta(seconds=10))
     changed()
@@ -339,7 +335,6 @@ def test_gold_items_are_compared_with_their_known_answer(store):
         """Rate whatever comes next through the page's functions until a gold item is answered."""
         while True:
             item = next_item(store, rater, items_per_rater=2, k=3, lease_minutes=5, now=T0)
-            mark_shown(store, rater.id, item.id, now=T0)
             value = adherence if item.kind == "gold" else 4
             expected = item.expected if item.kind == "attention" else None
             result = submit(store, rater.id, item.id, {"adherence": value, "quality": 4},

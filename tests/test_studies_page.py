@@ -14,7 +14,7 @@ from tests.test_pilot import scripted_rater
 from tests.test_studies import scripted_conversation, selfplay_study
 from tests.test_study_cli import toml_of
 from vt_core.core.llm.calls import call_log
-from vt_core.crowd.assignment import Identity, finish, mark_shown, next_item, register_rater, set_rater_status, submit
+from vt_core.crowd.assignment import Identity, finish, next_item, register_rater, set_rater_status, submit
 from vt_core.crowd.studies import create_study
 from vt_core.designer.personas import generate_personas
 from vt_core.designer.projects import add_version, create_project, versions
@@ -99,7 +99,6 @@ def test_the_whole_study_from_the_page(app):
         rater = register_rater(store, 1, Identity("prolific", name), conditions=["a", "b"])
         set_rater_status(store, rater.id, "rating")
         while item := next_item(store, rater, items_per_rater=4, k=2, lease_minutes=30, now=now):
-            mark_shown(store, rater.id, item.id, now=now)
             values = {"adherence": 5, "quality": 5}  # wrong on both checks (they expect 2 and 6)
             if item.kind == "attention" and name == "good":
                 values.update(item.expected)
@@ -210,7 +209,6 @@ def rate_one_item(store, study, name: str, now: datetime):
     rater = register_rater(store, study.id, Identity("prolific", name), conditions=["a", "b"])
     set_rater_status(store, rater.id, "rating")
     item = next_item(store, rater, items_per_rater=4, k=3, lease_minutes=30, now=now)
-    mark_shown(store, rater.id, item.id, now=now)
     submit(store, rater.id, item.id, {"adherence": 5, "quality": 5}, now=now + timedelta(seconds=10))
     return rater, item
 

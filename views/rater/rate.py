@@ -25,7 +25,6 @@ from vt_core.crowd import (
     get_study_by_token,
     identity_from_params,
     list_items,
-    mark_shown,
     next_item,
     rater_progress,
     record_comprehension,
@@ -200,7 +199,6 @@ if rater.status == "rating":
             nothing_left_for_now()
         finish(store, rater)
         st.rerun()
-    mark_shown(store, rater.id, item.id)
     total = definition.items_in_all
     st.progress(min((item.position - 1) / total, 1.0), text=f"Conversation {min(item.position, total)} of {total}")
 

@@ -82,7 +82,6 @@ __all__ = [
     "finish",
     "get_rater",
     "identity_from_params",
-    "mark_shown",
     "next_item",
     "rater_progress",
     "purge_expired",
@@ -517,7 +516,8 @@ def next_item(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
     """The item this rater should rate now, leased to them until now + lease_minutes.
 
     Their current unexpired lease if they hold one (a refresh shows the same item); otherwise a
-    new item chosen as the module docstring describes. None when the rater is not in status
+    new item chosen as the module docstring describes, shown from `now` on (its `shown_at`, from
+    which submit counts the seconds a rating took). None when the rater is not in status
     'rating', has rated all `rater_progress().total` items, or nothing is left for them right now
     (items at k); `progress` tells those apart.
     """
@@ -559,9 +559,9 @@ def next_item(store: Store, rater: Rater | int, *, items_per_rater: int, k: int,
         # Expired leases on this item (this rater's own too) return to the pool now; deleting
         # another's conflicts with a late submit deleting its own, so exactly one of the two wins.
         db.execute("DELETE FROM leases WHERE item_id = ? AND expires_at <= ?", [chosen.id, now])
-        db.execute("INSERT INTO leases (item_id, rater_id, position, shown_at, expires_at) VALUES (?, ?, ?, NULL, ?)",
-                   [chosen.id, rater_id, done + 1, expires_at])
-        return _fetch_item(db, chosen.id, done + 1, expires_at, None)
+        db.execute("INSERT INTO leases (item_id, rater_id, position, shown_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                   [chosen.id, rater_id, done + 1, now, expires_at])
+        return _fetch_item(db, chosen.id, done + 1, expires_at, now)
 
     with store.lock(STUDY_LOCK, study_id):
         return store.transaction(take)
@@ -635,19 +635,6 @@ def ended_early(store: Store, rater: Rater | int) -> bool:
     """Whether the rater's session ended because the study was full for them."""
     return store.cursor().execute("SELECT count(*) FROM rater_flags WHERE rater_id = ? AND flag = 'study_full'",
                                   [_rater_id(rater)]).fetchone()[0] > 0
-
-
-def mark_shown(store: Store, rater_id: int, item_id: int, now: datetime | None = None
-               ) -> datetime | None:
-    """Record when the server rendered this leased item, once: a refresh keeps the first time.
-    Returns the recorded shown_at (None if the rater holds no lease on the item)."""
-    now = naive_utc(now)
-    store.transaction(lambda db: db.execute(
-        "UPDATE leases SET shown_at = ? WHERE item_id = ? AND rater_id = ? AND shown_at IS NULL",
-        [now, item_id, rater_id]))
-    row = store.cursor().execute("SELECT shown_at FROM leases WHERE item_id = ? AND rater_id = ?",
-                                 [item_id, rater_id]).fetchone()
-    return row[0] if row else None
 
 
 def purge_expired(store: Store, now: datetime | None = None) -> int:

@@ -21,7 +21,6 @@ from vt_core.crowd.assignment import (
     Identity,
     Rater,
     finish,
-    mark_shown,
     next_item,
     record_comprehension,
     register_rater,
@@ -71,7 +70,6 @@ def simulate_raters(store: Store, study: Study, raters: Sequence[tuple[Identity,
         effect = {key: rng.normal(0, crowd.rater_sd) for key in scales}
         while item := next_item(store, rater, items_per_rater=d.items_per_rater, k=d.ratings_per_item,
                                 lease_minutes=d.lease_minutes, now=now):
-            mark_shown(store, rater.id, item.id, now=now)
             if item.kind == "regular":
                 lift = crowd.lift if item.condition == crowd.treated else {}
                 latent = {key: crowd.base[key] + lift.get(key, 0.0) + effect[key] + effects[items[item.id]][key]

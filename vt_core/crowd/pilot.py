@@ -22,7 +22,6 @@ from vt_core.crowd.assignment import (
     Identity,
     Item,
     finish,
-    mark_shown,
     next_item,
     register_rater,
     set_rater_status,
@@ -86,7 +85,6 @@ def run_pilot(store: Store, llm: LLM, study: Study, *, raters: int, seed: int = 
         rated = 0
         while (item := next_item(store, rater.id, items_per_rater=definition.items_per_rater,
                                  k=definition.ratings_per_item, lease_minutes=definition.lease_minutes)):
-            mark_shown(store, rater.id, item.id)
             values = rate(llm, definition, persona, item, seed=seed * 1000 + index)
             result = submit(store, rater.id, item.id, values,
                             expected=item.expected if item.kind == "attention" else None, k=definition.ratings_per_item)
