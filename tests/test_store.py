@@ -235,9 +235,9 @@ def test_a_write_conflict_is_retried_until_the_other_transaction_ends(store, cap
     caplog.set_level(logging.INFO, logger="vt_core.core.store")
     try:
         other = store.cursor()
-        other.execute("BEGIN TRANSACTION")
-        other.execute("UPDATE projects SET current_version_id = ? WHERE id = ?", [second.id, project.id])
-        with ThreadPoolExecutor(1) as pool:
+        with store.pinned(), ThreadPoolExecutor(1) as pool:
+            other.execute("BEGIN TRANSACTION")
+            other.execute("UPDATE projects SET current_version_id = ? WHERE id = ?", [second.id, project.id])
             making_current = pool.submit(set_current, store, project.id, third.id)
             if store.backend == "duckdb":  # the second writer fails at once, and retries until the commit
                 assert conflicts.seen.wait(10), "the second writer never met the open transaction"

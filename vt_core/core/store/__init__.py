@@ -16,7 +16,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,16 +139,20 @@ class Store:
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             if self._pool is not None:
-                try:
-                    cursor = postgres.Cursor(self._pool)
-                except postgres.PoolTimeout:
-                    raise StoreError(f"no connection to database {self.where} within {postgres.WAIT_S:.0f} s: "
-                                     "the server is down, or every connection is busy") from None
+                cursor = postgres.Cursor(self._pool, lambda: StoreError(
+                    f"no connection to database {self.where} within {postgres.WAIT_S:.0f} s: the server is down, "
+                    "or every connection is busy"))
             else:
                 with self._lock:
                     cursor = self._connection.cursor()
             self._local.cursor = cursor
         return cursor
+
+    def pinned(self) -> AbstractContextManager:
+        """Run this thread's statements on one connection until this ends, as a transaction or a session's
+        lock needs. On PostgreSQL a statement otherwise borrows any connection of the pool; on DuckDB a
+        thread's statements always run on its own cursor."""
+        return self.cursor().hold() if self._pool is not None else nullcontext()
 
     @contextmanager
     def lock(self, name: str, number: int = 0) -> Iterator[None]:
@@ -165,11 +169,12 @@ class Store:
             return
         db = self.cursor()
         key = [zlib.crc32(name.encode()) & 0x7FFF_FFFF, number]
-        db.execute("SELECT pg_advisory_lock(?, ?)", key)
-        try:
-            yield
-        finally:
-            db.execute("SELECT pg_advisory_unlock(?, ?)", key)
+        with self.pinned():  # the lock is the session's: lock, work and unlock on one connection
+            db.execute("SELECT pg_advisory_lock(?, ?)", key)
+            try:
+                yield
+            finally:
+                db.execute("SELECT pg_advisory_unlock(?, ?)", key)
 
     def transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """`work(db)` in one transaction on this thread's cursor, committed when it returns and rolled
@@ -182,25 +187,30 @@ class Store:
             return work(db)
         self._local.in_transaction = True
         try:
-            for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-                db.execute("BEGIN TRANSACTION")
-                try:
-                    result = work(db)
-                    db.execute("COMMIT")
-                    return result
-                except (duckdb.TransactionException, *postgres.CONFLICTS) as exc:
-                    _rollback(db)
-                    conflict = isinstance(exc, postgres.CONFLICTS) or "conflict" in str(exc).lower()
-                    if not conflict or attempt == CONFLICT_ATTEMPTS:
-                        raise
-                    log.info("write conflict, attempt %d of %d: %s", attempt, CONFLICT_ATTEMPTS, exc)
-                except BaseException:
-                    _rollback(db)
-                    raise
-                time.sleep(random.uniform(0, 0.002 * 2 ** attempt))
-            raise AssertionError("unreachable")
+            with self.pinned():  # one connection, BEGIN to COMMIT
+                return self._attempts(db, work)
         finally:
             self._local.in_transaction = False
+
+    @staticmethod
+    def _attempts(db, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            db.execute("BEGIN TRANSACTION")
+            try:
+                result = work(db)
+                db.execute("COMMIT")
+                return result
+            except (duckdb.TransactionException, *postgres.CONFLICTS) as exc:
+                _rollback(db)
+                conflict = isinstance(exc, postgres.CONFLICTS) or "conflict" in str(exc).lower()
+                if not conflict or attempt == CONFLICT_ATTEMPTS:
+                    raise
+                log.info("write conflict, attempt %d of %d: %s", attempt, CONFLICT_ATTEMPTS, exc)
+            except BaseException:
+                _rollback(db)
+                raise
+            time.sleep(random.uniform(0, 0.002 * 2 ** attempt))
+        raise AssertionError("unreachable")
 
     def schema_version(self) -> int:
         row = self.cursor().execute("SELECT max(version) FROM schema_migrations").fetchone()

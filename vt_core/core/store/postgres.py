@@ -2,18 +2,19 @@
 
 The platform's SQL is written once, for both: `?` placeholders (translated to psycopg's `%s` here), JSON
 columns read back as text (as DuckDB returns them, and as the code parses them), naive UTC timestamps.
-Each thread holds a connection in autocommit mode, as each thread has its own DuckDB cursor, so that
-`Store.transaction` opens and ends its transactions with plain SQL on both. The connections come from a
-pool and go back to it when their thread ends: Streamlit runs every script run in a new thread, and a
-connection per run would soon pass the server's limit. Transactions run at REPEATABLE READ: like DuckDB,
+Each thread has a `Cursor`, as each thread has its own DuckDB cursor; its statements run in autocommit
+mode on connections borrowed from a pool, one held for the length of a transaction, so that
+`Store.transaction` opens and ends its transactions with plain SQL on both. (A connection per thread ran
+out: Streamlit runs every script run in a new thread, and a job's model calls run in many threads that
+mostly wait for the model.) Transactions run at REPEATABLE READ: like DuckDB,
 PostgreSQL then refuses the second of two concurrent writes to a row (SQLSTATE 40001) instead of letting
 it overwrite the first, and the store retries it.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -22,9 +23,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 CONFLICTS = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 POOL_SIZE = 20  # connections of one process at most; PostgreSQL allows 100 in all by default
-WAIT_S = 15.0  # for a connection, when all of them are taken or the server does not answer
+WAIT_S = 15.0  # for a connection, when all of them are busy or the server does not answer
 
-__all__ = ["CONFLICTS", "Cursor", "PoolTimeout", "connect_pool", "is_url", "redacted"]
 
 
 def is_url(target: str) -> bool:
@@ -55,25 +55,58 @@ def connect_pool(url: str) -> ConnectionPool:
 
 
 class Cursor:
-    """A thread's connection from the pool, speaking the store's SQL; back to the pool when the thread ends
-    (when this object goes)."""
+    """A thread's way to the database, speaking the store's SQL. Each statement borrows a connection from the
+    pool and returns it (the rows are read at once, so fetching needs no connection); while the thread
+    `hold`s one, for a transaction or a session's lock, its statements run on that connection. So a
+    connection is taken for a statement, not for a thread's life: the threads of a job's model calls, or
+    Streamlit's script runs, need no connection while they wait."""
 
-    def __init__(self, pool: ConnectionPool):
-        connection = pool.getconn()
-        self._cursor = connection.cursor()
-        weakref.finalize(self, pool.putconn, connection)  # putconn rolls back a transaction left open
+    def __init__(self, pool: ConnectionPool, unavailable: Callable[[], Exception]):
+        self._pool, self._unavailable = pool, unavailable  # unavailable(): the error when none comes in time
+        self._held: psycopg.Connection | None = None
+        self._holds = 0
+        self._cursor: psycopg.Cursor | None = None
+
+    def _borrow(self) -> psycopg.Connection:
+        try:
+            return self._pool.getconn()
+        except PoolTimeout:
+            raise self._unavailable() from None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Run this thread's statements on one connection until the outermost `hold` ends."""
+        if self._holds == 0:
+            self._held = self._borrow()
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if self._holds == 0:
+                connection, self._held = self._held, None
+                self._pool.putconn(connection)  # it rolls back a transaction left open
 
     def execute(self, sql: str, parameters: Sequence | None = None) -> Cursor:
         # Without parameters psycopg sends the text as it is (a migration holds several statements, and a
         # `?` in a comment); with them, `?` becomes `%s` and a literal `%` is escaped.
-        if parameters is None:
-            self._cursor.execute(sql)
-        else:
-            self._cursor.execute(sql.replace("%", "%%").replace("?", "%s"), parameters)
-        return self
+        arguments = (sql,) if parameters is None else (sql.replace("%", "%%").replace("?", "%s"), parameters)
+        return self._run(lambda cursor: cursor.execute(*arguments))
 
     def executemany(self, sql: str, rows: Sequence[Sequence]) -> Cursor:
-        self._cursor.executemany(sql.replace("%", "%%").replace("?", "%s"), rows)
+        return self._run(lambda cursor: cursor.executemany(sql.replace("%", "%%").replace("?", "%s"), rows))
+
+    def _run(self, statement: Callable[[psycopg.Cursor], object]) -> Cursor:
+        if self._held is not None:
+            self._cursor = self._held.cursor()
+            statement(self._cursor)
+            return self
+        connection = self._borrow()
+        try:
+            self._cursor = connection.cursor()
+            statement(self._cursor)
+        finally:
+            self._pool.putconn(connection)
         return self
 
     @property
@@ -85,4 +118,3 @@ class Cursor:
 
     def fetchall(self):
         return self._cursor.fetchall()
-
