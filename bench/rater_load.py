@@ -12,7 +12,8 @@ processes in turn by the proxy's sticky cookie.
 
 Afterwards the database is checked: ratings stored vs acknowledged (a rating is acknowledged when the page
 moved on to the next item or the code), repeated (rater, item, dimension) rows, items above k. The
-servers' CPU time per click (all app processes) and the largest one's peak memory come from /proc. Last
+servers' CPU time per click (all app processes) and the largest one's peak memory come from /proc, and so
+does, on PostgreSQL, the database server's CPU time per click (DuckDB's work is the app process's). Last
 line: one JSON object with `runs` (one entry per configuration and number of raters) and
 `raters_per_process_at_p95_1s`, the largest number of raters tried on one process whose click p95 was at
 most 1 s.
@@ -167,6 +168,19 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def postgres_cpu_s() -> float:
+    """CPU seconds of the PostgreSQL server's processes alive now (on this machine)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        if text.split(" (", 1)[1].startswith("postgres)"):
+            total += cpu_s(int(stat.parent.name))
+    return total
+
+
 def peak_mib(pid: int) -> float:
     line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM:"))
     return int(line.split()[1]) / 1024
@@ -215,6 +229,7 @@ def measure(raters: int, think_s: float, folder: Path, processes: int = 1) -> di
             warm.run()
             warm.close()
         cpu_before, started = sum(cpu_s(pid) for pid in pids), time.perf_counter()
+        database_before = postgres_cpu_s()
         arrivals = sorted(random.Random(raters).uniform(0, ARRIVAL_S) for _ in range(raters))
         # As browsers after their first page: the proxy's cookie sends each to a process, in turn.
         visitors += [Rater(url, token, i, checks, cookie=f"VT_SERVER=app{1 + i % processes}" if processes > 1 else "")
@@ -229,6 +244,7 @@ def measure(raters: int, think_s: float, folder: Path, processes: int = 1) -> di
             completed = sum(pool.map(arrive, range(raters)))
         wall_s = time.perf_counter() - started
         server_cpu_s = sum(cpu_s(pid) for pid in pids) - cpu_before
+        database_cpu_s = postgres_cpu_s() - database_before if processes > 1 else 0.0
         peak = max(peak_mib(pid) for pid in pids)
     ms = sorted(t * 1000 for rater in visitors for t in rater.clicks)
     return {
@@ -238,6 +254,7 @@ def measure(raters: int, think_s: float, folder: Path, processes: int = 1) -> di
         "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1) if ms else None,
         "reruns_per_s": round(len(ms) / wall_s / processes, 2),  # clicks per second and process
         "server_cpu_ms_per_click": round(server_cpu_s * 1000 / max(len(ms), 1), 1),  # all app processes
+        "database_cpu_ms_per_click": round(database_cpu_s * 1000 / max(len(ms), 1), 1),  # PostgreSQL's; DuckDB's is the app's
         "server_peak_mib": round(peak, 1),  # the largest app process
         "completed": completed, **found,
         "errors": len(errors), "first_error": errors[0] if errors else None,

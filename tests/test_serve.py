@@ -12,6 +12,7 @@ import pytest
 
 from bench.rater_load import CODE, ITEMS_PER_RATER, Rater, check_ratings, make_study, visit
 from tests.browser import served
+from tests.test_cli import cli
 from vt_core.core.store import Store
 
 RATERS = 8
@@ -34,7 +35,8 @@ def on(process: int) -> str:
     return f"VT_SERVER=app{process}"  # the cookie HAProxy gave a browser it sent to that process
 
 
-def test_raters_split_across_two_processes_lose_nothing_and_never_exceed_k(cluster):
+def test_raters_split_across_two_processes_lose_nothing_and_never_exceed_k(cluster, postgres_url, tmp_path):
+    """Every acknowledged rating stored, none twice, no item over k; and the CLI reads the study meanwhile."""
     store, serving, token, checks = cluster
     raters = [Rater(serving.url, token, i, checks, cookie=on(1 + i % 2)) for i in range(RATERS)]
     errors: list[str] = []
@@ -46,6 +48,9 @@ def test_raters_split_across_two_processes_lose_nothing_and_never_exceed_k(clust
     assert check_ratings(store, raters) == {"acknowledged": RATERS * ITEMS_PER_RATER,
                                             "stored": RATERS * ITEMS_PER_RATER,
                                             "lost": 0, "duplicates": 0, "k_violations": 0}
+    monitor = cli(["study", "monitor", "load"], {"VT_DATABASE_URL": postgres_url}, tmp_path)  # while they serve
+    assert monitor.returncode == 0, monitor.stderr
+    assert f"human raters: {RATERS} started, 0 rating, {RATERS} completed" in monitor.stdout
 
 
 def test_raters_of_a_killed_process_go_on_from_another_after_a_reload(cluster):
