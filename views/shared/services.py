@@ -25,7 +25,8 @@ class Services:
 
 @st.cache_resource(show_spinner=False)
 def _open() -> Services:
-    # One Store (one DuckDB connection) and one LLM per server process, shared by all sessions.
+    # One Store (one DuckDB connection, or a pool of PostgreSQL connections) and one LLM per server process,
+    # shared by all sessions.
     settings = Settings.from_env()
     store = Store(settings.database)
     return Services(settings, store, LLM.from_settings(settings, store))

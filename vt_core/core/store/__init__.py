@@ -3,8 +3,8 @@
 DuckDB lets only one process open a database file, and a connection object is not
 thread-safe. So a process holds a single `Store`, and every thread that touches the
 database works through `store.cursor()`, which hands each thread its own cursor; on
-PostgreSQL, its own connection (see `postgres`), so that several processes can share the
-database. Numbered SQL migrations in `migrations/` are applied when the store opens.
+PostgreSQL, a cursor over a pool of connections (see `postgres`), and several processes can
+share the database. Numbered SQL migrations in `migrations/` are applied when the store opens.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ class Store:
             raise StoreError(f"cannot connect to database {self.where}: {str(exc).replace(url, self.where)}") from None
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's own cursor on the shared connection (on PostgreSQL, its own connection)."""
+        """This thread's own cursor on the shared connection (on PostgreSQL, on the pool's connections)."""
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             if self._pool is not None:

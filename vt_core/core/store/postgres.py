@@ -26,7 +26,6 @@ POOL_SIZE = 20  # connections of one process at most; PostgreSQL allows 100 in a
 WAIT_S = 15.0  # for a connection, when all of them are busy or the server does not answer
 
 
-
 def is_url(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
