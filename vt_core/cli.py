@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from datetime import date, datetime
 from pathlib import Path
 
 from vt_core.core.config import DEFAULT_WORKERS, Settings
 from vt_core.core.jobs import JobError, list_jobs, run_here, worker_name
-from vt_core.core.llm import LLM, EmbeddedServerError, LLMError
+from vt_core.core.llm import LLM, EmbeddedServerError, LLMError, get_call, list_calls, prune_calls
 from vt_core.core.store import Store, StoreError
 from vt_core.crowd import (
     FORMATS,
@@ -164,6 +166,45 @@ def cmd_jobs(args: argparse.Namespace) -> int:
               + (f"  ({job.error})" if job.error else ""))
     if not jobs:
         print("no jobs yet", file=sys.stderr)
+    return 0
+
+
+def cmd_calls_list(args: argparse.Namespace) -> int:
+    """The model calls, newest first, a line each: `calls show ID` prints one whole."""
+    store, _ = _open()
+    calls = list_calls(store, run=args.run_id, search=args.search, limit=args.limit)
+    for call in calls:
+        answer = (call.response if call.status == "ok" else call.error or "").replace("\n", " ")
+        print(f"{call.id:6} {call.created_at:%Y-%m-%d %H:%M:%S} {call.model[:24]:24} {call.status:7}"
+              f" {'cache' if call.cache_hit else f'{call.latency_ms:5.0f}ms'} {call.tokens_in:>6}/{call.tokens_out:<6}"
+              f" {call.run_id or '-':24} {answer[:60]!r}")
+    if not calls:
+        print("no model calls match", file=sys.stderr)
+    return 0
+
+
+def cmd_calls_show(args: argparse.Namespace) -> int:
+    store, _ = _open()
+    call = get_call(store, args.call)
+    print(f"call {call.id} at {call.created_at:%Y-%m-%d %H:%M:%S} UTC, run {call.run_id or '-'}")
+    print(f"{call.backend} {call.endpoint}, model {call.model}")
+    print(f"{call.status}{' (from the cache)' if call.cache_hit else ''}: {call.tokens_in} tokens in,"
+          f" {call.tokens_out} out, {call.latency_ms:.0f} ms, {call.attempts} attempt(s)")
+    parameters = {k: v for k, v in call.request.items() if k != "messages"}
+    if parameters:
+        print(f"parameters: {json.dumps(parameters, ensure_ascii=False)}")
+    for message in call.messages:
+        print(f"\n--- {message.get('role')}\n{message.get('content')}")
+    print(f"\n--- reply\n{call.response if call.response is not None else ''}")
+    if call.error:
+        print(f"\n--- error\n{call.error}")
+    return 0
+
+
+def cmd_calls_prune(args: argparse.Namespace) -> int:
+    store, _ = _open()
+    deleted = prune_calls(store, datetime.combine(args.before, datetime.min.time()))
+    print(f"deleted {deleted} model calls made before {args.before} (their answers are no longer cached)")
     return 0
 
 
@@ -396,6 +437,20 @@ def main(argv: list[str] | None = None) -> int:
     command = commands.add_parser("jobs", help="the long work of the app and the CLI: progress and outcome")
     command.add_argument("--limit", type=int, default=30, help="how many of the newest jobs (default 30)")
     command.set_defaults(run=cmd_jobs)
+
+    calls = commands.add_parser("calls", help="the log of model calls: list, show, prune")
+    calls_commands = calls.add_subparsers(dest="calls_command", required=True)
+    command = calls_commands.add_parser("list", help="the newest calls, a line each")
+    command.add_argument("--run", dest="run_id", help="only this run and the runs in it, e.g. job:7")
+    command.add_argument("-q", "--search", help="only calls whose request or reply holds this text")
+    command.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20)")
+    command.set_defaults(run=cmd_calls_list)
+    command = calls_commands.add_parser("show", help="one call whole: request messages, reply, tokens, latency")
+    command.add_argument("call", type=int, help="the call's id")
+    command.set_defaults(run=cmd_calls_show)
+    command = calls_commands.add_parser("prune", help="delete the calls made before a date, and their cached answers")
+    command.add_argument("--before", type=date.fromisoformat, required=True, help="YYYY-MM-DD (UTC)")
+    command.set_defaults(run=cmd_calls_prune)
 
     command = commands.add_parser("worker", help="run the queued jobs in this process, beside or without the app")
     command.add_argument("--workers", type=int, help=f"job threads (default VT_WORKERS, else {DEFAULT_WORKERS})")

@@ -9,19 +9,24 @@ it in memory; every read of the table waits for the writer first.
 
 A batch the database refuses (a full disk, say) is not dropped: it is logged as an error where
 it happened and kept, written again with the next batch, and `flush` raises while it waits.
+
+`list_calls` and `get_call` read the log (`python -m vt_core calls`); `CallLog.prune` deletes the calls
+made before a date, and with them their answers from the cache.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import queue
 import threading
 import time
 import weakref
 from dataclasses import astuple, dataclass
+from datetime import datetime
 
-from vt_core.core.store import DATABASE_ERRORS, Store, insert_rows
+from vt_core.core.store import DATABASE_ERRORS, Store, insert_rows, naive_utc
 
 BATCH = 256
 LINGER_S = 0.05  # how long the writer waits for more calls to join a batch: fewer, larger transactions
@@ -120,6 +125,17 @@ class CallLog:
         ).fetchone()
         return (*(int(v) for v in row[:5]), row[5])
 
+    def prune(self, before: datetime) -> int:
+        """Delete the calls made before `before` (their answers leave the cache); how many there were."""
+        self.flush()
+        with self._lock:  # no lookup between the delete and the cache's new contents
+            deleted = self.store.transaction(lambda db: db.execute(
+                "DELETE FROM llm_calls WHERE created_at < ? RETURNING id", [naive_utc(before)]).fetchall())
+            self._cacheable = {
+                bytes.fromhex(row[0]) for row in self.store.cursor().execute(
+                    "SELECT DISTINCT request_hash FROM llm_calls WHERE status = 'ok' AND NOT cache_hit").fetchall()}
+        return len(deleted)
+
     def flush(self) -> None:
         """Wait until every recorded call is in the table. Calls the database refused before are
         tried once more now; if they are refused again, raise (they stay kept for the next try)."""
@@ -178,6 +194,71 @@ class CallLog:
             for call in calls:
                 if self._pending.get(call.request_hash) is call:
                     del self._pending[call.request_hash]
+
+
+@dataclass(frozen=True)
+class Call:
+    """A row of the log, as `list_calls` and `get_call` read it."""
+
+    id: int
+    created_at: datetime
+    run_id: str | None
+    backend: str
+    endpoint: str
+    model: str
+    request: dict  # the messages and parameters as sent
+    response: str | None
+    status: str
+    error: str | None
+    cache_hit: bool
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+    attempts: int
+
+    @property
+    def messages(self) -> list[dict]:
+        return self.request.get("messages", [])
+
+
+_CALL_COLUMNS = ("id, created_at, run_id, backend, endpoint, model, request, response, status, error, cache_hit,"
+                 " tokens_in, tokens_out, latency_ms, attempts")
+
+
+def _call(row) -> Call:
+    return Call(*row[:6], json.loads(row[6]), *row[7:])
+
+
+def _like(text: str) -> str:
+    """`text` anywhere, as a LIKE pattern: its own % and _ match only themselves."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_calls(store: Store, *, run: str | None = None, search: str | None = None, limit: int = 50) -> list[Call]:
+    """The newest calls first: those of `run` and the runs nested in it (e.g. "job:7"), those whose request or
+    reply holds `search` (in any case), at most `limit`."""
+    call_log(store).flush()
+    rows = store.cursor().execute(
+        f"SELECT {_CALL_COLUMNS} FROM llm_calls"
+        " WHERE (CAST(? AS VARCHAR) IS NULL OR run_id = ? OR starts_with(run_id, CAST(? AS VARCHAR) || '/'))"
+        " AND (CAST(? AS VARCHAR) IS NULL OR CAST(request AS VARCHAR) ILIKE ? ESCAPE '\\'"
+        "      OR response ILIKE ? ESCAPE '\\')"
+        " ORDER BY id DESC LIMIT ?",
+        [run, run, run, search, *[_like(search or "")] * 2, limit]).fetchall()
+    return [_call(row) for row in rows]
+
+
+def prune_calls(store: Store, before: datetime) -> int:
+    """Delete the calls made before `before`, and their answers from the cache; how many there were."""
+    return call_log(store).prune(before)
+
+
+def get_call(store: Store, call_id: int) -> Call:
+    call_log(store).flush()
+    row = store.cursor().execute(f"SELECT {_CALL_COLUMNS} FROM llm_calls WHERE id = ?", [call_id]).fetchone()
+    if row is None:
+        raise ValueError(f"no model call {call_id}")
+    return _call(row)
 
 
 _logs: weakref.WeakKeyDictionary[Store, CallLog] = weakref.WeakKeyDictionary()

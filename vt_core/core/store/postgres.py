@@ -117,3 +117,6 @@ class Cursor:
 
     def fetchall(self):
         return self._cursor.fetchall()
+
+    def close(self) -> None:
+        """Nothing to release, as a DuckDB cursor's close does: a connection is held only within `hold`."""
