@@ -37,6 +37,7 @@ review = st.Page("views/designer/review.py", title="Review", url_path="designer_
 patterns = st.Page("views/designer/patterns.py", title="Patterns", url_path="designer_patterns")
 refine = st.Page("views/designer/refine.py", title="Refine", url_path="designer_refine")
 playground = st.Page("views/designer/playground.py", title="Playground", url_path="designer_playground")
+calls = st.Page("views/designer/calls.py", title="Model calls", url_path="designer_calls")
 studies = st.Page("views/researcher/studies.py", title="Rating studies", url_path="researcher_studies")
 statistics = st.Page("views/researcher/statistics.py", title="Statistics", url_path="researcher_statistics")
 critic = st.Page("views/researcher/critic.py", title="Critic case study", url_path="researcher_critic")
@@ -60,7 +61,7 @@ if remember_participant_link():
 
 page = st.navigation(
     {
-        "Designer": [overview, projects, setup, selfplay, review, patterns, refine, playground],
+        "Designer": [overview, projects, setup, selfplay, review, patterns, refine, playground, calls],
         "Researcher": [studies, statistics, critic, settings],
         "Rater": [rate],
     },

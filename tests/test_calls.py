@@ -5,9 +5,13 @@ from datetime import timedelta
 
 import pytest
 
+from tests.conftest import app_store
 from tests.scripted_server import Reply
 from tests.test_cli import cli
-from vt_core.core.llm import get_call, list_calls, prune_calls
+from tests.test_designer_pages import BOT_REPLY, create_project, open_app, pid, server  # noqa: F401 - a fixture
+from vt_core.core.config import Settings
+from vt_core.core.jobs import submit
+from vt_core.core.llm import LLM, get_call, list_calls, prune_calls
 from vt_core.core.llm.calls import call_log
 from vt_core.core.store import naive_utc
 
@@ -32,8 +36,10 @@ def three_calls(store, make_llm, scripted):
 
 def test_calls_are_listed_newest_first_by_run_and_by_text(store, three_calls):
     assert [c.run_id for c in list_calls(store)] == ["job:2", "job:1/selfplay:3", "job:1"]
-    assert [c.run_id for c in list_calls(store, run="job:1")] == ["job:1/selfplay:3", "job:1"]
-    assert [c.run_id for c in list_calls(store, run="job")] == []  # a run, not a prefix of its name
+    assert [c.run_id for c in list_calls(store, runs=["job:1"])] == ["job:1/selfplay:3", "job:1"]
+    assert [c.run_id for c in list_calls(store, runs=["job:2", "job:1/selfplay:3"])] == ["job:2", "job:1/selfplay:3"]
+    assert [c.run_id for c in list_calls(store, runs=["job"])] == []  # a run, not a prefix of its name
+    assert list_calls(store, runs=[]) == []
     assert [c.response for c in list_calls(store, search="cafe")] == ["re: second, about CAFE"]  # any case
     assert [c.response for c in list_calls(store, search="re: third")] == ["re: third"]  # in the reply
     assert [c.run_id for c in list_calls(store, search="100%")] == ["job:1"]  # % is a character here
@@ -80,3 +86,26 @@ def test_the_calls_command(store, store_target, three_calls, tmp_path):
     assert missing.returncode != 0 and "no model call 999" in missing.stderr
     pruned = cli(["calls", "prune", "--before", "2999-01-01"], target, tmp_path)
     assert pruned.returncode == 0 and "deleted 3 model calls made before 2999-01-01" in pruned.stdout
+
+
+def test_the_calls_page_finds_a_call_by_text_and_shows_it_as_text(server):
+    """The Model calls page (AppTest): the calls of the project's jobs, one found by a word of its reply,
+    opened whole; markup in a message stays text."""
+    at = create_project(open_app())
+    store = app_store()
+    job = submit(store, "note", {}, title="calls of a test", project_id=pid(at))  # a kind no runner takes
+    other = submit(store, "note", {}, title="another project's", project_id=pid(at) + 1)
+    llm = LLM.from_settings(Settings.from_env({"OPENAI_BASE_URL": server.url, "VT_MODEL": "m"}), store)
+    llm.for_run(f"job:{job.id}").chat([{"role": "user", "content": "Which **film** tonight?"}])
+    llm.for_run(f"job:{job.id}").chat([{"role": "user", "content": "And tomorrow?"}])
+    llm.for_run(f"job:{other.id}").chat([{"role": "user", "content": "Not this project's"}])
+
+    at.switch_page("views/designer/calls.py").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["id"]) == [2, 1]  # this project's, newest first
+    at.text_input(key="calls_search").input("**FILM**").run()
+    assert list(at.dataframe[0].value["id"]) == [1]
+    assert at.selectbox(key="calls_open").value == 1
+    assert [t.value for t in at.text][:2] == ["Which **film** tonight?", BOT_REPLY]
+    at.text_input(key="calls_search").input("nothing like it").run()
+    assert at.info[0].value == "No calls match."

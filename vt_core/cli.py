@@ -172,7 +172,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_calls_list(args: argparse.Namespace) -> int:
     """The model calls, newest first, a line each: `calls show ID` prints one whole."""
     store, _ = _open()
-    calls = list_calls(store, run=args.run_id, search=args.search, limit=args.limit)
+    calls = list_calls(store, runs=[args.run_id] if args.run_id else None, search=args.search, limit=args.limit)
     for call in calls:
         answer = (call.response if call.status == "ok" else call.error or "").replace("\n", " ")
         print(f"{call.id:6} {call.created_at:%Y-%m-%d %H:%M:%S} {call.model[:24]:24} {call.status:7}"

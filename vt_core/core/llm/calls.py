@@ -23,6 +23,7 @@ import queue
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime
 
@@ -234,17 +235,19 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def list_calls(store: Store, *, run: str | None = None, search: str | None = None, limit: int = 50) -> list[Call]:
-    """The newest calls first: those of `run` and the runs nested in it (e.g. "job:7"), those whose request or
-    reply holds `search` (in any case), at most `limit`."""
+def list_calls(store: Store, *, runs: Sequence[str] | None = None, search: str | None = None,
+               limit: int = 50) -> list[Call]:
+    """The newest calls first: those of `runs` and of the runs nested in them (e.g. ["job:7"]), those whose
+    request or reply holds `search` (in any case), at most `limit`."""
     call_log(store).flush()
     rows = store.cursor().execute(
         f"SELECT {_CALL_COLUMNS} FROM llm_calls"
-        " WHERE (CAST(? AS VARCHAR) IS NULL OR run_id = ? OR starts_with(run_id, CAST(? AS VARCHAR) || '/'))"
+        " WHERE (CAST(? AS VARCHAR[]) IS NULL OR EXISTS (SELECT 1 FROM unnest(CAST(? AS VARCHAR[])) AS r(run)"
+        "        WHERE run_id = r.run OR starts_with(run_id, r.run || '/')))"
         " AND (CAST(? AS VARCHAR) IS NULL OR CAST(request AS VARCHAR) ILIKE ? ESCAPE '\\'"
         "      OR response ILIKE ? ESCAPE '\\')"
         " ORDER BY id DESC LIMIT ?",
-        [run, run, run, search, *[_like(search or "")] * 2, limit]).fetchall()
+        [runs, runs, search, *[_like(search or "")] * 2, limit]).fetchall()
     return [_call(row) for row in rows]
 
 
