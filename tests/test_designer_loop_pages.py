@@ -132,3 +132,21 @@ def test_the_cost_follows_the_settings_before_the_run(store):
         at.number_input(key=key).set_value(value).run()
     expected = planned_calls(rounds=1, k=1, n_train=2, n_heldout=1, max_turns=1, n_patterns=1)
     assert f"At most {expected:,} model calls" in at.caption[1].value and not list_refine_runs(store, 1)
+
+
+def test_a_candidate_that_guts_the_prompt_is_flagged_before_approval(store):
+    """A candidate without the Rules section: the page says how much goes and shows it; one that only adds a
+    rule is not flagged. Approval stays the designer's choice."""
+    add_pattern(store, 1, "avoid", "The bot uses emojis in its replies", status="accepted")
+    _, gutted, added = stored_run(store, [("baseline", PROMPT, 0.5),
+                                          ("evaluated", "# Persona\nYou are MovieBot, a film expert.\n", 0.9),
+                                          ("evaluated", PROMPT + RULE + "\n", 1.0)])
+    at = page(REFINE)
+    assert at.selectbox(key="rf_candidate").value == added
+    assert not at.warning
+    at.selectbox(key="rf_candidate").set_value(gutted).run()
+    [warning] = at.warning
+    assert "takes out 47% of its parent's text and drops the section(s) 'Rules'" in warning.value
+    assert at.code[-1].value == "# Rules\nRecommend one film at a time."  # the blank line before it, as Streamlit trims
+    at.button(key="rf_approve").click().run()
+    assert current_version(store, 1).text == "# Persona\nYou are MovieBot, a film expert.\n"

@@ -252,3 +252,18 @@ def test_approval_is_one_transaction(store, project, monkeypatch):
     assert get_candidate(store, candidate_id).status == "evaluated"
     monkeypatch.undo()
     assert approve(store, candidate_id).text == before.text + RULE
+
+
+def test_removal_measures_what_a_candidate_takes_out():
+    from vt_core.designer import REMOVED_SHARE_WARNING, removal
+
+    parent = "# Persona\nYou are MovieBot, a film expert.\n\n# Rules\nRecommend one film at a time.\n"
+    assert removal(parent, parent + "- Never use emojis.\n").removed_share == 0 and not removal(parent, parent).gutted
+    reworded = removal(parent, parent.replace("You are MovieBot, a film expert.", "You are MovieBot."))
+    assert reworded.dropped_sections == [] and 0 < reworded.removed_share < REMOVED_SHARE_WARNING
+    assert not reworded.gutted and reworded.removed_lines == ["You are MovieBot, a film expert."]
+    cut = removal(parent, "# Persona\nYou are MovieBot, a film expert.\n")
+    assert cut.gutted and cut.dropped_sections == ["Rules"] and cut.removed_lines == ["", "# Rules",
+                                                                                    "Recommend one film at a time."]
+    shortened = removal(parent, "# Persona\nYou are MovieBot.\n\n# Rules\nOne film.\n")
+    assert shortened.dropped_sections == [] and shortened.gutted  # no section gone, but over the share

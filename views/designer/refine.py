@@ -13,6 +13,7 @@ from vt_core.designer import (
     list_patterns,
     list_refine_runs,
     planned_calls,
+    removal,
     submit_refine,
     unified_diff,
 )
@@ -129,6 +130,14 @@ if candidate.status == "evaluated" and run.status == "done" and current.id != ru
         st.code(unified_diff(current.text, candidate.text, f"v{current.id}", f"candidate {candidate.id}"),
                 language="diff")
 if candidate.status == "evaluated" and run.status == "done":
+    removed = removal(candidate.parent_text, candidate.text)
+    if removed.gutted:
+        dropped = ", ".join(f"'{heading}'" for heading in removed.dropped_sections)
+        st.warning(escape_markdown(
+            f"This candidate takes out {removed.removed_share:.0%} of its parent's text"
+            + (f" and drops the section(s) {dropped}" if dropped else "")
+            + ". Read what it removes before you approve it:"))
+        st.code("\n".join(removed.removed_lines), language=None, wrap_lines=True)
     if st.button("Approve: make this the current prompt", type="primary", key="rf_approve"):
         try:
             version = approve(store, candidate.id)

@@ -34,13 +34,16 @@ from vt_core.designer.projects import (
     versions,
 )
 from vt_core.designer.refinement import (
+    REMOVED_SHARE_WARNING,
     RefineError,
+    Removal,
     approve,
     leaderboard,
     linked_diff,
     list_refine_runs,
     planned_calls,
     refine,
+    removal,
 )
 from vt_core.designer.review import UNLABELLED, filter_transcripts, next_to_review
 from vt_core.designer.scenarios import (
@@ -72,7 +75,7 @@ __all__ = [
     "list_patterns", "list_personas", "list_projects", "list_refine_runs", "list_scenarios", "list_selfplay_runs",
     "list_transcripts", "log_event", "merge_patterns", "next_to_review", "PATTERN_KINDS", "pattern_report",
     "plan_for_project", "planned_calls", "Project", "ProjectError", "PromptVersion", "propose_patterns",
-    "propose_scenarios", "refine", "RefineError", "replan", "run_conversations", "save_drafts", "seed_demo",
+    "propose_scenarios", "refine", "RefineError", "removal", "Removal", "REMOVED_SHARE_WARNING", "replan", "run_conversations", "save_drafts", "seed_demo",
     "SelfPlayError", "session_events", "session_measures", "session_run_id", "set_current", "SPLITS",
     "submit_judging", "submit_refine", "submit_selfplay", "Turn", "unified_diff", "UNLABELLED", "update_pattern", "update_persona", "update_project",
     "update_scenario", "versions"

@@ -24,6 +24,7 @@ from vt_core.core.llm import LLM, BatchError
 from vt_core.core.progress import Progress, StageProgress, in_stage
 from vt_core.core.prompts import render
 from vt_core.core.store import Store
+from vt_core.core.text import sections
 from vt_core.designer.annotations import current_annotations
 from vt_core.designer.patterns import Pattern, judge_many, list_patterns, passes
 from vt_core.designer.projects import Hunk, Project, PromptVersion, add_version, current_version, diff, get_project
@@ -393,6 +394,40 @@ def approve(store: Store, candidate_id: int) -> PromptVersion:
     # Another tab approving or editing at the same moment is a write conflict: the retry then
     # finds the moved current version, or the approved candidate, and says so.
     return store.transaction(approve_in)
+
+
+REMOVED_SHARE_WARNING = 0.3  # a candidate that takes out more of its parent's text is flagged before approval
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a candidate took out of its parent prompt: its sections (by heading) that are gone, the share
+    of the parent's characters gone, and the parent's lines that went."""
+
+    dropped_sections: list[str]
+    removed_share: float
+    removed_lines: list[str]
+
+    @property
+    def gutted(self) -> bool:
+        """Whether to warn before approval: a section dropped, or more than REMOVED_SHARE_WARNING of the text."""
+        return bool(self.dropped_sections) or self.removed_share > REMOVED_SHARE_WARNING
+
+
+def removal(parent: str, candidate: str) -> Removal:
+    """A hunk's lost characters are the old side's beyond the new side's: a rewording removes little, a
+    deletion all of it."""
+    kept = {s.heading for s in sections(candidate)}
+    dropped = [s.heading for s in sections(parent) if s.heading and s.heading not in kept]
+    lost, lines = 0, []
+    for hunk in diff(parent, candidate):
+        if hunk.tag in ("delete", "replace"):
+            old, new = sum(len(line) for line in hunk.old), sum(len(line) for line in hunk.new)
+            if old > new:
+                lost += old - new
+                lines += hunk.old
+    total = sum(len(line) for line in parent.splitlines())
+    return Removal(dropped, lost / total if total else 0.0, lines)
 
 
 @dataclass(frozen=True)
