@@ -33,7 +33,8 @@ class Session:
         self.page, self.query, self.timeout_s = page, query, timeout_s
         self._ws = connect(url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream", subprotocols=["streamlit"],
                            additional_headers={"Cookie": cookie} if cookie else None,
-                           open_timeout=timeout_s, max_size=None, ping_interval=None)  # no keepalive pings
+                           open_timeout=timeout_s, max_size=None, ping_interval=None,  # no keepalive pings
+                           legacy=True)  # a connection this object holds and closes, not a context manager
         self.served_by = self._ws.response.headers.get("X-VT-Server")  # the process, behind scripts/serve.sh
         self._values: dict[str, WidgetState] = {}  # what the tab holds: widget id -> state
         self.widgets: dict[str, str] = {}  # key, or label for a widget without one -> id, as the last run showed
