@@ -190,9 +190,8 @@ def cmd_calls_show(args: argparse.Namespace) -> int:
     print(f"{call.backend} {call.endpoint}, model {call.model}")
     print(f"{call.status}{' (from the cache)' if call.cache_hit else ''}: {call.tokens_in} tokens in,"
           f" {call.tokens_out} out, {call.latency_ms:.0f} ms, {call.attempts} attempt(s)")
-    parameters = {k: v for k, v in call.request.items() if k != "messages"}
-    if parameters:
-        print(f"parameters: {json.dumps(parameters, ensure_ascii=False)}")
+    if call.parameters:
+        print(f"parameters: {json.dumps(call.parameters, ensure_ascii=False)}")
     for message in call.messages:
         print(f"\n--- {message.get('role')}\n{message.get('content')}")
     print(f"\n--- reply\n{call.response if call.response is not None else ''}")

@@ -6,7 +6,7 @@ import streamlit as st
 from views.shared.designer import current_project
 from views.shared.services import services
 from vt_core.core.jobs import list_jobs
-from vt_core.core.llm import get_call, list_calls
+from vt_core.core.llm import list_calls
 from vt_core.core.text import escape_markdown
 
 SHOWN = 200
@@ -44,7 +44,8 @@ st.dataframe(
      "reply": [(c.response or c.error or "")[:80] for c in calls]},
     hide_index=True, use_container_width=True)
 
-call = get_call(store, st.selectbox("Open call", [c.id for c in calls], key="calls_open"))
+shown = {c.id: c for c in calls}
+call = shown[st.selectbox("Open call", list(shown), key="calls_open")]
 st.subheader(f"Call {call.id}")
 st.caption(escape_markdown(f"{call.backend} {call.endpoint}, model {call.model}, run {call.run_id}; {call.status}"
                            f"{', from the cache' if call.cache_hit else ''}; {call.tokens_in} tokens in, "

@@ -75,12 +75,7 @@ class CallLog:
         self._unwritten: list[CallRecord] = []  # refused by the database, written with the next batch
         self._failure: Exception | None = None
         self._pending: dict[str, CallRecord] = {}  # cacheable rows not yet written
-        self._cacheable = {
-            bytes.fromhex(row[0])
-            for row in store.cursor().execute(
-                "SELECT DISTINCT request_hash FROM llm_calls WHERE status = 'ok' AND NOT cache_hit"
-            ).fetchall()
-        }
+        self._cacheable = self._stored_hashes()
 
     def record(self, call: CallRecord) -> None:
         with self._lock:
@@ -132,10 +127,13 @@ class CallLog:
         with self._lock:  # no lookup between the delete and the cache's new contents
             deleted = self.store.transaction(lambda db: db.execute(
                 "DELETE FROM llm_calls WHERE created_at < ? RETURNING id", [naive_utc(before)]).fetchall())
-            self._cacheable = {
-                bytes.fromhex(row[0]) for row in self.store.cursor().execute(
-                    "SELECT DISTINCT request_hash FROM llm_calls WHERE status = 'ok' AND NOT cache_hit").fetchall()}
+            self._cacheable = self._stored_hashes()
         return len(deleted)
+
+    def _stored_hashes(self) -> set[bytes]:
+        """The requests the table can answer (a cacheable row each)."""
+        return {bytes.fromhex(row[0]) for row in self.store.cursor().execute(
+            "SELECT DISTINCT request_hash FROM llm_calls WHERE status = 'ok' AND NOT cache_hit").fetchall()}
 
     def flush(self) -> None:
         """Wait until every recorded call is in the table. Calls the database refused before are
@@ -198,36 +196,24 @@ class CallLog:
 
 
 @dataclass(frozen=True)
-class Call:
-    """A row of the log, as `list_calls` and `get_call` read it."""
+class Call(CallRecord):
+    """A row of the log, as `list_calls` and `get_call` read it: the record, its id and when it was made."""
 
     id: int
     created_at: datetime
-    run_id: str | None
-    backend: str
-    endpoint: str
-    model: str
-    request: dict  # the messages and parameters as sent
-    response: str | None
-    status: str
-    error: str | None
-    cache_hit: bool
-    tokens_in: int
-    tokens_out: int
-    latency_ms: float
-    attempts: int
 
     @property
     def messages(self) -> list[dict]:
-        return self.request.get("messages", [])
+        return json.loads(self.request).get("messages", [])
+
+    @property
+    def parameters(self) -> dict:
+        """What was sent beside the messages (model, temperature, ...)."""
+        return {k: v for k, v in json.loads(self.request).items() if k != "messages"}
 
 
-_CALL_COLUMNS = ("id, created_at, run_id, backend, endpoint, model, request, response, status, error, cache_hit,"
-                 " tokens_in, tokens_out, latency_ms, attempts")
-
-
-def _call(row) -> Call:
-    return Call(*row[:6], json.loads(row[6]), *row[7:])
+_CALL_COLUMNS = ("run_id, request_hash, backend, endpoint, model, request, response, status, error, cache_hit,"
+                 " tokens_in, tokens_out, latency_ms, attempts, id, created_at")  # Call's fields, in order
 
 
 def _like(text: str) -> str:
@@ -248,7 +234,7 @@ def list_calls(store: Store, *, runs: Sequence[str] | None = None, search: str |
         "      OR response ILIKE ? ESCAPE '\\')"
         " ORDER BY id DESC LIMIT ?",
         [runs, runs, search, *[_like(search or "")] * 2, limit]).fetchall()
-    return [_call(row) for row in rows]
+    return [Call(*row) for row in rows]
 
 
 def prune_calls(store: Store, before: datetime) -> int:
@@ -261,7 +247,7 @@ def get_call(store: Store, call_id: int) -> Call:
     row = store.cursor().execute(f"SELECT {_CALL_COLUMNS} FROM llm_calls WHERE id = ?", [call_id]).fetchone()
     if row is None:
         raise ValueError(f"no model call {call_id}")
-    return _call(row)
+    return Call(*row)
 
 
 _logs: weakref.WeakKeyDictionary[Store, CallLog] = weakref.WeakKeyDictionary()
