@@ -103,7 +103,12 @@ def test_the_loop_finds_the_anti_behaviour_and_fixes_it(store, make_llm, scripte
     assert current_version(store, project.id).id == version.id
     assert (version.author, version.parent_id, version.pattern_ids) == ("refinement", first_version.id, [pattern.id])
     assert version.text == result.best.text
-    assert [v.id for v in versions(store, project.id)] == [first_version.id, version.id]
+    assert [(v.id, v.number) for v in versions(store, project.id)] == [(first_version.id, 1), (version.id, 2)]
+    assert [r.number for r in list_refine_runs(store, project.id)] == [1]
+    # Only the designer's own conversations are numbered: refinement's are not, and take no numbers.
+    assert [t.number for t in list_transcripts(store, project.id)
+            if t.run_id not in [r for r, _ in runs]] == [1, 2]
+    assert {t.number for r, _ in runs for t in list_transcripts(store, project.id, run_id=r)} == {None}
     with pytest.raises(RefineError, match="approved"):
         approve(store, result.best.id)
 

@@ -16,6 +16,7 @@ from vt_core.designer.patterns import add_pattern
 from vt_core.designer.personas import add_persona
 from vt_core.designer.projects import Project, ProjectError, create_project, get_project, update_project
 from vt_core.designer.scenarios import add_scenario
+from vt_core.designer.selfplay import new_run
 from vt_core.designer.transcripts import Turn, save_transcript
 
 DATA = Path(__file__).parent / "demo_project.json"
@@ -38,13 +39,10 @@ def seed_demo(store: Store) -> Project:
                               user_goal=s["user_goal"], difficulty=s["difficulty"], rules=s["rules"],
                               covered=s.get("covered", True), split=s["split"])
                  for s in demo["scenarios"]]
-    run_id = store.cursor().execute(
-        "INSERT INTO selfplay_runs (project_id, version_id, purpose, conversations, max_turns, seed,"
-        " simulator_model, bot_model, status, finished_at)"
-        " VALUES (?, ?, 'selfplay', ?, ?, 0, ?, ?, 'done', current_timestamp) RETURNING id",
-        [project.id, project.current_version_id, len(demo["transcripts"]),
-         max(len(t["turns"]) for t in demo["transcripts"]) // 2, HAND_WRITTEN, HAND_WRITTEN],
-    ).fetchone()[0]
+    run_id = store.transaction(lambda db: new_run(
+        db, project.id, purpose="selfplay", conversations=len(demo["transcripts"]),
+        version_id=project.current_version_id, max_turns=max(len(t["turns"]) for t in demo["transcripts"]) // 2,
+        seed=0, simulator_model=HAND_WRITTEN, bot_model=HAND_WRITTEN, status="done"))
     for position, spec in enumerate(demo["transcripts"]):
         turns = [Turn("user" if i % 2 == 0 else "assistant", text) for i, text in enumerate(spec["turns"])]
         transcript_id = save_transcript(

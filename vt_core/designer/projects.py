@@ -36,10 +36,11 @@ class PromptVersion:
     rationale: str
     pattern_ids: list[int]
     created_at: datetime
+    number: int  # within the project: v1, v2, ...
 
 
 _PROJECT_COLUMNS = "id, name, goal, audience, current_version_id, locked_sections, prompt_token_budget, created_at"
-_VERSION_COLUMNS = "id, project_id, parent_id, text, author, rationale, pattern_ids, created_at"
+_VERSION_COLUMNS = "id, project_id, parent_id, text, author, rationale, pattern_ids, created_at, number"
 
 
 def _project(row) -> Project:
@@ -47,7 +48,7 @@ def _project(row) -> Project:
 
 
 def _version(row) -> PromptVersion:
-    return PromptVersion(*row[:6], json.loads(row[6]), row[7])
+    return PromptVersion(*row[:6], json.loads(row[6]), *row[7:])
 
 
 def create_project(store: Store, name: str, goal: str, audience: str, prompt: str) -> Project:
@@ -73,6 +74,17 @@ def create_project(store: Store, name: str, goal: str, audience: str, prompt: st
     except KEY_TAKEN as exc:  # a concurrent create took the name first
         raise taken from exc
     return get_project(store, project_id)
+
+
+def next_numbers(db, project_id: int, kind: str, count: int = 1) -> int:
+    """The first of `count` new numbers of `kind` ('version', 'selfplay_run', 'refine_run', 'transcript')
+    in the project, numbered from 1: the numbers a designer reads, beside the global ids. Call it in the
+    transaction that inserts the numbered rows; two at once conflict on the counter, and one runs again."""
+    last = db.execute(
+        "INSERT INTO project_counters (project_id, kind, last) VALUES (?, ?, ?) ON CONFLICT (project_id, kind)"
+        " DO UPDATE SET last = project_counters.last + excluded.last RETURNING last",
+        [project_id, kind, count]).fetchone()[0]
+    return last - count + 1
 
 
 def _check_prompt(text: str) -> None:
@@ -125,9 +137,10 @@ def add_version(store: Store, project_id: int, text: str, *, author: str, parent
         parent = parent_id if parent_id is not None else db.execute(
             "SELECT current_version_id FROM projects WHERE id = ?", [project_id]).fetchone()[0]
         version_id = db.execute(
-            "INSERT INTO prompt_versions (project_id, parent_id, text, author, rationale, pattern_ids)"
-            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            [project_id, parent, text, author, rationale, json.dumps(list(pattern_ids))],
+            "INSERT INTO prompt_versions (project_id, parent_id, text, author, rationale, pattern_ids, number)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [project_id, parent, text, author, rationale, json.dumps(list(pattern_ids)),
+             next_numbers(db, project_id, "version")],
         ).fetchone()[0]
         if make_current:
             set_current(store, project_id, version_id)

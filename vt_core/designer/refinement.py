@@ -27,7 +27,16 @@ from vt_core.core.store import Store
 from vt_core.core.text import sections
 from vt_core.designer.annotations import current_annotations
 from vt_core.designer.patterns import Pattern, judge_many, list_patterns, passes
-from vt_core.designer.projects import Hunk, Project, PromptVersion, add_version, current_version, diff, get_project
+from vt_core.designer.projects import (
+    Hunk,
+    Project,
+    PromptVersion,
+    add_version,
+    current_version,
+    diff,
+    get_project,
+    next_numbers,
+)
 from vt_core.designer.selfplay import Conversation, SelfPlayError, plan_for_project, run_conversations
 from vt_core.designer.transcripts import Transcript, list_transcripts
 from vt_core.optimizer import Attempt, Brief, Score, Writer, check_draft, optimize
@@ -78,12 +87,13 @@ class RefineRun:
     status: str
     error: str | None
     created_at: object
+    number: int  # within the project
 
 
 def list_refine_runs(store: Store, project_id: int) -> list[RefineRun]:
     """The project's refinement runs, newest first."""
     rows = store.cursor().execute(
-        f"SELECT id, parent_version_id, rounds, candidates, seed, {run_status('refine_runs')}, error, created_at"
+        f"SELECT id, parent_version_id, rounds, candidates, seed, {run_status('refine_runs')}, error, created_at, number"
         " FROM refine_runs WHERE project_id = ? ORDER BY id DESC", [project_id]).fetchall()
     return [RefineRun(*row) for row in rows]
 
@@ -335,11 +345,11 @@ def refine(store: Store, llm: LLM, project_id: int, *, rounds: int = 2, k: int =
     except (SelfPlayError, ValueError) as exc:
         raise RefineError(f"refinement needs personas and both training and held-out scenarios: {exc}") from exc
 
-    refine_run_id = store.cursor().execute(
-        "INSERT INTO refine_runs (project_id, parent_version_id, rounds, candidates, seed, status, job_id)"
-        " VALUES (?, ?, ?, ?, ?, 'running', ?) RETURNING id",
-        [project_id, parent.id, rounds, k, seed, current_job_id()],
-    ).fetchone()[0]
+    refine_run_id = store.transaction(lambda db: db.execute(
+        "INSERT INTO refine_runs (project_id, parent_version_id, rounds, candidates, seed, status, job_id, number)"
+        " VALUES (?, ?, ?, ?, ?, 'running', ?, ?) RETURNING id",
+        [project_id, parent.id, rounds, k, seed, current_job_id(), next_numbers(db, project_id, "refine_run")],
+    ).fetchone()[0])
     llm = llm.for_run(f"refine:{refine_run_id}")
     task = _PromptTask(store, llm, project, refine_run_id, plans, patterns, critiques(store, project_id),
                        [t for t in list_transcripts(store, project_id) if t.candidate_id is None], max_turns, seed,

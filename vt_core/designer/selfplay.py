@@ -19,7 +19,7 @@ from vt_core.core.progress import Cancelled, Progress
 from vt_core.core.prompts import render
 from vt_core.core.store import Store
 from vt_core.designer.personas import Persona, assign_personas, get_persona, list_personas
-from vt_core.designer.projects import get_project, get_version
+from vt_core.designer.projects import get_project, get_version, next_numbers
 from vt_core.designer.scenarios import Scenario, get_scenario, list_scenarios
 from vt_core.designer.transcripts import Turn, list_transcripts, save_transcript
 
@@ -66,6 +66,26 @@ class Run:
     status: str  # running, done or failed
     error: str | None
     created_at: object
+    number: int | None  # within the project, for the designer's own runs
+
+
+def new_run(db, project_id: int, *, purpose: str, conversations: int, version_id: int | None,
+            candidate_id: int | None = None, max_turns: int, seed: int, simulator_model: str, bot_model: str,
+            job_id: int | None = None, status: str = "running") -> int:
+    """Insert a self-play run (in the caller's transaction); returns its id. A designer's run is numbered
+    in the project and reserves the numbers of its planned transcripts."""
+    number = first_transcript = None
+    if purpose == "selfplay":
+        number = next_numbers(db, project_id, "selfplay_run")
+        first_transcript = next_numbers(db, project_id, "transcript", conversations)
+    return db.execute(
+        "INSERT INTO selfplay_runs (project_id, version_id, candidate_id, purpose, conversations, max_turns, seed,"
+        " simulator_model, bot_model, status, job_id, number, first_transcript,"
+        " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " CASE WHEN ? = 'running' THEN NULL ELSE current_timestamp END) RETURNING id",
+        [project_id, version_id, candidate_id, purpose, conversations, max_turns, seed, simulator_model, bot_model,
+         status, job_id, number, first_transcript, status],
+    ).fetchone()[0]
 
 
 @dataclass(frozen=True)
@@ -158,13 +178,10 @@ def run_conversations(store: Store, llm: LLM, project_id: int, conversations: li
     project = get_project(store, project_id)
     candidate_id, system_prompt = candidate or (None, get_version(store, version_id).text)
     simulator = simulator or llm
-    run_id = store.cursor().execute(
-        "INSERT INTO selfplay_runs (project_id, version_id, candidate_id, purpose, conversations, max_turns,"
-        " seed, simulator_model, bot_model, status, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)"
-        " RETURNING id",
-        [project_id, version_id, candidate_id, purpose, len(conversations), max_turns, seed, simulator.model,
-         llm.model, current_job_id()],
-    ).fetchone()[0]
+    run_id = store.transaction(lambda db: new_run(
+        db, project_id, purpose=purpose, conversations=len(conversations), version_id=version_id,
+        candidate_id=candidate_id, max_turns=max_turns, seed=seed, simulator_model=simulator.model,
+        bot_model=llm.model, job_id=current_job_id()))
     llm, simulator = llm.for_run(f"selfplay:{run_id}"), simulator.for_run(f"selfplay:{run_id}")
 
     def play(numbered: tuple[int, Conversation]) -> int:
@@ -216,7 +233,7 @@ def list_selfplay_runs(store: Store, project_id: int, purpose: str | None = "sel
     """The project's runs, newest first (only the designer's own, unless `purpose` is None)."""
     rows = store.cursor().execute(
         "SELECT id, version_id, candidate_id, purpose, conversations, max_turns, seed, simulator_model,"
-        f" bot_model, {run_status('selfplay_runs')}, error, created_at FROM selfplay_runs"
+        f" bot_model, {run_status('selfplay_runs')}, error, created_at, number FROM selfplay_runs"
         " WHERE project_id = ? AND (CAST(? AS VARCHAR) IS NULL OR purpose = ?) ORDER BY id DESC",
         [project_id, purpose, purpose],
     ).fetchall()

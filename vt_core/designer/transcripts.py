@@ -29,6 +29,7 @@ class Transcript:
     bot_model: str
     ended_by: str  # "user" (explicit end signal) or "max_turns"
     created_at: datetime
+    number: int | None  # within the project, for the designer's own transcripts
     turns: list[Turn]
 
     def text(self) -> str:
@@ -44,7 +45,7 @@ DESIGNER_TRANSCRIPT_IDS = (
 )
 
 _COLUMNS = ("id, run_id, position, project_id, version_id, candidate_id, persona_id, scenario_id, seed, simulator_model,"
-            " bot_model, ended_by, created_at")
+            " bot_model, ended_by, created_at, number")
 
 
 def save_transcript(store: Store, *, run_id: int, project_id: int, version_id: int | None,
@@ -55,10 +56,11 @@ def save_transcript(store: Store, *, run_id: int, project_id: int, version_id: i
     def save(db) -> int:
         transcript_id = db.execute(
             "INSERT INTO transcripts (run_id, position, project_id, version_id, candidate_id, persona_id,"
-            " scenario_id, seed, simulator_model, bot_model, ended_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            " scenario_id, seed, simulator_model, bot_model, ended_by, number)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT first_transcript + ? FROM selfplay_runs WHERE id = ?))"
+            " RETURNING id",
             [run_id, position, project_id, version_id, candidate_id, persona_id, scenario_id, seed, simulator_model,
-             bot_model, ended_by],
+             bot_model, ended_by, position, run_id],
         ).fetchone()[0]
         if turns:
             insert_rows(
