@@ -67,7 +67,7 @@ def submit(at: AppTest) -> AppTest:
 
 def test_the_form_is_prefilled_from_the_project(app):
     store = app_store()
-    first, second = (v.id for v in versions(store, 1))
+    first, second = (v.number for v in versions(store, 1))
     assert app.multiselect(key="rs_b_versions").value == [first, second]
     assert app.text_input(key="rs_b_condition_0").value == "baseline"
     assert app.text_input(key="rs_b_condition_1").value == "tuned"
@@ -83,7 +83,7 @@ def test_the_form_is_prefilled_from_the_project(app):
 
 def test_a_study_built_in_the_form_is_a_draft_on_the_chosen_versions(app, tmp_path):
     store = app_store()
-    first, second = (v.id for v in versions(store, 1))
+    first, second = (v.number for v in versions(store, 1))
     at = submit(fill(app, rs_b_k=3, rs_b_items=10, rs_b_condition_1="refined", rs_b_platform="mturk"))
     assert not at.exception
     assert [shown(e) for e in at.error] == []
@@ -130,7 +130,7 @@ def test_an_invalid_form_names_the_field_and_creates_nothing(app):
 
 
 def test_one_version_is_not_a_comparison(app):
-    app.multiselect(key="rs_b_versions").set_value([versions(app_store(), 1)[0].id]).run()
+    app.multiselect(key="rs_b_versions").set_value([versions(app_store(), 1)[0].number]).run()
     at = submit(fill(app))
     assert "the form: conditions: at least 2 conditions are needed to compare, found 1" in [shown(e) for e in at.error]
     assert list_studies(app_store()) == []

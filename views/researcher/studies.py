@@ -81,9 +81,9 @@ def bullet_lines(prompt: str) -> list[str]:
 def prefill_from_project() -> None:
     """A newly chosen project: its first and current prompt versions, its prompt's list items."""
     project_id = st.session_state["rs_b_project"]
-    ids = [v.id for v in versions(store, project_id)]
+    numbers = [v.number for v in versions(store, project_id)]
     current = current_version(store, project_id)
-    st.session_state["rs_b_versions"] = ids[:1] + [current.id] if current.id != ids[0] else ids[:2]
+    st.session_state["rs_b_versions"] = numbers[:1] + [current.number] if current.number != numbers[0] else numbers[:2]
     st.session_state["rs_b_instructions"] = "\n".join(bullet_lines(current.text))
 
 
@@ -98,17 +98,17 @@ def build_study_form(projects) -> None:
         prefill_from_project()
     project = by_project[st.selectbox("Project", list(by_project), key="rs_b_project",
                                       format_func=lambda i: by_project[i].name, on_change=prefill_from_project)]
-    project_versions = {v.id: v for v in versions(store, project.id)}
+    project_versions = {v.number: v for v in versions(store, project.id)}
     chosen = st.multiselect("Prompt versions to compare (two or more; the first is the baseline)",
                             list(project_versions), key="rs_b_versions",
-                            format_func=lambda i: f"version {i} ({project_versions[i].author}, "
-                                                  f"{project_versions[i].created_at:%Y-%m-%d %H:%M})")
+                            format_func=lambda n: f"v{n} ({project_versions[n].author}, "
+                                                  f"{project_versions[n].created_at:%Y-%m-%d %H:%M})")
     with st.form("rs_build"):
         name = st.text_input("Study name", key="rs_b_name")
         description = st.text_area("Description (for you; raters do not see it)", key="rs_b_description")
         study_platform = st.selectbox("Platform", ["prolific", "mturk", "anonymous"], key="rs_b_platform")
         st.markdown("**Conditions** (raters never see these names)")
-        condition_names = [st.text_input(f"Condition name for version {version_id}", key=f"rs_b_condition_{i}",
+        condition_names = [st.text_input(f"Condition name for v{version_id}", key=f"rs_b_condition_{i}",
                                          value=CONDITION_NAMES[i] if i < len(CONDITION_NAMES) else f"condition_{i + 1}")
                            for i, version_id in enumerate(chosen)]
         if not chosen:
@@ -201,7 +201,7 @@ st.subheader("Items")
 st.caption(f"{definition.items_per_rater} items per rater, {definition.ratings_per_item} ratings per item, "
            f"{len(definition.attention_checks)} attention checks, {len(definition.gold_items)} gold items.")
 st.dataframe([{"condition": c.name,
-               "source": f"project {c.project!r}, prompt version {c.version}" if c.is_selfplay else "imported",
+               "source": f"project {c.project!r}, prompt version v{c.version}" if c.is_selfplay else "imported",
                "items": items_by_condition.get(c.name, 0)} for c in definition.conditions]
              + [{"condition": CHECKS_CONDITION, "source": "attention checks and gold items",
                  "items": items_by_condition.get(CHECKS_CONDITION, 0)}], hide_index=True)

@@ -117,6 +117,6 @@ def save_version(store: Store, project_id: int, text: str, rationale: str, make_
         st.error(f"Cannot save the version: {escape_markdown(exc)}.")
         return None
     log_session_event("version_saved", project_id=project_id, version_id=saved.id, page=page)
-    flash(f"Saved version v{saved.id}" + (" as the current prompt." if make_current else "."))
+    flash(f"Saved version v{saved.number}" + (" as the current prompt." if make_current else "."))
     return saved
 

@@ -22,8 +22,8 @@ from vt_core.crowd.studies import CHECKS_CONDITION, Study, StudyDefinition, Stud
 from vt_core.designer import (
     ProjectError,
     Turn,
+    find_version,
     get_project,
-    get_version,
     list_transcripts,
     plan_for_project,
     run_conversations,
@@ -82,14 +82,9 @@ def unresolved_prompts(store: Store, definition: StudyDefinition) -> list[str]:
             problems.append(f"conditions[{i}].project: there is no project named {condition.project!r}")
             continue
         try:
-            version = get_version(store, condition.version)
-        except ProjectError:
-            problems.append(f"conditions[{i}].version: project {project.name!r} has no prompt version "
-                            f"{condition.version}")
-            continue
-        if version.project_id != project.id:
-            problems.append(f"conditions[{i}].version: prompt version {condition.version} belongs to another "
-                            f"project than {project.name!r}")
+            find_version(store, project.id, condition.version)
+        except ProjectError as exc:
+            problems.append(f"conditions[{i}].version: {exc}")
     return problems
 
 
@@ -126,7 +121,8 @@ def add_items_from_selfplay(store: Store, llm: LLM, study: Study, *, n: int, max
         offset = done_before
         report = (lambda done, _total, offset=offset: progress(offset + done, total)) if progress else None
         result = run_conversations(store, llm, project_id, plan, max_turns=max_turns, seed=seed,
-                                   version_id=condition.version, progress=report)
+                                   version_id=find_version(store, project_id, condition.version).id,
+                                   progress=report)
         for transcript in list_transcripts(store, project_id, run_id=result.run_id):
             rows.append((condition.name, "regular", f"{transcript.scenario_id}:{transcript.seed}",
                          transcript.id, transcript.turns, None))

@@ -67,7 +67,7 @@ class Condition(_Model):
 
     name: Text
     project: Text | None = None
-    version: int | None = None
+    version: int | None = None  # the version's number in its project (v1, v2, ...), as the Projects page shows
 
     @field_validator("name")
     @classmethod

@@ -25,6 +25,7 @@ from vt_core.designer.projects import (
     add_version,
     create_project,
     current_version,
+    find_version,
     get_project,
     get_version,
     list_projects,
@@ -70,7 +71,7 @@ from vt_core.designer.transcripts import Turn, get_transcript, list_transcripts
 __all__ = [
     "add_pattern", "add_persona", "add_scenario", "add_version", "annotate", "ANNOTATION_LABELS", "approve",
     "ATTRIBUTES", "bot_reply", "create_project", "current_annotations", "current_version", "DIFFICULTIES",
-    "estimate_run", "evaluate_patterns", "filter_transcripts", "generate_personas", "get_pattern", "get_project",
+    "estimate_run", "evaluate_patterns", "find_version", "filter_transcripts", "generate_personas", "get_pattern", "get_project",
     "get_transcript", "get_version", "JOBS", "judgements_for_transcript", "leaderboard", "linked_diff",
     "list_patterns", "list_personas", "list_projects", "list_refine_runs", "list_scenarios", "list_selfplay_runs",
     "list_transcripts", "log_event", "merge_patterns", "next_to_review", "PATTERN_KINDS", "pattern_report",

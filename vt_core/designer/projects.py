@@ -158,6 +158,16 @@ def get_version(store: Store, version_id: int) -> PromptVersion:
     return _version(row)
 
 
+def find_version(store: Store, project_id: int, number: int) -> PromptVersion:
+    """A project's prompt version by the number the designer reads (v1, v2, ...)."""
+    row = store.cursor().execute(
+        f"SELECT {_VERSION_COLUMNS} FROM prompt_versions WHERE project_id = ? AND number = ?", [project_id, number]
+    ).fetchone()
+    if row is None:
+        raise ProjectError(f"project {get_project(store, project_id).name!r} has no prompt version {number}")
+    return _version(row)
+
+
 def versions(store: Store, project_id: int) -> list[PromptVersion]:
     """The project's prompt versions, oldest first."""
     rows = store.cursor().execute(
