@@ -558,10 +558,11 @@ def _delta(chunk: object) -> tuple[str, dict]:
         choices = chunk.get("choices") or []
         text = ((choices[0].get("delta") or {}).get("content") or "") if choices else ""
         usage = chunk.get("usage") or {}
+        if not isinstance(text, str) or not isinstance(usage, dict):
+            raise TypeError
     except (IndexError, TypeError, AttributeError):
-        raise _MalformedResponse(f"the chunk is not a chat completion chunk: {_short(json.dumps(chunk), 200)}") from None
-    if not isinstance(text, str) or not isinstance(usage, dict):
-        raise _MalformedResponse(f"the chunk is not a chat completion chunk: {_short(json.dumps(chunk), 200)}")
+        raise _MalformedResponse(f"the chunk is not a chat completion chunk: {_short(json.dumps(chunk), 200)}") \
+            from None
     return text, usage
 
 
