@@ -1,12 +1,17 @@
 """A real OpenAI-compatible HTTP server on loopback that answers from a script.
 
 Tests and benchmarks use it to drive the real `openai` client over real HTTP while choosing
-each reply: content, HTTP status, delay, or a raw (possibly broken) body.
+each reply: content, HTTP status, delay, or a raw (possibly broken) body. A request with
+`"stream": true` is answered with server-sent events as OpenAI documents them: `data: {chunk}`
+events, each a `chat.completion.chunk` whose `choices[0].delta.content` carries a piece of the
+reply, then (if `stream_options.include_usage` asked for it) a chunk with the usage and no
+choices, then `data: [DONE]`; with a delay between chunks that a test sets.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -31,6 +36,15 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     tokens_in: int = 11
     tokens_out: int = 7
+    # Streaming (a request with "stream": true):
+    chunk_delay_s: float = 0.0  # before each chunk after the first
+    chunks: list[str] | None = None  # the pieces of `content`; None: word by word
+    stream_usage: bool = True  # send the usage chunk when the request asks for it
+    cut_after: int | None = None  # drop the connection after this many pieces, without [DONE]
+    release: threading.Event | None = None  # hold the reply (after `delay_s`) until the test sets this
+
+    def pieces(self) -> list[str]:
+        return self.chunks if self.chunks is not None else re.findall(r"\s*\S+", self.content) or [""]
 
 
 class ScriptedServer:
@@ -118,6 +132,35 @@ class ScriptedServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
 
+            def _stream(self, request: dict, reply: Reply) -> None:
+                """The reply as server-sent events, in HTTP/1.1 chunked transfer encoding."""
+                def event(data: str) -> None:
+                    payload = f"data: {data}\n\n".encode()
+                    self.wfile.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+                    self.wfile.flush()
+
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Cache-Control", "no-cache")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for i, piece in enumerate(reply.pieces()):
+                        if i == reply.cut_after:
+                            self.close_connection = True
+                            return
+                        if i:
+                            time.sleep(reply.chunk_delay_s)
+                        delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
+                        event(json.dumps(_chunk(request, [{"index": 0, "delta": delta, "finish_reason": None}])))
+                    event(json.dumps(_chunk(request, [{"index": 0, "delta": {}, "finish_reason": "stop"}])))
+                    if reply.stream_usage and (request.get("stream_options") or {}).get("include_usage"):
+                        event(json.dumps(_chunk(request, [], _usage(reply))))
+                    event("[DONE]")
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the reader stopped
+
             def do_GET(self) -> None:
                 if self.path == "/scripted/requests":  # for a client in another process
                     self._send(200, json.dumps({"count": len(server.chat_requests)}))
@@ -133,6 +176,11 @@ class ScriptedServer:
                 reply = server._next_reply(request)
                 try:
                     time.sleep(reply.delay_s)
+                    if reply.release is not None:
+                        reply.release.wait()
+                    if request.get("stream") and reply.body is None and reply.status == 200:
+                        self._stream(request, reply)
+                        return
                     if reply.body is not None:
                         body = reply.body
                     elif reply.status != 200:
@@ -156,9 +204,18 @@ def _completion(request: dict, reply: Reply) -> dict:
         "model": request.get("model", MODEL),
         "choices": [{"index": 0, "finish_reason": "stop",
                      "message": {"role": "assistant", "content": reply.content}}],
-        "usage": {"prompt_tokens": reply.tokens_in, "completion_tokens": reply.tokens_out,
-                  "total_tokens": reply.tokens_in + reply.tokens_out},
+        "usage": _usage(reply),
     }
+
+
+def _chunk(request: dict, choices: list[dict], usage: dict | None = None) -> dict:
+    return {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": request.get("model", MODEL), "choices": choices, "usage": usage}
+
+
+def _usage(reply: Reply) -> dict:
+    return {"prompt_tokens": reply.tokens_in, "completion_tokens": reply.tokens_out,
+            "total_tokens": reply.tokens_in + reply.tokens_out}
 
 
 @contextmanager

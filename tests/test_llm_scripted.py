@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from typing import Literal
 
 import pytest
@@ -500,3 +501,96 @@ def test_structured_accepts_raw_newlines_inside_strings(make_llm, scripted):
     scripted.script(Reply(content='{"verdict": "holds", "confidence": 3, "note": "line one\nline two"}'))
     assert make_llm().structured(HELLO, Verdict) == Verdict(verdict="holds", confidence=3)
     assert len(scripted.requests) == 1
+
+
+# -- streaming --------------------------------------------------------------------------------
+
+
+def timed_pieces(stream) -> list[tuple[str, float]]:
+    """Each piece of a stream with the time it arrived."""
+    return [(piece, time.monotonic()) for piece in stream]
+
+
+def test_a_stream_yields_the_pieces_in_order_as_they_come_and_is_logged_once(make_llm, scripted, store):
+    scripted.script(Reply(content="one two three four", chunk_delay_s=0.15, tokens_in=13, tokens_out=4))
+    llm = make_llm({"VT_MODEL": "m1"})
+    pieces = timed_pieces(llm.stream(ChatRequest(HELLO, temperature=0.3, max_tokens=40)))
+
+    assert [p for p, _ in pieces] == ["one", " two", " three", " four"]
+    gaps = [later - earlier for (_, earlier), (_, later) in zip(pieces, pieces[1:])]
+    assert min(gaps) > 0.1  # each piece came when the server wrote it, not all at the end
+    [sent] = scripted.requests
+    assert (sent["stream"], sent["stream_options"]) == (True, {"include_usage": True})
+    assert (sent["model"], sent["temperature"], sent["max_tokens"], sent["messages"]) == ("m1", 0.3, 40, HELLO)
+    rows = llm_calls(store, "status, response, tokens_in, tokens_out, attempts, cache_hit, latency_ms, request")
+    assert len(rows) == 1
+    status, response, tokens_in, tokens_out, attempts, cache_hit, latency_ms, request = rows[0]
+    assert (status, response, tokens_in, tokens_out, attempts, cache_hit) == (
+        "ok", "one two three four", 13, 4, 1, False)
+    assert latency_ms >= 400  # three gaps of 0.15 s
+    assert "stream" not in json.loads(request)  # the request as `complete` sends it: one cache key for both
+
+
+def test_a_streamed_reply_is_cached_for_both_ways_of_asking(make_llm, scripted, store):
+    llm = make_llm()
+    scripted.script(Reply(content="cached words"))
+    assert "".join(llm.stream(ChatRequest(HELLO))) == "cached words"
+    assert list(llm.stream(ChatRequest(HELLO))) == ["cached words"]  # from the cache, at once and whole
+    assert llm.complete(ChatRequest(HELLO)).cached is True
+    assert len(scripted.requests) == 1
+    assert llm_calls(store, "status, cache_hit, response") == [
+        ("ok", False, "cached words"), ("ok", True, "cached words"), ("ok", True, "cached words")]
+    list(llm.stream(ChatRequest(HELLO), fresh=True))
+    assert len(scripted.requests) == 2
+
+
+def test_a_stream_without_usage_estimates_the_tokens(make_llm, scripted, store):
+    scripted.script(Reply(content="x" * 40, chunks=["x" * 20, "x" * 20], stream_usage=False))
+    assert list(make_llm().stream(ChatRequest(HELLO))) == ["x" * 20, "x" * 20]
+    assert llm_calls(store, "tokens_in, tokens_out") == [(estimate_tokens(json.dumps(HELLO)), 10)]
+
+
+def test_errors_before_the_first_piece_are_retried(make_llm, scripted, store):
+    scripted.script(Reply(status=503), Reply(content="at last"))
+    assert "".join(make_llm().stream(ChatRequest(HELLO))) == "at last"
+    assert len(scripted.requests) == 2
+    assert llm_calls(store, "status, attempts, response") == [("ok", 2, "at last")]
+
+
+def test_a_stream_that_fails_for_good_says_why(make_llm, scripted, store):
+    scripted.script(Reply(status=400))
+    with pytest.raises(LLMError, match="HTTP 400") as caught:
+        list(make_llm().stream(ChatRequest(HELLO)))
+    assert scripted.url in str(caught.value)
+    assert len(scripted.requests) == 1  # a client error is not retried
+    assert llm_calls(store, "status, cache_hit") == [("error", False)]
+
+
+def test_a_stream_cut_off_midway_fails_with_what_came_and_is_not_cached(make_llm, scripted, store):
+    scripted.script(Reply(content="one two three", cut_after=2))
+    llm = make_llm()
+    received = []
+    with pytest.raises(LLMError, match="after 7 characters of the reply"):
+        for piece in llm.stream(ChatRequest(HELLO)):
+            received.append(piece)
+    assert received == ["one", " two"]
+    assert len(scripted.requests) == 1  # not retried once the reply had begun
+    assert llm_calls(store, "status, response") == [("error", "one two")]
+    assert "".join(llm.stream(ChatRequest(HELLO))) == "scripted reply"  # asked again, not from the cache
+
+
+def test_a_stream_that_stalls_times_out(make_llm, scripted, store):
+    scripted.script(Reply(content="slow words here", chunk_delay_s=2.0))
+    llm = make_llm({"VT_MODEL": "m"}, timeout_s=0.5)
+    with pytest.raises(LLMError, match="timed out after 0.5 s"):
+        list(llm.stream(ChatRequest(HELLO)))
+    assert llm_calls(store, "status, response") == [("error", "slow")]
+
+
+def test_a_reader_that_stops_early_leaves_the_call_recorded_as_an_error(make_llm, scripted, store):
+    scripted.script(Reply(content="one two three"))
+    stream = make_llm().stream(ChatRequest(HELLO))
+    assert next(stream) == "one"
+    stream.close()
+    assert llm_calls(store, "status, response, error") == [
+        ("error", "one", "the reader stopped before the reply ended")]

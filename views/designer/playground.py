@@ -2,13 +2,25 @@ import streamlit as st
 
 from views.shared.designer import current_project, log_session_event, save_version, session_llm
 from views.shared.services import demo_notice, flash, services, show_flash
-from vt_core.core.llm import EmbeddedServerError, LLMError, estimate_tokens
+from vt_core.core.llm import estimate_tokens
 from vt_core.core.text import escape_markdown
-from vt_core.designer import PATTERN_KINDS, Turn, add_pattern, bot_reply, current_version, get_version, list_patterns
+from vt_core.designer import (
+    PATTERN_KINDS,
+    ChatSettings,
+    ReplyFailed,
+    add_message,
+    add_pattern,
+    current_version,
+    get_version,
+    list_patterns,
+    new_playground_chat,
+    playground_chat,
+    stream_reply,
+)
 
 app = services()
 
-settings, store, llm = app.settings, app.store, app.llm
+store, llm = app.store, app.llm
 
 st.title("Playground")
 st.caption("Edit the prompt, chat with the bot by hand, save versions and note patterns yourself. "
@@ -21,23 +33,23 @@ if project is None:
 pid = project.id
 current = current_version(store, pid)
 
-prompt_key, chat_key, sample_key = f"pg_prompt_{pid}", f"pg_chat_{pid}", f"pg_sample_{pid}"
+prompt_key = f"pg_prompt_{pid}"
 if (reset := st.session_state.pop(f"pg_reset_{pid}", None)) is not None or prompt_key not in st.session_state:
     st.session_state[prompt_key] = get_version(store, reset).text if reset else current.text
-chat: list[Turn] = st.session_state.setdefault(chat_key, [])
+chat = playground_chat(store, pid)
 
 
-def reply(prompt: str) -> None:
-    """Ask the bot for its next message; on failure, take back the user's last message."""
+def reply(shown) -> None:
+    """Stream the bot's reply into `shown` as plain text (never Markdown); on failure, say why."""
+    text = ""
     try:
-        with st.spinner("The bot is writing…"):
-            completion = bot_reply(session_llm(llm), prompt, chat, sample=st.session_state.get(sample_key, 0))
-    except (LLMError, EmbeddedServerError) as exc:
-        lost = chat.pop() if chat and chat[-1].role == "user" else None
+        for piece in stream_reply(store, session_llm(llm), chat, prompt, chat_settings):
+            text += piece
+            shown.text(text)
+    except ReplyFailed as exc:
         st.session_state[f"pg_error_{pid}"] = f"The bot did not answer: {escape_markdown(exc)}" + (
-            f"\n\nYour message was: {escape_markdown(lost.content)}" if lost else "")
-    else:
-        chat.append(Turn("assistant", completion.text.strip()))
+            f"\n\nYour message was: {escape_markdown(exc.message)}" if exc.message else "")
+    st.rerun()
 
 
 prompt_col, chat_col = st.columns([5, 6], gap="large")
@@ -89,27 +101,43 @@ with prompt_col:
 
 with chat_col:
     st.subheader("Chat")
-    st.caption("The bot answers under the prompt on the left, as it is now, saved or not.")
+    st.caption("The bot answers under the prompt on the left, as it is now, saved or not. "
+               "Each reply keeps the settings it was made with.")
+    temperature_key, max_tokens_key = f"pg_temperature_{pid}", f"pg_max_tokens_{pid}"
+    for key, value in ((temperature_key, chat.settings().temperature), (max_tokens_key, chat.settings().max_tokens)):
+        st.session_state.setdefault(key, value)  # a reloaded chat goes on with its own settings
+    left, right = st.columns(2)
+    left.slider("Temperature", *ChatSettings.TEMPERATURE_RANGE, step=0.05, key=temperature_key,
+                help="Higher: more varied replies; 0: the most likely reply.")
+    right.number_input("Maximum length (tokens)", *ChatSettings.MAX_TOKENS_RANGE, step=16, key=max_tokens_key,
+                       help="The reply stops at this many tokens.")
+    chat_settings = ChatSettings(st.session_state[temperature_key], st.session_state[max_tokens_key])
     messages = st.container(height=520, border=True)
-    if message := st.chat_input("Write to the bot", key=f"pg_input_{pid}"):
-        chat.append(Turn("user", message))
-        st.session_state[sample_key] = 0
-        reply(prompt)
-    with messages:
-        if not chat:
-            st.caption("No messages yet.")
-        for turn in chat:
-            with st.chat_message(turn.role):
-                st.text(turn.content)  # model output as plain text, never Markdown or HTML
+    message = st.chat_input("Write to the bot", key=f"pg_input_{pid}")
     if error := st.session_state.pop(f"pg_error_{pid}", None):
         st.error(error)
     left, right = st.columns(2)
-    if left.button("Clear the chat", key=f"pg_clear_{pid}", disabled=not chat):
-        chat.clear()
+    clear = left.button("Clear the chat", key=f"pg_clear_{pid}", disabled=not chat.turns,
+                        help="Start a new chat; this one stays in the database.")
+    again = right.button("Another reply", key=f"pg_again_{pid}", disabled=not chat.turns,
+                         help="Ask for a different last reply (or for one to a message left unanswered).")
+    if clear:
+        new_playground_chat(store, pid)
         st.rerun()
-    if right.button("Another reply", key=f"pg_again_{pid}", help="Ask for a different last reply.",
-                    disabled=not chat or chat[-1].role != "assistant"):
-        chat.pop()
-        st.session_state[sample_key] = st.session_state.get(sample_key, 0) + 1
-        reply(prompt)
-        st.rerun()
+    if message:
+        chat = add_message(store, pid, message)
+    with messages:
+        if not chat.turns:
+            st.caption("No messages yet.")
+        replaced = again and chat.turns[-1].role == "assistant"  # another reply takes the last one's place
+        for turn in chat.turns[:-1] if replaced else chat.turns:
+            with st.chat_message(turn.role):
+                st.text(turn.content)  # model output as plain text, never Markdown or HTML
+                if turn.settings:
+                    st.caption(turn.settings.describe())
+        if message or again:
+            with st.chat_message("assistant"):
+                shown = st.empty()
+                shown.caption("The bot is writing…")
+                st.caption(chat_settings.describe())
+                reply(shown)

@@ -1,6 +1,7 @@
 """The designer workflow: a project's prompt versions, simulated users (personas) and situations
 (scenarios), self-play transcripts, the designer's marks (annotations) and the review queue, patterns
-judged on the transcripts, refinement of the prompt against them, study sessions and the demo project."""
+judged on the transcripts, refinement of the prompt against them, the Playground's chats, study sessions and the
+demo project."""
 
 from vt_core.designer.annotations import ANNOTATION_LABELS, annotate, current_annotations
 from vt_core.designer.demo import seed_demo
@@ -18,6 +19,15 @@ from vt_core.designer.patterns import (
     update_pattern,
 )
 from vt_core.designer.personas import ATTRIBUTES, add_persona, generate_personas, list_personas, update_persona
+from vt_core.designer.playground import (
+    ChatSettings,
+    PlaygroundChat,
+    ReplyFailed,
+    add_message,
+    new_playground_chat,
+    playground_chat,
+    stream_reply,
+)
 from vt_core.designer.projects import (
     Project,
     ProjectError,
@@ -70,14 +80,14 @@ from vt_core.designer.transcripts import Turn, get_transcript, list_transcripts
 
 __all__ = [
     "add_pattern", "add_persona", "add_scenario", "add_version", "annotate", "ANNOTATION_LABELS", "approve",
-    "ATTRIBUTES", "bot_reply", "create_project", "current_annotations", "current_version", "DIFFICULTIES",
-    "estimate_run", "evaluate_patterns", "find_version", "filter_transcripts", "generate_personas", "get_pattern", "get_project",
+    "ATTRIBUTES", "add_message", "bot_reply", "ChatSettings", "create_project", "current_annotations", "current_version", "DIFFICULTIES",
+    "estimate_run", "evaluate_patterns", "filter_transcripts", "find_version", "generate_personas", "get_pattern", "get_project",
     "get_transcript", "get_version", "JOBS", "judgements_for_transcript", "leaderboard", "linked_diff",
     "list_patterns", "list_personas", "list_projects", "list_refine_runs", "list_scenarios", "list_selfplay_runs",
     "list_transcripts", "log_event", "merge_patterns", "next_to_review", "PATTERN_KINDS", "pattern_report",
-    "plan_for_project", "planned_calls", "Project", "ProjectError", "PromptVersion", "propose_patterns",
-    "propose_scenarios", "refine", "RefineError", "removal", "Removal", "REMOVED_SHARE_WARNING", "replan", "run_conversations", "save_drafts", "seed_demo",
-    "SelfPlayError", "session_events", "session_measures", "session_run_id", "set_current", "SPLITS",
+    "plan_for_project", "planned_calls", "playground_chat", "PlaygroundChat", "new_playground_chat", "Project", "ProjectError", "PromptVersion", "propose_patterns",
+    "propose_scenarios", "refine", "RefineError", "removal", "ReplyFailed", "Removal", "REMOVED_SHARE_WARNING", "replan", "run_conversations", "save_drafts", "seed_demo",
+    "SelfPlayError", "session_events", "session_measures", "session_run_id", "set_current", "SPLITS", "stream_reply",
     "submit_judging", "submit_refine", "submit_selfplay", "Turn", "unified_diff", "UNLABELLED", "update_pattern", "update_persona", "update_project",
     "update_scenario", "versions"
 ]

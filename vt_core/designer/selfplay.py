@@ -26,6 +26,7 @@ from vt_core.designer.transcripts import Turn, list_transcripts, save_transcript
 END_MARKER = "[END]"
 SIMULATOR_MAX_TOKENS = 200
 BOT_MAX_TOKENS = 400
+BOT_TEMPERATURE = 0.7
 # Rough sizes of a turn, for the cost estimate shown before a run.
 TYPICAL_USER_TOKENS = 40
 TYPICAL_BOT_TOKENS = 150
@@ -104,12 +105,18 @@ def plan_run(personas: list[Persona], scenarios: list[Scenario], n: int, seed: i
     return [Conversation(people[i], order[i % len(order)], derive_seed(seed, i)) for i in range(n)]
 
 
-def bot_reply(llm: LLM, system_prompt: str, turns: list[Turn], *, seed: int | None = None,
-              sample: int = 0) -> Completion:
-    """The chatbot's next message under `system_prompt` (the control playground uses this too)."""
+def bot_request(system_prompt: str, turns: Sequence[Turn], *, seed: int | None = None, sample: int = 0,
+                temperature: float = BOT_TEMPERATURE, max_tokens: int = BOT_MAX_TOKENS) -> ChatRequest:
+    """The request for the chatbot's next message under `system_prompt`."""
     messages = [{"role": "system", "content": system_prompt},
                 *({"role": t.role, "content": t.content} for t in turns)]
-    return llm.complete(ChatRequest(messages, max_tokens=BOT_MAX_TOKENS, seed=seed, sample=sample))
+    return ChatRequest(messages, temperature=temperature, max_tokens=max_tokens, seed=seed, sample=sample)
+
+
+def bot_reply(llm: LLM, system_prompt: str, turns: list[Turn], *, seed: int | None = None,
+              sample: int = 0) -> Completion:
+    """The chatbot's next message under `system_prompt`."""
+    return llm.complete(bot_request(system_prompt, turns, seed=seed, sample=sample))
 
 
 def _simulator_request(bot_goal: str, conversation: Conversation, turns: list[Turn], exchange: int) -> ChatRequest:

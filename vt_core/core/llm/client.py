@@ -3,7 +3,7 @@
 `LLM` wraps the `openai` client for every backend and adds what the platform needs on top:
 retries with backoff for transient faults, structured output with one corrective retry, a
 cache of identical requests and an account of every call, both in the `llm_calls` table,
-and a bounded-concurrency `map` for batches.
+a reply streamed as it is written (`stream`), and a bounded-concurrency `map` for batches.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -249,40 +249,76 @@ class LLM:
         reply text; a reply it rejects is recorded as invalid, never served from the cache,
         and raised as _InvalidReply.
         """
-        if self._stop is not None and self._stop():
-            raise Cancelled("stopped before this model call: the work was cancelled")
+        self._check_stop()
         payload = self._payload(request)
         key = self._request_hash(payload, request.sample)
-        if not fresh:
-            hit = self._connection.calls.lookup(key)
-            if hit is not None:
-                text, tokens_in, tokens_out = hit
-                self._log(key, payload, status="ok", response=text, cache_hit=True,
-                          tokens_in=tokens_in, tokens_out=tokens_out)
-                return Completion(text, payload["model"], tokens_in, tokens_out, 0.0, True, 0)
+        if not fresh and (hit := self._cached(key, payload)) is not None:
+            return hit
 
         client = self._client()  # starts the embedded server outside the timed call
         started = time.perf_counter()
         try:
             text, usage, attempts = self._send(client, payload)
         except LLMError as exc:
-            self._log(key, payload, status="error", error=str(exc), attempts=exc.attempts,
-                      latency_ms=(time.perf_counter() - started) * 1000)
+            self._log_failure(key, payload, exc, started)
             raise
-        latency_ms = (time.perf_counter() - started) * 1000
-        tokens_in = usage.get("prompt_tokens", 0) if usage else estimate_tokens(json.dumps(payload["messages"]))
-        tokens_out = usage.get("completion_tokens", 0) if usage else estimate_tokens(text)
-        status, error = "ok", None
+        error = None
         if validate is not None:
             try:
                 validate(text)
             except ValidationError as exc:
-                status, error = "invalid", str(exc)
-        self._log(key, payload, status=status, response=text, error=error, attempts=attempts,
-                  tokens_in=tokens_in, tokens_out=tokens_out, latency_ms=latency_ms)
+                error = str(exc)
+        completion = self._log_reply(key, payload, text, usage, attempts, started, error=error)
         if error is not None:
             raise _InvalidReply(text, error)
-        return Completion(text, payload["model"], tokens_in, tokens_out, latency_ms, False, attempts)
+        return completion
+
+    def stream(self, request: ChatRequest, *, fresh: bool = False) -> Iterator[str]:
+        """The reply to `request` in pieces, as the endpoint writes them (`stream=True`); a reply in
+        the cache comes at once, whole. Like `complete` otherwise: the same payload and cache key, the
+        same retries of errors before the first piece, the same timeout (between pieces) and LLMError,
+        and one row in the call log, written when the reply has ended, with the whole reply. The usage
+        is the server's (`stream_options.include_usage`) or else estimated. A reader that stops early
+        leaves the call recorded as an error with the part it read."""
+        self._check_stop()
+        payload = self._payload(request)
+        key = self._request_hash(payload, request.sample)
+        if not fresh and (hit := self._cached(key, payload)) is not None:
+            yield hit.text
+            return
+
+        client = self._client()
+        started = time.perf_counter()
+        body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
+        try:
+            (chunks, first), attempts = self._retried(lambda: _first_chunk(client.post(
+                "/chat/completions", cast_to=object, body=body, options=_OPTIONS | {"timeout": self.timeout_s},
+                stream=True, stream_cls=openai.Stream[object])))
+        except LLMError as exc:
+            self._log_failure(key, payload, exc, started)
+            raise
+        pieces: list[str] = []
+        usage: dict = {}
+        chunk = first
+        try:
+            while chunk is not None:
+                piece, chunk_usage = _delta(chunk)
+                usage = chunk_usage or usage
+                if piece:
+                    pieces.append(piece)
+                    yield piece
+                chunk = next(chunks, None)
+        except (openai.OpenAIError, _MalformedResponse, json.JSONDecodeError) as exc:
+            failure = LLMError(f"{self._where()}: {self._cause(exc)} after {len(''.join(pieces))} characters "
+                               "of the reply", attempts=attempts)
+            self._log_failure(key, payload, failure, started, response="".join(pieces))
+            raise failure from exc
+        except GeneratorExit:
+            chunks.close()
+            self._log_failure(key, payload, LLMError("the reader stopped before the reply ended",
+                                                     attempts=attempts), started, response="".join(pieces))
+            raise
+        self._log_reply(key, payload, "".join(pieces), usage, attempts, started)
 
     def check(self) -> Completion:
         """One real, uncached call: proves that the backend answers (doctor, Settings page)."""
@@ -405,6 +441,14 @@ class LLM:
         """POST the payload as it is: the client's documented `post` skips `create`'s transform of every
         argument into its typed form, which cost a third of the CPU of a call (bench/llm_concurrency.py).
         Returns the reply's text, its usage ({} if the server sent none) and the attempts it took."""
+        (text, usage), attempts = self._retried(lambda: _reply(client.post(
+            "/chat/completions", cast_to=httpx2.Response, body=payload,
+            options=_OPTIONS | {"timeout": self.timeout_s}).json()))
+        return text, usage, attempts
+
+    def _retried(self, send: Callable[[], T]) -> tuple[T, int]:
+        """`send()` and the attempts it took, retried with backoff while it fails transiently; LLMError
+        (naming the endpoint, the model and the cause) when it fails for good."""
         retrying = Retrying(
             retry=retry_if_exception(_transient),
             stop=stop_after_attempt(self.attempts),
@@ -414,14 +458,12 @@ class LLM:
         try:
             for attempt in retrying:
                 with attempt:
-                    response = client.post("/chat/completions", cast_to=httpx2.Response, body=payload,
-                                           options=_OPTIONS | {"timeout": self.timeout_s})
-                    text, usage = _reply(response.json())
+                    result = send()
         except (openai.OpenAIError, _MalformedResponse, json.JSONDecodeError) as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
             after = f" after {attempts} attempts" if attempts > 1 else ""
             raise LLMError(f"{self._where()}: {self._cause(exc)}{after}", attempts=attempts) from exc
-        return text, usage, retrying.statistics["attempt_number"]
+        return result, retrying.statistics["attempt_number"]
 
     def _wait(self, state: RetryCallState) -> float:
         exponential = wait_exponential_jitter(multiplier=self.backoff_s, max=30, jitter=self.backoff_s)(state)
@@ -449,6 +491,35 @@ class LLM:
         key = self.backend.api_key
         return cause.replace(key, "[API key]") if len(key) >= 8 else cause
 
+    def _check_stop(self) -> None:
+        if self._stop is not None and self._stop():
+            raise Cancelled("stopped before this model call: the work was cancelled")
+
+    def _cached(self, key: str, payload: dict) -> Completion | None:
+        """The cache's answer to the request, recorded as a cache hit; None if it has none."""
+        hit = self._connection.calls.lookup(key)
+        if hit is None:
+            return None
+        text, tokens_in, tokens_out = hit
+        self._log(key, payload, status="ok", response=text, cache_hit=True, tokens_in=tokens_in, tokens_out=tokens_out)
+        return Completion(text, payload["model"], tokens_in, tokens_out, 0.0, True, 0)
+
+    def _log_reply(self, key: str, payload: dict, text: str, usage: dict, attempts: int, started: float,
+                   *, error: str | None = None) -> Completion:
+        """Record a reply from the endpoint ("invalid" with `error` if validation rejected it): its tokens
+        as the server counted them, or estimated if it sent no usage."""
+        latency_ms = (time.perf_counter() - started) * 1000
+        tokens_in = usage.get("prompt_tokens", 0) if usage else estimate_tokens(json.dumps(payload["messages"]))
+        tokens_out = usage.get("completion_tokens", 0) if usage else estimate_tokens(text)
+        self._log(key, payload, status="ok" if error is None else "invalid", response=text, error=error,
+                  attempts=attempts, tokens_in=tokens_in, tokens_out=tokens_out, latency_ms=latency_ms)
+        return Completion(text, payload["model"], tokens_in, tokens_out, latency_ms, False, attempts)
+
+    def _log_failure(self, key: str, payload: dict, exc: LLMError, started: float,
+                     response: str | None = None) -> None:
+        self._log(key, payload, status="error", response=response, error=str(exc), attempts=exc.attempts,
+                  latency_ms=(time.perf_counter() - started) * 1000)
+
     def _log(self, key: str, payload: dict, *, status: str, response: str | None = None,
              error: str | None = None, cache_hit: bool = False, tokens_in: int = 0,
              tokens_out: int = 0, latency_ms: float = 0.0, attempts: int = 0) -> None:
@@ -471,6 +542,27 @@ def _reply(body: object) -> tuple[str, dict]:
         raise _MalformedResponse(f"the response is not a chat completion: {_short(json.dumps(body), 200)}") from None
     if not isinstance(text, str) or not isinstance(usage, dict):
         raise _MalformedResponse(f"the response is not a chat completion: {_short(json.dumps(body), 200)}")
+    return text, usage
+
+
+def _first_chunk(chunks: openai.Stream) -> tuple[openai.Stream, object]:
+    """The stream and its first chunk (None if it ended at once): reading it is part of the attempt, so
+    that an error before the reply begins is retried like a failed request."""
+    return chunks, next(chunks, None)
+
+
+def _delta(chunk: object) -> tuple[str, dict]:
+    """The text and usage of one streamed chunk (`choices[0].delta.content`; the last chunk may carry
+    only the usage, with no choices); _MalformedResponse if it is not a chat completion chunk."""
+    try:
+        choices = chunk.get("choices") or []
+        text = ((choices[0].get("delta") or {}).get("content") or "") if choices else ""
+        usage = chunk.get("usage") or {}
+        if not isinstance(text, str) or not isinstance(usage, dict):
+            raise TypeError
+    except (IndexError, TypeError, AttributeError):
+        raise _MalformedResponse(f"the chunk is not a chat completion chunk: {_short(json.dumps(chunk), 200)}") \
+            from None
     return text, usage
 
 
