@@ -3,6 +3,7 @@
 judged on the transcripts, refinement of the prompt against them, study sessions and the demo project."""
 
 from vt_core.designer.annotations import ANNOTATION_LABELS, annotate, current_annotations
+from vt_core.designer.compare import Comparison, comparison
 from vt_core.designer.demo import seed_demo
 from vt_core.designer.jobs import JOBS, submit_judging, submit_refine, submit_selfplay
 from vt_core.designer.patterns import (
@@ -69,7 +70,7 @@ from vt_core.designer.transcripts import Turn, get_transcript, list_transcripts
 
 __all__ = [
     "add_pattern", "add_persona", "add_scenario", "add_version", "annotate", "ANNOTATION_LABELS", "approve",
-    "ATTRIBUTES", "bot_reply", "create_project", "current_annotations", "current_version", "DIFFICULTIES",
+    "ATTRIBUTES", "bot_reply", "comparison", "Comparison", "create_project", "current_annotations", "current_version", "DIFFICULTIES",
     "estimate_run", "evaluate_patterns", "filter_transcripts", "generate_personas", "get_pattern", "get_project",
     "get_transcript", "get_version", "JOBS", "judgements_for_transcript", "leaderboard", "linked_diff",
     "list_patterns", "list_personas", "list_projects", "list_refine_runs", "list_scenarios", "list_selfplay_runs",
