@@ -133,8 +133,10 @@ def test_the_compare_page_shows_the_pairs_filters_them_and_approves(store, proje
     assert headers() == [header(p) for p in found.pairs]
     pattern = found.patterns[0]
     name = escape_markdown(f"#{pattern.id} AVOID: The bot uses emojis in its replies")
-    assert verdicts() == [f"{name}: baseline ✅ pass → candidate ✅ pass" if p.scenario.title == "s1" else
-                          f"{name}: baseline ❌ fail → candidate ✅ pass · **changed**" for p in found.pairs]
+    assert verdicts() == [f"{name}: baseline :green-badge[pass] → candidate :green-badge[pass]"
+                          if p.scenario.title == "s1" else
+                          f"{name}: baseline :red-badge[fail] → candidate :green-badge[pass] :violet-badge[changed]"
+                          for p in found.pairs]
     assert conversations() == [side for p in found.pairs for side in
                                ([t.content for t in p.baseline.turns], [t.content for t in p.candidate.turns])]
     assert "3 of 3 conversation pairs shown; the candidate changed a verdict in 2." in [c.value for c in at.caption]
@@ -142,7 +144,7 @@ def test_the_compare_page_shows_the_pairs_filters_them_and_approves(store, proje
     at.toggle(key="cmp_changed").set_value(True).run()
     changed = [p for p in found.pairs if p.scenario.title != "s1"]
     assert headers() == [header(p) for p in changed]
-    assert all(v.endswith("· **changed**") for v in verdicts()) and len(verdicts()) == 2
+    assert all(v.endswith(":violet-badge[changed]") for v in verdicts()) and len(verdicts()) == 2
     at.selectbox(key="cmp_pattern").set_value(pattern.id).run()
     assert len(headers()) == 2
 

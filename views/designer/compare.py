@@ -6,7 +6,8 @@ from views.shared.services import demo_notice, services, show_flash
 from vt_core.core.text import escape_markdown
 from vt_core.designer import comparison, leaderboard, list_refine_runs
 
-OUTCOME_ICONS = {"pass": "✅", "fail": "❌", "not applicable": "➖", "not judged": "❔"}
+BADGES = {"pass": ":green-badge[pass]", "fail": ":red-badge[fail]", "not applicable": ":gray-badge[not applicable]",
+          "not judged": ":orange-badge[not judged]"}
 SPLIT_TITLES = {"train": "Training scenarios", "heldout": "Held-out scenarios"}
 
 app = services()
@@ -66,7 +67,7 @@ conversations, prompt = st.columns([3, 2], gap="large")
 
 with conversations:
     st.subheader("Conversations")
-    filters = st.columns(2)
+    filters = st.columns([3, 2], vertical_alignment="bottom")
     only_changed = filters[0].toggle("Only where the candidate changed a verdict", key="cmp_changed")
     on_pattern = filters[1].selectbox("Of the pattern", [None, *(p.id for p in found.patterns)], key="cmp_pattern",
                                       format_func=lambda i: "any pattern" if i is None else names.get(i, f"#{i}"))
@@ -84,11 +85,9 @@ with conversations:
                 st.markdown(f"**{escape_markdown(pair.scenario.title)}** · persona "
                             f"{escape_markdown(pair.persona.name)} · seed {pair.seed}")
                 for check in pair.checks:
-                    mark = " · **changed**" if check.changed else ""
-                    st.markdown(
-                        f"{escape_markdown(names[check.pattern.id])}: baseline "
-                        f"{OUTCOME_ICONS[check.baseline_outcome]} {check.baseline_outcome} → candidate "
-                        f"{OUTCOME_ICONS[check.candidate_outcome]} {check.candidate_outcome}{mark}")
+                    mark = " :violet-badge[changed]" if check.changed else ""
+                    st.markdown(f"{escape_markdown(names[check.pattern.id])}: baseline {BADGES[check.baseline_outcome]}"
+                                f" → candidate {BADGES[check.candidate_outcome]}{mark}")
                 with st.expander("The judge's reasons"):
                     for check in pair.checks:
                         st.caption(escape_markdown(names[check.pattern.id]))

@@ -94,6 +94,6 @@ if not choices:
 chosen = st.selectbox("Candidate", choices, key="rf_candidate", format_func=lambda i: f"#{i}")
 candidate = next(c for c in board if c.id == chosen)
 st.page_link("views/designer/compare.py", label="Compare its conversations with the baseline's, side by side",
-             icon="↔️", query_params={"run": run_id, "candidate": candidate.id})
+             icon=":material/compare_arrows:", query_params={"run": run_id, "candidate": candidate.id})
 prompt_changes(candidate, names)
 approval(store, project, run, candidate, "rf_approve")
