@@ -1,6 +1,6 @@
 import streamlit as st
 
-from views.shared.candidates import approval, pattern_names, prompt_changes
+from views.shared.candidates import approval, pattern_names, prompt_changes, share
 from views.shared.designer import current_project
 from views.shared.services import demo_notice, services, show_flash
 from vt_core.core.text import escape_markdown
@@ -36,10 +36,6 @@ def preselect(key: str, param: str, options: list[int]) -> None:
         st.session_state[key] = int(wanted)
 
 
-def share(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
 preselect("cmp_run", "run", [r.id for r in runs])
 pick_run, pick_candidate = st.columns(2)
 run_id = pick_run.selectbox("Refinement run", [r.id for r in runs], key="cmp_run",
@@ -70,7 +66,7 @@ with conversations:
     filters = st.columns([3, 2], vertical_alignment="bottom")
     only_changed = filters[0].toggle("Only where the candidate changed a verdict", key="cmp_changed")
     on_pattern = filters[1].selectbox("Of the pattern", [None, *(p.id for p in found.patterns)], key="cmp_pattern",
-                                      format_func=lambda i: "any pattern" if i is None else names.get(i, f"#{i}"))
+                                      format_func=lambda i: "any pattern" if i is None else names[i])
     shown = found.changed(on_pattern) if only_changed else found.pairs
     st.caption(f"{len(shown)} of {len(found.pairs)} conversation pairs shown; the candidate changed a verdict in "
                f"{len(found.changed(on_pattern))}.")

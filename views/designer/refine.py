@@ -1,6 +1,6 @@
 import streamlit as st
 
-from views.shared.candidates import approval, pattern_names, prompt_changes
+from views.shared.candidates import approval, pattern_names, prompt_changes, share
 from views.shared.designer import current_project, log_session_event, session_run
 from views.shared.jobs import current_job, ended_once, follow, job_panel
 from views.shared.services import demo_notice, services, show_flash
@@ -65,10 +65,6 @@ run_id = st.selectbox("Refinement run", [r.id for r in runs], key="rf_run",
 run = next(r for r in runs if r.id == run_id)
 if run.error:
     st.error(escape_markdown(run.error))
-
-
-def share(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
 
 
 board = leaderboard(store, run_id)

@@ -23,6 +23,11 @@ def pattern_names(store: Store, project_id: int) -> dict[int, str]:
     return {p.id: f"#{p.id} {p.kind.upper()}: {p.statement}" for p in list_patterns(store, project_id)}
 
 
+def share(value: float | None) -> str:
+    """A pass rate as a percentage, or n/a when nothing was judged."""
+    return "n/a" if value is None else f"{value:.0%}"
+
+
 def prompt_changes(candidate, names: dict[int, str]) -> None:
     """The diff against its parent, each hunk with the stated changes and patterns behind it; the
     whole text and the unified diff on demand."""
