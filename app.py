@@ -36,6 +36,7 @@ selfplay = st.Page("views/designer/selfplay.py", title="Self-play", url_path="de
 review = st.Page("views/designer/review.py", title="Review", url_path="designer_review")
 patterns = st.Page("views/designer/patterns.py", title="Patterns", url_path="designer_patterns")
 refine = st.Page("views/designer/refine.py", title="Refine", url_path="designer_refine")
+compare = st.Page("views/designer/compare.py", title="Compare & approve", url_path="designer_compare")
 playground = st.Page("views/designer/playground.py", title="Playground", url_path="designer_playground")
 calls = st.Page("views/designer/calls.py", title="Model calls", url_path="designer_calls")
 studies = st.Page("views/researcher/studies.py", title="Rating studies", url_path="researcher_studies")
@@ -51,7 +52,7 @@ if remember_participant_link():
     found = participant_step()
     step = found[1] if found else None
     running = step is not None and step.kind == "task"
-    tools = {"tool": [projects, setup, selfplay, review, patterns, refine], "control": [playground]}
+    tools = {"tool": [projects, setup, selfplay, review, patterns, refine, compare], "control": [playground]}
     task = st.Page("views/participant/task.py", title="Your task", url_path="participant", default=True)
     page = st.navigation([task, *(tools[step.condition.interface] if running else [])])
     if running:
@@ -61,7 +62,7 @@ if remember_participant_link():
 
 page = st.navigation(
     {
-        "Designer": [overview, projects, setup, selfplay, review, patterns, refine, playground, calls],
+        "Designer": [overview, projects, setup, selfplay, review, patterns, refine, compare, playground, calls],
         "Researcher": [studies, statistics, critic, settings],
         "Rater": [rate],
     },

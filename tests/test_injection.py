@@ -48,7 +48,7 @@ from vt_core.designer.scenarios import add_scenario
 from vt_core.designer.selfplay import plan_for_project, run_conversations
 
 PAGES = {name: f"views/designer/{name}.py" for name in
-         ("overview", "projects", "setup", "selfplay", "review", "patterns", "refine", "playground")}
+         ("overview", "projects", "setup", "selfplay", "review", "patterns", "refine", "compare", "playground")}
 
 # Raw HTML, a link, an image, a colour directive, LaTeX, a heading and a list at the start of a line,
 # an ordered list after a bare carriage return (a line ending in Markdown), right-to-left override and
@@ -205,6 +205,8 @@ SHOWN = {
                "overall critique", "statement", "reason"},
     "patterns": {"name", "statement", "candidate"},
     "refine": {"name", "statement", "change rationale", "prompt"},
+    "compare": {"name", "statement", "change rationale", "prompt", "persona", "title", "held out title",
+                "user turn", "bot turn", "reason"},
     "playground": {"name", "prompt", "statement"},
 }
 

@@ -1,22 +1,11 @@
 import streamlit as st
 
+from views.shared.candidates import approval, pattern_names, prompt_changes, share
 from views.shared.designer import current_project, log_session_event, session_run
 from views.shared.jobs import current_job, ended_once, follow, job_panel
-from views.shared.services import demo_notice, flash, services, show_flash
+from views.shared.services import demo_notice, services, show_flash
 from vt_core.core.text import escape_markdown
-from vt_core.designer import (
-    RefineError,
-    approve,
-    current_version,
-    leaderboard,
-    linked_diff,
-    list_patterns,
-    list_refine_runs,
-    planned_calls,
-    removal,
-    submit_refine,
-    unified_diff,
-)
+from vt_core.designer import leaderboard, list_patterns, list_refine_runs, planned_calls, submit_refine
 
 app = services()
 
@@ -29,7 +18,7 @@ if project is None:
     st.stop()
 
 accepted = list_patterns(store, project.id, status="accepted")
-names = {p.id: f"#{p.id} {p.kind.upper()}: {p.statement}" for p in list_patterns(store, project.id)}
+names = pattern_names(store, project.id)
 st.caption("Candidate prompts are written from your accepted patterns and critiques, played on the same "
            "conversations as the current prompt (training and held-out scenarios), and judged against every "
            "accepted pattern. Nothing changes your prompt until you approve a candidate.")
@@ -78,10 +67,6 @@ if run.error:
     st.error(escape_markdown(run.error))
 
 
-def share(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
 board = leaderboard(store, run_id)
 st.subheader("Leaderboard")
 st.dataframe([{"candidate": c.id, "round": c.round, "status": c.status, "training pass": share(c.train_pass),
@@ -104,48 +89,7 @@ if not choices:
     st.stop()
 chosen = st.selectbox("Candidate", choices, key="rf_candidate", format_func=lambda i: f"#{i}")
 candidate = next(c for c in board if c.id == chosen)
-for linked in linked_diff(candidate):
-    if linked.hunk.tag == "equal":
-        continue
-    lines = [f"-{line}" for line in linked.hunk.old] + [f"+{line}" for line in linked.hunk.new]
-    st.code("\n".join(lines), language="diff")
-    if linked.changes:
-        for change in linked.changes:
-            patterns = ", ".join(names.get(i, f"#{i}") for i in change.get("pattern_ids", []))
-            st.caption(escape_markdown(f"Why: {change.get('rationale', '')} — patterns: {patterns or 'none named'}"))
-    else:
-        st.caption("No stated change covers this hunk.")
-with st.expander("Whole candidate prompt (copy it as plain text)"):
-    st.code(candidate.text, language=None, wrap_lines=True)
-with st.expander("Unified diff against its parent"):
-    st.code(unified_diff(candidate.parent_text, candidate.text, "parent", f"candidate {candidate.id}"),
-            language="diff")
-
-current = current_version(store, project.id)
-if candidate.status == "evaluated" and run.status == "done" and current.id != run.parent_version_id:
-    st.warning(f"The current prompt is v{current.id}, not v{run.parent_version_id} that this run refined: approving "
-               f"would replace it. Compare them, then refine v{current.id}, or make v{run.parent_version_id} "
-               f"current on the Projects page first.")
-    with st.expander(f"Unified diff: the current v{current.id} against candidate {candidate.id}", expanded=True):
-        st.code(unified_diff(current.text, candidate.text, f"v{current.id}", f"candidate {candidate.id}"),
-                language="diff")
-if candidate.status == "evaluated" and run.status == "done":
-    removed = removal(candidate.parent_text, candidate.text)
-    if removed.gutted:
-        dropped = ", ".join(f"'{heading}'" for heading in removed.dropped_sections)
-        st.warning(escape_markdown(
-            f"This candidate takes out {removed.removed_share:.0%} of its parent's text"
-            + (f" and drops the section(s) {dropped}" if dropped else "")
-            + ". Read what it removes before you approve it:"))
-        st.code("\n".join(removed.removed_lines), language=None, wrap_lines=True)
-    if st.button("Approve: make this the current prompt", type="primary", key="rf_approve"):
-        try:
-            version = approve(store, candidate.id)
-        except RefineError as exc:
-            st.error(escape_markdown(exc))
-        else:
-            log_session_event("version_saved", project_id=project.id, version_id=version.id, author="refinement")
-            flash(f"Candidate {candidate.id} is now prompt version {version.id}, the current prompt.")
-            st.rerun()
-elif candidate.status == "approved":
-    st.success(f"Approved as prompt version {candidate.version_id}.")
+st.page_link("views/designer/compare.py", label="Compare its conversations with the baseline's, side by side",
+             icon=":material/compare_arrows:", query_params={"run": run_id, "candidate": candidate.id})
+prompt_changes(candidate, names)
+approval(store, project, run, candidate, "rf_approve")
