@@ -76,25 +76,19 @@ def comparison(store: Store, refine_run_id: int, candidate_id: int) -> Compariso
     """The candidate's conversations, each paired with the baseline's on the same scenario, persona
     and seed, with both verdicts for every pattern the run judged.
 
-    A candidate's transcripts carry its id; the baseline's carry the refined prompt version only, as
-    every self-play of that version for refinement does. So the baseline conversation of a pair is the
-    newest one of that version, played for refinement with the same scenario, persona and seed, before
-    the candidate's: the run plays its baseline first, then its candidates."""
+    The run records itself on the self-play runs it played, the baseline's and its candidates'."""
     candidate = get_candidate(store, candidate_id)
     if candidate.refine_run_id != refine_run_id:
         raise RefineError(f"candidate {candidate_id} belongs to refinement run {candidate.refine_run_id}, "
                           f"not to run {refine_run_id}")
-    project_id, parent_version_id = store.cursor().execute(
-        "SELECT project_id, parent_version_id FROM refine_runs WHERE id = ?", [refine_run_id]).fetchone()
+    project_id = store.cursor().execute("SELECT project_id FROM refine_runs WHERE id = ?", [refine_run_id]).fetchone()[0]
     matches = store.cursor().execute(
-        "SELECT m.candidate_transcript, m.run_id, m.baseline_transcript, b.run_id FROM ("
-        "  SELECT c.id AS candidate_transcript, c.run_id, c.position, ("
-        "    SELECT max(t.id) FROM transcripts t JOIN selfplay_runs s ON s.id = t.run_id"
-        "    WHERE s.purpose = 'refine' AND t.version_id = ? AND t.project_id = c.project_id"
-        "      AND t.scenario_id = c.scenario_id AND t.persona_id = c.persona_id AND t.seed = c.seed AND t.id < c.id"
-        "  ) AS baseline_transcript FROM transcripts c WHERE c.candidate_id = ?"
-        ") m LEFT JOIN transcripts b ON b.id = m.baseline_transcript ORDER BY m.run_id, m.position",
-        [parent_version_id, candidate_id],
+        "SELECT c.id, c.run_id, b.id, b.run_id FROM transcripts c"
+        " LEFT JOIN (SELECT t.* FROM transcripts t JOIN selfplay_runs s ON s.id = t.run_id"
+        "            WHERE s.refine_run_id = ? AND s.candidate_id IS NULL) b"
+        "  ON b.scenario_id = c.scenario_id AND b.persona_id = c.persona_id AND b.seed = c.seed"
+        " WHERE c.candidate_id = ? ORDER BY c.run_id, c.position",
+        [refine_run_id, candidate_id],
     ).fetchall()
     run_ids = {run_id for row in matches for run_id in (row[1], row[3]) if run_id is not None}
     transcripts = {t.id: t for run_id in sorted(run_ids) for t in list_transcripts(store, project_id, run_id=run_id)}

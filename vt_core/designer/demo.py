@@ -40,7 +40,7 @@ def seed_demo(store: Store) -> Project:
                               covered=s.get("covered", True), split=s["split"])
                  for s in demo["scenarios"]]
     run_id = store.transaction(lambda db: new_run(
-        db, project.id, purpose="selfplay", conversations=len(demo["transcripts"]),
+        db, project.id, conversations=len(demo["transcripts"]),
         version_id=project.current_version_id, max_turns=max(len(t["turns"]) for t in demo["transcripts"]) // 2,
         seed=0, simulator_model=HAND_WRITTEN, bot_model=HAND_WRITTEN, status="done"))
     for position, spec in enumerate(demo["transcripts"]):

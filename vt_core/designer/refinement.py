@@ -230,13 +230,14 @@ def _evaluate(store: Store, llm: LLM, project: Project, candidate_id: int, text:
     def report(step: str) -> Progress | None:
         return in_stage(progress, f"{stage}: {step}")
 
-    notes = get_candidate(store, candidate_id).guard_notes
+    stored = get_candidate(store, candidate_id)
+    notes = stored.guard_notes
     transcript_ids: dict[str, list[int]] = {}
     for split, plan in plans.items():
         try:
             result = run_conversations(
                 store, llm, project.id, plan, max_turns=max_turns, seed=seed, version_id=version_id,
-                candidate=None if version_id else (candidate_id, text), purpose="refine",
+                candidate=None if version_id else (candidate_id, text), refine_run_id=stored.refine_run_id,
                 progress=report(f"self-play on {split} scenarios"))
         except SelfPlayError as exc:  # a conversation that failed for good is left out, not the whole run
             if exc.partial is None or not exc.partial.transcript_ids:

@@ -70,22 +70,24 @@ class Run:
     number: int | None  # within the project, for the designer's own runs
 
 
-def new_run(db, project_id: int, *, purpose: str, conversations: int, version_id: int | None,
-            candidate_id: int | None = None, max_turns: int, seed: int, simulator_model: str, bot_model: str,
+def new_run(db, project_id: int, *, conversations: int, version_id: int | None, candidate_id: int | None = None,
+            refine_run_id: int | None = None, max_turns: int, seed: int, simulator_model: str, bot_model: str,
             job_id: int | None = None, status: str = "running") -> int:
     """Insert a self-play run (in the caller's transaction); returns its id. A designer's run is numbered
-    in the project and reserves the numbers of its planned transcripts."""
+    in the project and reserves the numbers of its planned transcripts; a refinement run's
+    (`refine_run_id`) is not."""
+    purpose = "selfplay" if refine_run_id is None else "refine"
     number = first_transcript = None
     if purpose == "selfplay":
         number = next_numbers(db, project_id, "selfplay_run")
         first_transcript = next_numbers(db, project_id, "transcript", conversations)
     return db.execute(
-        "INSERT INTO selfplay_runs (project_id, version_id, candidate_id, purpose, conversations, max_turns, seed,"
-        " simulator_model, bot_model, status, job_id, number, first_transcript,"
-        " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        "INSERT INTO selfplay_runs (project_id, version_id, candidate_id, refine_run_id, purpose, conversations,"
+        " max_turns, seed, simulator_model, bot_model, status, job_id, number, first_transcript,"
+        " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
         " CASE WHEN ? = 'running' THEN NULL ELSE current_timestamp END) RETURNING id",
-        [project_id, version_id, candidate_id, purpose, conversations, max_turns, seed, simulator_model, bot_model,
-         status, job_id, number, first_transcript, status],
+        [project_id, version_id, candidate_id, refine_run_id, purpose, conversations, max_turns, seed,
+         simulator_model, bot_model, status, job_id, number, first_transcript, status],
     ).fetchone()[0]
 
 
@@ -170,7 +172,7 @@ def estimate_run(llm: LLM, bot_goal: str, system_prompt: str, conversations: lis
 
 def run_conversations(store: Store, llm: LLM, project_id: int, conversations: list[Conversation], *,
                       max_turns: int, seed: int, version_id: int | None = None,
-                      candidate: tuple[int, str] | None = None, purpose: str = "selfplay",
+                      candidate: tuple[int, str] | None = None, refine_run_id: int | None = None,
                       simulator: LLM | None = None, progress: Progress | None = None) -> RunResult:
     """Play and store every planned conversation, concurrently through `llm.map`.
 
@@ -186,7 +188,7 @@ def run_conversations(store: Store, llm: LLM, project_id: int, conversations: li
     candidate_id, system_prompt = candidate or (None, get_version(store, version_id).text)
     simulator = simulator or llm
     run_id = store.transaction(lambda db: new_run(
-        db, project_id, purpose=purpose, conversations=len(conversations), version_id=version_id,
+        db, project_id, conversations=len(conversations), version_id=version_id, refine_run_id=refine_run_id,
         candidate_id=candidate_id, max_turns=max_turns, seed=seed, simulator_model=simulator.model,
         bot_model=llm.model, job_id=current_job_id()))
     llm, simulator = llm.for_run(f"selfplay:{run_id}"), simulator.for_run(f"selfplay:{run_id}")
