@@ -3,7 +3,7 @@
 judged on the transcripts, refinement of the prompt against them, study sessions and the demo project."""
 
 from vt_core.designer.annotations import ANNOTATION_LABELS, annotate, current_annotations
-from vt_core.designer.demo import seed_demo
+from vt_core.designer.demo import DEMO_PROJECT, seed_demo
 from vt_core.designer.jobs import JOBS, submit_judging, submit_refine, submit_selfplay
 from vt_core.designer.patterns import (
     PATTERN_KINDS,
@@ -17,7 +17,18 @@ from vt_core.designer.patterns import (
     propose_patterns,
     update_pattern,
 )
-from vt_core.designer.personas import ATTRIBUTES, add_persona, generate_personas, list_personas, update_persona
+from vt_core.designer.personas import (
+    ATTRIBUTES,
+    PersonaDraft,
+    add_persona,
+    coverage,
+    generate_personas,
+    list_personas,
+    persona_drafts,
+    propose_personas,
+    save_personas,
+    update_persona,
+)
 from vt_core.designer.projects import (
     Project,
     ProjectError,
@@ -65,17 +76,18 @@ from vt_core.designer.selfplay import (
     run_conversations,
 )
 from vt_core.designer.sessions import log_event, session_events, session_measures, session_run_id
+from vt_core.designer.status import ProjectStatus, project_status
 from vt_core.designer.transcripts import Turn, get_transcript, list_transcripts
 
 __all__ = [
     "add_pattern", "add_persona", "add_scenario", "add_version", "annotate", "ANNOTATION_LABELS", "approve",
-    "ATTRIBUTES", "bot_reply", "create_project", "current_annotations", "current_version", "DIFFICULTIES",
+    "ATTRIBUTES", "bot_reply", "coverage", "create_project", "current_annotations", "current_version", "DEMO_PROJECT", "DIFFICULTIES",
     "estimate_run", "evaluate_patterns", "filter_transcripts", "generate_personas", "get_pattern", "get_project",
     "get_transcript", "get_version", "JOBS", "judgements_for_transcript", "leaderboard", "linked_diff",
     "list_patterns", "list_personas", "list_projects", "list_refine_runs", "list_scenarios", "list_selfplay_runs",
-    "list_transcripts", "log_event", "merge_patterns", "next_to_review", "PATTERN_KINDS", "pattern_report",
+    "list_transcripts", "log_event", "persona_drafts", "PersonaDraft", "project_status", "ProjectStatus", "merge_patterns", "next_to_review", "PATTERN_KINDS", "pattern_report",
     "plan_for_project", "planned_calls", "Project", "ProjectError", "PromptVersion", "propose_patterns",
-    "propose_scenarios", "refine", "RefineError", "removal", "Removal", "REMOVED_SHARE_WARNING", "replan", "run_conversations", "save_drafts", "seed_demo",
+    "propose_personas", "propose_scenarios", "refine", "RefineError", "removal", "Removal", "REMOVED_SHARE_WARNING", "replan", "run_conversations", "save_drafts", "save_personas", "seed_demo",
     "SelfPlayError", "session_events", "session_measures", "session_run_id", "set_current", "SPLITS",
     "submit_judging", "submit_refine", "submit_selfplay", "Turn", "unified_diff", "UNLABELLED", "update_pattern", "update_persona", "update_project",
     "update_scenario", "versions"
