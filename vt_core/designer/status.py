@@ -49,22 +49,24 @@ class ProjectStatus:
     best_heldout_pass: float | None  # the best held-out pass rate of the last refinement's candidates
     pending_candidates: int  # evaluated candidates of a finished run on the current prompt, not approved
     current_pass: float | None  # accepted patterns on the judged transcripts of the current version
-    current_judged: int  # transcripts of the current version with a verdict of an accepted pattern
+    on_current: int  # transcripts of the current version
+    current_judged: int  # of those, transcripts with a verdict of an accepted pattern
     current_train_pass: float | None  # the current prompt's scores in refinement: as a baseline or as
     current_heldout_pass: float | None  # the candidate it was approved from (newest first)
     refined_current: bool  # the last refinement run refined the current prompt
 
     @property
     def next_step(self) -> NextStep:
-        """The first of: a refinement's candidates to decide on; personas and scenarios to write; a
-        prompt to play; transcripts to mark; marks to turn into patterns; patterns to accept; a prompt
-        to refine; else play the current prompt again, for failures not seen yet."""
+        """The first of: a refinement's candidates to decide on; personas and scenarios to write; the
+        current prompt to play (it has no transcripts yet); transcripts to mark; marks to turn into
+        patterns; patterns to accept; the current prompt to refine; else play it again, for failures
+        not seen yet."""
         if self.pending_candidates:
             return _step("refine", f"Compare the {self.pending_candidates} candidate prompt(s) of the last "
                                    "refinement with the current one, and approve the best or leave them.")
         if not self.personas or not self.scenarios:
             return _step("setup", "Write or generate personas and scenarios for the simulated users.")
-        if not self.transcripts:
+        if not self.on_current:
             return _step("selfplay", "Let simulated users talk to the bot under the current prompt.")
         if self.marked < self.transcripts:
             return _step("review", f"Mark what is good and bad in the {self.transcripts - self.marked} "
@@ -115,7 +117,7 @@ def project_status(store: Store, project_id: int) -> ProjectStatus:
         candidate_patterns=len(patterns) - len(accepted), accepted_patterns=len(accepted),
         refinements=len(refinements), last_refinement_at=last.created_at if last else None,
         last_refinement_status=last.status if last else None, best_heldout_pass=max(heldout, default=None),
-        pending_candidates=pending, current_pass=current_pass, current_judged=judged,
+        pending_candidates=pending, current_pass=current_pass, on_current=len(on_current), current_judged=judged,
         current_train_pass=refined[0], current_heldout_pass=refined[1],
         refined_current=last is not None and last.parent_version_id == project.current_version_id,
     )
