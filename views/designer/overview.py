@@ -13,7 +13,8 @@ st.markdown(
 )
 
 store = services().store
-if DEMO_PROJECT not in {p.name for p in list_projects(store)}:
+projects = list_projects(store)
+if DEMO_PROJECT not in {p.name for p in projects}:
     st.info("The demo project shows every designer page with data: a movie recommendation bot with "
             "hand-written transcripts, marks, judged patterns and a finished refinement run.", icon="🎬")
     if st.button("Create the demo project", type="primary", key="ov_demo"):
@@ -48,9 +49,8 @@ st.caption(f"Current prompt: passes {share(status.current_pass)} of the accepted
 step = status.next_step
 with st.container(border=True):
     st.markdown(f"**Next step:** {step.why}")
-    st.page_link(step.page, label=f"Go to {step.label}", icon="👉")
+    st.page_link(step.page, label=f"Go to {step.label}")
 
-projects = list_projects(store)
 if len(projects) > 1:
     st.subheader("All projects")
     rows = [project_status(store, p.id) for p in projects]
