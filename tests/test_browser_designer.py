@@ -189,13 +189,16 @@ def test_designer_loop_in_a_browser(page, model, tmp_path):
     # 2. Personas & scenarios: generated personas; two scenarios written by hand, one held out.
     go(page, "Personas & scenarios")
     expect(main.get_by_text("No personas yet")).to_be_visible()
-    main.get_by_role("button", name="Generate", exact=True).click()
-    expect(main.get_by_text("Generated 4 personas.")).to_be_visible()
+    main.get_by_text("Draw attributes at random", exact=True).click()  # the scripted model writes no personas
+    main.get_by_role("button", name="Propose personas", exact=True).click()
+    expect(main.get_by_text("Proposed personas")).to_be_visible()
+    main.get_by_role("button", name="Save the accepted personas", exact=True).click()
+    expect(main.get_by_text("Saved 4 personas.")).to_be_visible()
     expect(column(table(main, "expertise"), 1)).to_have_text(["1", "2", "3", "4"])
     check(page, shots, "2a-personas")
 
     main.get_by_role("tab", name="Scenarios").click()  # the tab bar reruns the page: the flash goes
-    expect(main.get_by_text("Generated 4 personas.")).to_have_count(0)
+    expect(main.get_by_text("Saved 4 personas.")).to_have_count(0)
     settle(page)
     expect(main.get_by_text("No scenarios yet")).to_be_visible()
     picker = main.get_by_role("combobox", name="Scenario", exact=True)

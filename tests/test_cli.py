@@ -15,7 +15,7 @@ from tests.scripted_server import Reply, ScriptedServer
 from tests.scripted_worlds import PROMPT, RULE, EmojiWorld
 from vt_core.core.jobs import get_job, worker_name
 from vt_core.core.store import Store, discover_migrations
-from vt_core.designer import plan_for_project, submit_selfplay
+from vt_core.designer import list_selfplay_runs, plan_for_project, submit_selfplay
 from vt_core.designer.annotations import annotate
 from vt_core.designer.patterns import list_patterns, update_pattern
 from vt_core.designer.personas import generate_personas
@@ -129,7 +129,8 @@ def test_seed_demo_creates_the_demo_project_once(tmp_path):
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "demo project 'Movie night (demo)' is ready (id 1)"
     store = Store(tmp_path / "vt.duckdb")
-    assert len(list_transcripts(store, 1)) == 4
+    designer_runs = {r.id for r in list_selfplay_runs(store, 1)}  # not the conversations of its refinement run
+    assert len([t for t in list_transcripts(store, 1) if t.run_id in designer_runs]) == 4
     assert {p.status for p in list_patterns(store, 1)} == {"accepted", "candidate"}
     store.close()
 

@@ -222,9 +222,12 @@ def test_generate_personas(app):
     assert not app.exception
     app.number_input(key=f"persona_n_{p}").set_value(3)
     app.number_input(key=f"persona_seed_{p}").set_value(7)
+    app.checkbox(key=f"persona_random_{p}").check()
     app.button(key=f"persona_generate_{p}").click().run()
     assert not app.exception
-    assert app.success[0].value == "Generated 3 personas."
+    assert not app.dataframe  # drafts until saved
+    app.button(key=f"draft_save_{p}").click().run()
+    assert app.success[0].value == "Saved 3 personas."
     table = app.dataframe[0].value
     assert len(table) == 3
     assert {"name", "goal", "expertise", "verbosity", "patience", "mood", "style", "weight",

@@ -1,34 +1,60 @@
 import streamlit as st
 
-from views.shared.designer import choose_project
+from views.shared.designer import choose_project, current_project
 from views.shared.services import services
-from vt_core.designer import list_projects, seed_demo
+from vt_core.core.text import escape_markdown
+from vt_core.designer import DEMO_PROJECT, list_projects, project_status, seed_demo
 
 st.title("Visionary Tuning")
 st.markdown(
-    """
-Specify how a chatbot should behave by watching it work, not by guessing from a blank page.
-
-1. **Self-play.** Simulated users, each with a persona and a goal, talk to your chatbot under the
-   draft system prompt.
-2. **Mark.** You read the transcripts and mark what is good, what is bad, and where the simulated
-   user was unrealistic.
-3. **Patterns.** Your marks become patterns: behaviours to keep and anti-behaviours to avoid, each
-   tested against your own labels.
-4. **Refine.** The system writes candidate prompts from the patterns, re-runs self-play, judges
-   every transcript against every pattern, and proposes the prompt that holds them best. You
-   approve each change.
-
-**Designers** work under *Designer*. **Researchers** run crowd-rating studies, analyse them and
-reproduce the movie-critic case study under *Researcher*; *Settings* shows which model and database
-the platform uses. **Crowdworkers** reach the rating page only through a study link.
-"""
+    "Specify how a chatbot should behave by watching it work: simulated users talk to it under your draft "
+    "prompt (**Self-play**), you **mark** what is good and bad, your marks become **patterns**, and "
+    "**refinement** writes and tests better prompts for you to approve. Researchers work under *Researcher*."
 )
 
 store = services().store
-if not list_projects(store):
-    st.info("The database is empty. Create the demo project to see every designer page with data: a movie "
-            "recommendation bot with hand-written transcripts, the designer's marks and patterns.", icon="🎬")
+projects = list_projects(store)
+if DEMO_PROJECT not in {p.name for p in projects}:
+    st.info("The demo project shows every designer page with data: a movie recommendation bot with "
+            "hand-written transcripts, marks, judged patterns and a finished refinement run.", icon="🎬")
     if st.button("Create the demo project", type="primary", key="ov_demo"):
         choose_project(seed_demo(store).id)
-        st.switch_page("views/designer/projects.py")
+        st.rerun()
+
+
+def share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+project = current_project(store)
+if project is None:
+    st.stop()
+status = project_status(store, project.id)
+st.subheader(f"Where {escape_markdown(project.name)} stands")
+cols = st.columns(4)
+cols[0].metric("Prompt versions", status.versions)
+cols[1].metric("Self-play runs", status.selfplay_runs)
+cols[2].metric("Transcripts", status.transcripts)
+cols[3].metric("Marked transcripts", status.marked)
+cols = st.columns(4)
+cols[0].metric("Candidate patterns", status.candidate_patterns)
+cols[1].metric("Accepted patterns", status.accepted_patterns)
+cols[2].metric("Refinement runs", status.refinements)
+cols[3].metric("Best held-out pass (last run)", share(status.best_heldout_pass))
+if status.last_refinement_at is not None:
+    st.caption(f"Last refinement: {status.last_refinement_at:%Y-%m-%d %H:%M}, {status.last_refinement_status}.")
+st.caption(f"Current prompt: passes {share(status.current_pass)} of the accepted patterns' checks on its "
+           f"{status.current_judged} judged transcript(s); in refinement, {share(status.current_train_pass)} on "
+           f"training and {share(status.current_heldout_pass)} on held-out scenarios.")
+step = status.next_step
+with st.container(border=True):
+    st.markdown(f"**Next step:** {step.why}")
+    st.page_link(step.page, label=f"Go to {step.label}")
+
+if len(projects) > 1:
+    st.subheader("All projects")
+    rows = [project_status(store, p.id) for p in projects]
+    st.dataframe([{"project": s.name, "versions": s.versions, "transcripts": s.transcripts, "marked": s.marked,
+                   "accepted patterns": s.accepted_patterns, "refinements": s.refinements,
+                   "best held-out pass": share(s.best_heldout_pass), "next step": s.next_step.label} for s in rows],
+                 hide_index=True)

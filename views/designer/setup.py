@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import streamlit as st
 
 from views.shared.designer import current_project, session_llm
@@ -10,12 +12,14 @@ from vt_core.designer import (
     SPLITS,
     add_persona,
     add_scenario,
+    coverage,
     current_version,
-    generate_personas,
     list_personas,
     list_scenarios,
+    persona_drafts,
     propose_scenarios,
     save_drafts,
+    save_personas,
     update_persona,
     update_scenario,
 )
@@ -51,25 +55,100 @@ with personas_tab:
     personas = list_personas(store, pid)
     if personas:
         st.dataframe(
-            [{"id": p.id, "name": p.name, **p.attributes, "weight": p.weight, "pinned": p.pinned}
+            [{"id": p.id, "name": p.name, "description": p.description, **p.attributes, "weight": p.weight,
+              "pinned": p.pinned}
              for p in personas],
             hide_index=True,
         )
         st.caption("Self-play draws personas in proportion to their weights; a pinned persona takes part "
                    "in every run.")
+        with st.form(f"persona_weights_{pid}"):
+            st.markdown("**Weights and pins**")
+            choices = {}
+            for p in personas:
+                # the keys carry the stored values, so that a save in the editor below shows here at once
+                suffix = f"{pid}_{p.id}_{p.weight}_{p.pinned}"
+                left, middle, right = st.columns([4, 2, 2], vertical_alignment="center")
+                left.text(p.name)
+                choices[p.id] = (
+                    middle.number_input("Weight", min_value=0.1, max_value=100.0, step=0.5, value=max(0.1, p.weight),
+                                        key=f"persona_w_{suffix}"),
+                    right.checkbox("Pinned", value=p.pinned, key=f"persona_pin_{suffix}"))
+            if st.form_submit_button("Save weights and pins", key=f"persona_weights_save_{pid}"):
+                changed = [p for p in personas if choices[p.id] != (p.weight, p.pinned)]
+                for p in changed:
+                    update_persona(store, p.id, name=p.name, attributes=p.attributes, weight=float(choices[p.id][0]),
+                                   pinned=choices[p.id][1])
+                flash(f"Saved the weights and pins of {len(changed)} persona(s).")
+                st.rerun()
     else:
-        st.info("No personas yet: generate some or add one by hand.")
+        st.info("No personas yet: let the model propose some for the project's audience, or add one by hand.")
 
+    demo = llm.backend.demo
     with st.form(f"generate_personas_{pid}"):
-        st.markdown("**Generate personas**")
-        left, right = st.columns(2)
-        n = left.number_input("How many", min_value=1, max_value=50, value=4, key=f"persona_n_{pid}")
-        seed = right.number_input("Seed", min_value=0, value=0, step=1, key=f"persona_seed_{pid}",
-                                  help="The same seed draws the same attributes again.")
-        if st.form_submit_button("Generate", key=f"persona_generate_{pid}"):
-            created = generate_personas(store, pid, int(n), int(seed))
-            flash(f"Generated {len(created)} personas.")
-            st.rerun()
+        st.markdown("**New personas** for the project's audience and goal")
+        left, middle, right = st.columns(3, vertical_alignment="bottom")
+        n = left.number_input("How many", min_value=1, max_value=20, value=4, key=f"persona_n_{pid}")
+        seed = middle.number_input("Seed", min_value=0, value=0, step=1, key=f"persona_seed_{pid}",
+                                   help="The same seed proposes (or draws) the same personas again.")
+        random_draw = right.checkbox(
+            "Draw attributes at random", value=demo, disabled=demo, key=f"persona_random_{pid}",
+            help="The demo model cannot write meaningful personas: its personas are drawn at random." if demo else
+            "Instead of letting the model propose personas from the project's goal, audience and prompt.")
+        if st.form_submit_button("Propose personas", type="primary", key=f"persona_generate_{pid}"):
+            with st.spinner("Drawing personas…" if random_draw or demo else f"Asking the model for {int(n)} personas…"):
+                try:
+                    proposal = persona_drafts(store, session_llm(llm), pid, int(n), seed=int(seed),
+                                              random_draw=random_draw)
+                except (LLMError, EmbeddedServerError) as exc:
+                    st.error(f"The model could not propose personas: {escape_markdown(exc)}")
+                else:
+                    token = st.session_state.get(f"persona_drafts_{pid}", (0, None))[0] + 1
+                    st.session_state[f"persona_drafts_{pid}"] = (token, proposal)
+                    st.rerun()
+
+    token, proposal = st.session_state.get(f"persona_drafts_{pid}", (0, None))
+    if proposal is not None:
+        st.markdown("**Proposed personas**: drafts until you save them")
+        how = "Drawn at random from the attribute lists." if proposal.source == "random" else \
+            "Proposed by the model from the project's goal, audience and current prompt."
+        st.caption(how + " Set each one's weight and pin, and untick those you do not want.")
+        if proposal.refused:
+            st.caption("Refused as duplicates:")
+            st.text("\n".join(proposal.refused))
+        spread = coverage(proposal.drafts)
+        st.caption("Spread: " + "; ".join(
+            f"{attribute} {sum(c > 0 for c in counts.values())} of {len(counts)} values"
+            + (f" (none {', '.join(v for v, c in counts.items() if not c)})" if not all(counts.values()) else "")
+            for attribute, counts in spread.items()))
+        with st.form(f"persona_drafts_form_{pid}_{token}"):
+            accepted = []
+            for i, draft in enumerate(proposal.drafts):
+                suffix = f"{pid}_{token}_{i}"
+                with st.container(border=True):
+                    accept, name_col, weight_col, pin_col = st.columns([1, 4, 2, 2], vertical_alignment="bottom")
+                    keep = accept.checkbox("Accept", value=True, key=f"draft_accept_{suffix}")
+                    name = name_col.text_input("Name", value=draft.name, key=f"draft_name_{suffix}")
+                    weight = weight_col.number_input("Weight", min_value=0.1, max_value=100.0, step=0.5, value=1.0,
+                                                     key=f"draft_weight_{suffix}")
+                    pinned = pin_col.checkbox("Pinned", key=f"draft_pinned_{suffix}")
+                    st.text("\n".join([*([draft.description] if draft.description else []),
+                                       ", ".join(f"{k}: {v}" for k, v in draft.attributes.items())]))
+                if keep:
+                    accepted.append(replace(draft, name=name, weight=float(weight), pinned=pinned))
+            save, discard = st.columns(2)
+            if save.form_submit_button("Save the accepted personas", type="primary", key=f"draft_save_{pid}"):
+                try:
+                    saved = save_personas(store, pid, accepted)
+                except ValueError as exc:
+                    st.error(f"Cannot save the personas: {escape_markdown(exc)}.")
+                else:
+                    del st.session_state[f"persona_drafts_{pid}"]
+                    flash(f"Saved {len(saved)} personas.")
+                    st.rerun()
+            if discard.form_submit_button("Discard the proposal", key=f"draft_discard_{pid}"):
+                del st.session_state[f"persona_drafts_{pid}"]
+                st.rerun()
 
     st.markdown("**Add or edit a persona**")
     chosen = edit_picker("persona", {p.id: p.name for p in personas}, pid)
@@ -77,6 +156,8 @@ with personas_tab:
     with st.form(f"persona_form_{pid}_{chosen}"):
         suffix = f"{pid}_{chosen}"
         name = st.text_input("Name", value=persona.name if persona else "", key=f"persona_name_{suffix}")
+        description = st.text_input("Description", value=persona.description if persona else "",
+                                    key=f"persona_description_{suffix}", help="Who this user is, in a sentence or two.")
         attributes = {}
         columns = st.columns(3)
         for i, (attribute, values) in enumerate(ATTRIBUTES.items()):
@@ -95,7 +176,7 @@ with personas_tab:
         if st.form_submit_button("Save persona" if persona else "Add persona", type="primary",
                                  key=f"persona_save_{suffix}"):
             fields = dict(name=name, attributes={**extra, **{k: (v or "").strip() for k, v in attributes.items()}},
-                          weight=float(weight), pinned=pinned)
+                          weight=float(weight), pinned=pinned, description=description)
             if not name.strip():
                 st.error("A persona needs a name.")
             else:

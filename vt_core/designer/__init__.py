@@ -5,7 +5,7 @@ demo project."""
 
 from vt_core.designer.annotations import ANNOTATION_LABELS, annotate, current_annotations
 from vt_core.designer.compare import Comparison, comparison
-from vt_core.designer.demo import seed_demo
+from vt_core.designer.demo import DEMO_PROJECT, seed_demo
 from vt_core.designer.jobs import JOBS, submit_judging, submit_refine, submit_selfplay
 from vt_core.designer.patterns import (
     PATTERN_KINDS,
@@ -19,7 +19,18 @@ from vt_core.designer.patterns import (
     propose_patterns,
     update_pattern,
 )
-from vt_core.designer.personas import ATTRIBUTES, add_persona, generate_personas, list_personas, update_persona
+from vt_core.designer.personas import (
+    ATTRIBUTES,
+    PersonaDraft,
+    add_persona,
+    coverage,
+    generate_personas,
+    list_personas,
+    persona_drafts,
+    propose_personas,
+    save_personas,
+    update_persona,
+)
 from vt_core.designer.playground import (
     ChatSettings,
     PlaygroundChat,
@@ -77,6 +88,7 @@ from vt_core.designer.selfplay import (
     run_conversations,
 )
 from vt_core.designer.sessions import log_event, session_events, session_measures, session_run_id
+from vt_core.designer.status import ProjectStatus, project_status
 from vt_core.designer.transcripts import Turn, get_transcript, list_transcripts
 
 __all__ = [
@@ -91,11 +103,13 @@ __all__ = [
     "ATTRIBUTES",
     "bot_reply",
     "ChatSettings",
-    "comparison",
     "Comparison",
+    "comparison",
+    "coverage",
     "create_project",
     "current_annotations",
     "current_version",
+    "DEMO_PROJECT",
     "DIFFICULTIES",
     "estimate_run",
     "evaluate_patterns",
@@ -123,14 +137,19 @@ __all__ = [
     "next_to_review",
     "PATTERN_KINDS",
     "pattern_report",
+    "persona_drafts",
+    "PersonaDraft",
     "plan_for_project",
     "planned_calls",
     "playground_chat",
     "PlaygroundChat",
     "Project",
+    "project_status",
     "ProjectError",
+    "ProjectStatus",
     "PromptVersion",
     "propose_patterns",
+    "propose_personas",
     "propose_scenarios",
     "refine",
     "RefineError",
@@ -141,6 +160,7 @@ __all__ = [
     "ReplyFailed",
     "run_conversations",
     "save_drafts",
+    "save_personas",
     "seed_demo",
     "SelfPlayError",
     "session_events",
