@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vt_core.core.store import Store
 from vt_core.designer.annotations import annotate
-from vt_core.designer.patterns import Judgement, Pattern, _store_judgements, add_pattern, list_patterns
+from vt_core.designer.patterns import Judgement, Pattern, store_judgements, add_pattern, list_patterns
 from vt_core.designer.personas import Persona, add_persona
 from vt_core.designer.projects import (
     Project,
@@ -45,7 +45,7 @@ def _turns(texts: list[str]) -> list[Turn]:
 
 def _judge(store: Store, transcript_id: int, patterns: list[Pattern], verdicts: dict[str, list[str]]) -> None:
     """Store the hand-written verdicts on one transcript, keyed by the pattern's place in the demo."""
-    _store_judgements(store, [Judgement(patterns[int(i)].id, transcript_id, verdict, reason)
+    store_judgements(store, [Judgement(patterns[int(i)].id, transcript_id, verdict, reason)
                               for i, (verdict, reason) in verdicts.items()])
 
 

@@ -280,14 +280,14 @@ def judge_many(llm: LLM, store: Store, patterns: Iterable[Pattern | int], transc
     try:
         results = llm.map(one, pairs, progress=progress)
     except (BatchError, Cancelled) as error:  # the verdicts that came back are kept
-        _store_judgements(store, [r for r in (error.results if isinstance(error, BatchError) else error.kept)
+        store_judgements(store, [r for r in (error.results if isinstance(error, BatchError) else error.kept)
                                   if isinstance(r, Judgement)])
         raise
-    _store_judgements(store, results)
+    store_judgements(store, results)
     return results
 
 
-def _store_judgements(store: Store, judgements: list[Judgement]) -> None:
+def store_judgements(store: Store, judgements: list[Judgement]) -> None:
     """Upsert from the calling thread, in one transaction, so no two writers touch one row."""
     if not judgements:
         return
