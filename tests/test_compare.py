@@ -153,4 +153,4 @@ def test_the_compare_page_shows_the_pairs_filters_them_and_approves(store, proje
     assert not at.exception, at.exception
     assert current_version(store, project_id).text == candidate.text
     assert leaderboard(store, run_id)[0].status == "approved"
-    assert f"Approved as prompt version {current_version(store, project_id).id}." in [s.value for s in at.success]
+    assert f"Approved as prompt version v{current_version(store, project_id).number}." in [s.value for s in at.success]

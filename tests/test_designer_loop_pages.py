@@ -86,7 +86,7 @@ def test_from_self_play_to_an_approved_prompt(store):
     assert not at.exception, at.exception
     finish_jobs(store)
     at.run()
-    assert at.success[0].value.startswith(f"Refinement run {list_refine_runs(store, 1)[0].id} finished")
+    assert at.success[0].value.startswith(f"Refinement run {list_refine_runs(store, 1)[0].number} finished")
     board = at.dataframe[0].value
     assert list(board["status"]) == ["evaluated", "baseline"]
     assert list(board["held-out pass"]) == ["100%", "0%"]
@@ -115,7 +115,7 @@ def test_a_candidate_below_the_top_row_and_a_tie_with_the_baseline_can_be_approv
     baseline, tie, top = stored_run(store, [("baseline", PROMPT, 0.5), ("evaluated", PROMPT + "- Tie.\n", 0.5),
                                             ("evaluated", PROMPT + RULE + "\n", 1.0)])
     at = page(REFINE)
-    assert at.selectbox(key="rf_candidate").options == [f"#{top}", f"#{tie}"]  # the leaderboard's order
+    assert at.selectbox(key="rf_candidate").options == ["Candidate 2", "Candidate 1"]  # the leaderboard's order, numbered as written
     at.selectbox(key="rf_candidate").set_value(tie).run()
     assert not at.exception, at.exception
     at.button(key="rf_approve").click().run()

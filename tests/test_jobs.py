@@ -65,7 +65,8 @@ def test_a_selfplay_job_runs_in_the_background_and_records_its_result(store, mak
         runner.stop()
     assert (done.status, done.error, done.stage, done.done, done.total) == ("done", None, "conversations", 3, 3)
     [run] = list_selfplay_runs(store, project.id)
-    assert done.result == {"run_id": run.id, "transcript_ids": [t.id for t in list_transcripts(store, project.id)]}
+    assert done.result == {"run_id": run.id, "number": run.number,
+                           "transcript_ids": [t.id for t in list_transcripts(store, project.id)]}
     assert run.status == "done" and len(done.result["transcript_ids"]) == 3
     usage = run_usage(store, done.run_id)
     assert usage.calls == len(scripted.requests) == 3 * 2 * 2  # every call counted towards the job

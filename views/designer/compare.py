@@ -1,6 +1,6 @@
 import streamlit as st
 
-from views.shared.candidates import approval, pattern_names, prompt_changes, share
+from views.shared.candidates import approval, pattern_names, prompt_changes, run_name, share
 from views.shared.designer import current_project
 from views.shared.services import demo_notice, services, show_flash
 from vt_core.core.text import escape_markdown
@@ -23,6 +23,7 @@ st.caption("A refinement candidate's conversations beside the current prompt's (
            "Read what the candidate changes, then approve it or not.")
 
 runs = list_refine_runs(store, project.id)
+run_names = {r.id: run_name(r) for r in runs}
 if not runs:
     st.info("No refinement run yet.", icon="👉")
     st.page_link("views/designer/refine.py", label="Go to Refine")
@@ -39,21 +40,22 @@ def preselect(key: str, param: str, options: list[int]) -> None:
 preselect("cmp_run", "run", [r.id for r in runs])
 pick_run, pick_candidate = st.columns(2)
 run_id = pick_run.selectbox("Refinement run", [r.id for r in runs], key="cmp_run",
-                            format_func=lambda i: next(f"#{r.id} · {r.status} · {r.created_at:%Y-%m-%d %H:%M}"
-                                                       for r in runs if r.id == i))
+                            format_func=lambda i: run_names.get(i, str(i)))
 run = next(r for r in runs if r.id == run_id)
 board = leaderboard(store, run_id)
+named = {c.id: c.name.capitalize() for c in board}  # a stale choice of another run shows its id
 choices = [c.id for c in board if c.status not in ("baseline", "rejected")]
 if not choices:
     st.info("This run has no evaluated candidate to compare.")
     st.stop()
 preselect("cmp_candidate", "candidate", choices)
-chosen = pick_candidate.selectbox("Candidate", choices, key="cmp_candidate", format_func=lambda i: f"#{i}")
+chosen = pick_candidate.selectbox("Candidate", choices, key="cmp_candidate",
+                                  format_func=lambda i: named.get(i, str(i)))
 st.query_params.update({"run": run_id, "candidate": chosen})  # a reload or a shared link opens this pair
 candidate = next(c for c in board if c.id == chosen)
 baseline = next((c for c in board if c.status == "baseline"), None)
 if baseline is not None:
-    st.caption(f"Pass rate, baseline → candidate #{candidate.id}: training {share(baseline.train_pass)} → "
+    st.caption(f"Pass rate, baseline → {candidate.name}: training {share(baseline.train_pass)} → "
                f"{share(candidate.train_pass)}, held-out {share(baseline.heldout_pass)} → "
                f"{share(candidate.heldout_pass)}.")
 
@@ -90,8 +92,8 @@ with conversations:
                         st.text(f"Baseline: {check.baseline.reason if check.baseline else 'not judged'}\n"
                                 f"Candidate: {check.candidate.reason if check.candidate else 'not judged'}")
                 sides = st.columns(2)
-                for side, label, transcript in ((sides[0], f"Baseline (v{run.parent_version_id})", pair.baseline),
-                                                (sides[1], f"Candidate #{candidate.id}", pair.candidate)):
+                for side, label, transcript in ((sides[0], f"Baseline (v{run.parent_version_number})", pair.baseline),
+                                                (sides[1], candidate.name.capitalize(), pair.candidate)):
                     with side:
                         st.caption(label)
                         if transcript is None:

@@ -60,8 +60,8 @@ with prompt_col:
                           persist_state="session")
     edited = prompt != current.text
     st.caption(f"About {estimate_tokens(prompt)} tokens. "
-               + (f"Edited: differs from the current version, v{current.id}." if edited
-                  else f"Same as the current version, v{current.id}."))
+               + (f"Edited: differs from the current version, v{current.number}." if edited
+                  else f"Same as the current version, v{current.number}."))
     if st.button("Back to the current version", key=f"pg_reset_button_{pid}", disabled=not edited):
         st.session_state[f"pg_reset_{pid}"] = current.id
         st.rerun()

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from views.shared.candidates import approval, pattern_names, prompt_changes, share
+from views.shared.candidates import approval, pattern_names, prompt_changes, run_name, share
 from views.shared.designer import current_project, log_session_event, session_run
 from views.shared.jobs import current_job, ended_once, follow, job_panel
 from views.shared.services import demo_notice, services, show_flash
@@ -51,25 +51,26 @@ with st.container(border=True):  # not a form: the cost below follows every chan
     if job is not None:
         if job.status == "done" and ended_once(job):
             st.session_state["rf_run"] = job.result["refine_run_id"]
-            st.success(f"Refinement run {job.result['refine_run_id']} finished: {job.result['stopped']}.")
+            st.success(f"Refinement run {job.result['number']} finished: {job.result['stopped']}.")
         job_panel(job, "rf")
 
 runs = list_refine_runs(store, project.id)
+run_names = {r.id: run_name(r) for r in runs}
 if not runs:
     st.stop()
 if st.session_state.get("rf_run") not in [r.id for r in runs]:
     st.session_state["rf_run"] = runs[0].id
 run_id = st.selectbox("Refinement run", [r.id for r in runs], key="rf_run",
-                      format_func=lambda i: next(f"#{r.id} · {r.status} · {r.created_at:%Y-%m-%d %H:%M}"
-                                                 for r in runs if r.id == i))
+                      format_func=lambda i: run_names.get(i, str(i)))
 run = next(r for r in runs if r.id == run_id)
 if run.error:
     st.error(escape_markdown(run.error))
 
 
 board = leaderboard(store, run_id)
+named = {c.id: c.name.capitalize() for c in board}  # a stale choice of another run shows its id
 st.subheader("Leaderboard")
-st.dataframe([{"candidate": c.id, "round": c.round, "status": c.status, "training pass": share(c.train_pass),
+st.dataframe([{"candidate": c.name, "round": c.round, "status": c.status, "training pass": share(c.train_pass),
                "held-out pass": share(c.heldout_pass), "quality (1-7)": "n/a" if c.quality is None else f"{c.quality:.1f}",
                "guards": "; ".join(c.guard_notes)} for c in board],
              hide_index=True)
@@ -77,7 +78,7 @@ st.dataframe([{"candidate": c.id, "round": c.round, "status": c.status, "trainin
 st.subheader("Pass rate per pattern")
 scored = [c for c in board if c.status != "rejected"]
 st.dataframe([{"pattern": names.get(int(pid), f"#{pid}"),
-               **{f"#{c.id} train / held-out": f"{share(c.pass_by_pattern.get(pid, {}).get('train'))} / "
+               **{f"{c.name}: train / held-out": f"{share(c.pass_by_pattern.get(pid, {}).get('train'))} / "
                                                 f"{share(c.pass_by_pattern.get(pid, {}).get('heldout'))}"
                   for c in scored}}
               for pid in sorted({pid for c in scored for pid in c.pass_by_pattern}, key=int)],
@@ -87,7 +88,8 @@ st.subheader("Candidate")
 choices = [c.id for c in board if c.status != "baseline"]
 if not choices:
     st.stop()
-chosen = st.selectbox("Candidate", choices, key="rf_candidate", format_func=lambda i: f"#{i}")
+chosen = st.selectbox("Candidate", choices, key="rf_candidate",
+                      format_func=lambda i: named.get(i, str(i)))
 candidate = next(c for c in board if c.id == chosen)
 st.page_link("views/designer/compare.py", label="Compare its conversations with the baseline's, side by side",
              icon=":material/compare_arrows:", query_params={"run": run_id, "candidate": candidate.id})

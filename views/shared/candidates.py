@@ -12,6 +12,7 @@ from vt_core.designer import (
     RefineError,
     approve,
     current_version,
+    get_version,
     linked_diff,
     list_patterns,
     removal,
@@ -21,6 +22,11 @@ from vt_core.designer import (
 
 def pattern_names(store: Store, project_id: int) -> dict[int, str]:
     return {p.id: f"#{p.id} {p.kind.upper()}: {p.statement}" for p in list_patterns(store, project_id)}
+
+
+def run_name(run) -> str:
+    """A refinement run as the designer reads it: its number in the project, the version it refined."""
+    return f"Run {run.number} · refines v{run.parent_version_number} · {run.status} · {run.created_at:%Y-%m-%d %H:%M}"
 
 
 def share(value: float | None) -> str:
@@ -46,7 +52,7 @@ def prompt_changes(candidate, names: dict[int, str]) -> None:
     with st.expander("Whole candidate prompt (copy it as plain text)"):
         st.code(candidate.text, language=None, wrap_lines=True)
     with st.expander("Unified diff against its parent"):
-        st.code(unified_diff(candidate.parent_text, candidate.text, "parent", f"candidate {candidate.id}"),
+        st.code(unified_diff(candidate.parent_text, candidate.text, "parent", candidate.name),
                 language="diff")
 
 
@@ -55,12 +61,12 @@ def approval(store: Store, project: Project, run, candidate, key: str) -> None:
     prompt is no longer the one the run refined and when the candidate guts its parent."""
     current = current_version(store, project.id)
     if candidate.status == "evaluated" and run.status == "done" and current.id != run.parent_version_id:
-        st.warning(f"The current prompt is v{current.id}, not v{run.parent_version_id} that this run refined: "
-                   f"approving would replace it. Compare them, then refine v{current.id}, or make "
-                   f"v{run.parent_version_id} current on the Projects page first.")
-        with st.expander(f"Unified diff: the current v{current.id} against candidate {candidate.id}", expanded=True):
-            st.code(unified_diff(current.text, candidate.text, f"v{current.id}", f"candidate {candidate.id}"),
-                    language="diff")
+        refined = f"v{run.parent_version_number}"
+        st.warning(f"The current prompt is v{current.number}, not {refined} that this run refined: approving would "
+                   f"replace it. Compare them, then refine v{current.number}, or make {refined} current on the "
+                   f"Projects page first.")
+        with st.expander(f"Unified diff: the current v{current.number} against {candidate.name}", expanded=True):
+            st.code(unified_diff(current.text, candidate.text, f"v{current.number}", candidate.name), language="diff")
     if candidate.status == "evaluated" and run.status == "done":
         removed = removal(candidate.parent_text, candidate.text)
         if removed.gutted:
@@ -77,7 +83,7 @@ def approval(store: Store, project: Project, run, candidate, key: str) -> None:
                 st.error(escape_markdown(exc))
             else:
                 log_session_event("version_saved", project_id=project.id, version_id=version.id, author="refinement")
-                flash(f"Candidate {candidate.id} is now prompt version {version.id}, the current prompt.")
+                flash(f"{candidate.name.capitalize()} is now prompt version v{version.number}, the current prompt.")
                 st.rerun()
     elif candidate.status == "approved":
-        st.success(f"Approved as prompt version {candidate.version_id}.")
+        st.success(f"Approved as prompt version v{get_version(store, candidate.version_id).number}.")

@@ -55,7 +55,7 @@ def _run(store: Store, project: Project, *, conversations: int, max_turns: int, 
     return store.transaction(lambda db: new_run(
         db, project.id, conversations=conversations, max_turns=max_turns, seed=0,
         version_id=None if candidate_id else project.current_version_id, candidate_id=candidate_id,
-        refine_run_id=refine_run_id, simulator_model=HAND_WRITTEN, bot_model=HAND_WRITTEN, status="done"))
+        refine_run_id=refine_run_id, simulator_model=HAND_WRITTEN, bot_model=HAND_WRITTEN, status="done"))[0]
 
 
 def _seed_refinement(store: Store, project: Project, spec: dict, personas: list[Persona],

@@ -48,7 +48,8 @@ def _refine(job: JobContext) -> dict:
     p = job.params
     result = refine(job.store, job.llm, p["project_id"], rounds=p["rounds"], k=p["k"], n_train=p["n_train"],
                     n_heldout=p["n_heldout"], max_turns=p["max_turns"], seed=p["seed"], progress=job.progress)
-    return {"refine_run_id": result.refine_run_id, "best": result.best.id, "stopped": result.stopped}
+    return {"refine_run_id": result.refine_run_id, "number": result.number, "best": result.best.id,
+            "stopped": result.stopped}
 
 
 def _selfplay(job: JobContext) -> dict:
@@ -60,7 +61,7 @@ def _selfplay(job: JobContext) -> dict:
                                    seed=p["seed"], version_id=p["version_id"], progress=job.stage("conversations"))
     except Cancelled as exc:
         result = exc.kept  # the conversations that had ended
-    return {"run_id": result.run_id, "transcript_ids": result.transcript_ids}
+    return {"run_id": result.run_id, "number": result.number, "transcript_ids": result.transcript_ids}
 
 
 JOBS: Mapping[str, Handler] = {"selfplay": _selfplay, "refine": _refine, "judge": _judge}

@@ -68,11 +68,17 @@ class Candidate:
     pass_by_pattern: dict[str, dict[str, float | None]]
     status: str  # baseline, evaluated, rejected or approved
     version_id: int | None
+    number: int  # within its run, in the order written: 0 is the baseline
+
+    @property
+    def name(self) -> str:
+        return "the baseline" if self.number == 0 else f"candidate {self.number}"
 
 
 @dataclass(frozen=True)
 class RefineResult:
     refine_run_id: int
+    number: int  # the run's in the project
     best: Candidate
     stopped: str  # why the run ended
 
@@ -88,18 +94,21 @@ class RefineRun:
     error: str | None
     created_at: object
     number: int  # within the project
+    parent_version_number: int
 
 
 def list_refine_runs(store: Store, project_id: int) -> list[RefineRun]:
     """The project's refinement runs, newest first."""
     rows = store.cursor().execute(
-        f"SELECT id, parent_version_id, rounds, candidates, seed, {run_status('refine_runs')}, error, created_at, number"
+        f"SELECT id, parent_version_id, rounds, candidates, seed, {run_status('refine_runs')}, error, created_at, number,"
+        " (SELECT v.number FROM prompt_versions v WHERE v.id = parent_version_id)"
         " FROM refine_runs WHERE project_id = ? ORDER BY id DESC", [project_id]).fetchall()
     return [RefineRun(*row) for row in rows]
 
 
 _COLUMNS = ("id, refine_run_id, round, parent_text, text, changes, guard_notes, train_pass, heldout_pass,"
-            " quality, pass_by_pattern, status, version_id")
+            " quality, pass_by_pattern, status, version_id,"
+            " (SELECT count(*) FROM candidates o WHERE o.refine_run_id = candidates.refine_run_id AND o.id < candidates.id)")
 
 
 def _candidate(row) -> Candidate:
@@ -346,11 +355,11 @@ def refine(store: Store, llm: LLM, project_id: int, *, rounds: int = 2, k: int =
     except (SelfPlayError, ValueError) as exc:
         raise RefineError(f"refinement needs personas and both training and held-out scenarios: {exc}") from exc
 
-    refine_run_id = store.transaction(lambda db: db.execute(
+    refine_run_id, number = store.transaction(lambda db: db.execute(
         "INSERT INTO refine_runs (project_id, parent_version_id, rounds, candidates, seed, status, job_id, number)"
-        " VALUES (?, ?, ?, ?, ?, 'running', ?, ?) RETURNING id",
+        " VALUES (?, ?, ?, ?, ?, 'running', ?, ?) RETURNING id, number",
         [project_id, parent.id, rounds, k, seed, current_job_id(), next_numbers(db, project_id, "refine_run")],
-    ).fetchone()[0])
+    ).fetchone())
     llm = llm.for_run(f"refine:{refine_run_id}")
     task = _PromptTask(store, llm, project, refine_run_id, plans, patterns, critiques(store, project_id),
                        [t for t in list_transcripts(store, project_id) if t.candidate_id is None], max_turns, seed,
@@ -363,7 +372,7 @@ def refine(store: Store, llm: LLM, project_id: int, *, rounds: int = 2, k: int =
                                                 [error, refine_run_id]))
         raise
     store.transaction(lambda db: db.execute("UPDATE refine_runs SET status = 'done' WHERE id = ?", [refine_run_id]))
-    return RefineResult(refine_run_id, result.best, result.stopped)
+    return RefineResult(refine_run_id, number, result.best, result.stopped)
 
 
 def _percent(share: float | None) -> str:

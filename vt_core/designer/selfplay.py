@@ -72,8 +72,8 @@ class Run:
 
 def new_run(db, project_id: int, *, conversations: int, version_id: int | None, candidate_id: int | None = None,
             refine_run_id: int | None = None, max_turns: int, seed: int, simulator_model: str, bot_model: str,
-            job_id: int | None = None, status: str = "running") -> int:
-    """Insert a self-play run (in the caller's transaction); returns its id. A designer's run is numbered
+            job_id: int | None = None, status: str = "running") -> tuple[int, int | None]:
+    """Insert a self-play run (in the caller's transaction); returns its id and number. A designer's run is numbered
     in the project and reserves the numbers of its planned transcripts; a refinement run's
     (`refine_run_id`) is not."""
     purpose = "selfplay" if refine_run_id is None else "refine"
@@ -85,16 +85,17 @@ def new_run(db, project_id: int, *, conversations: int, version_id: int | None, 
         "INSERT INTO selfplay_runs (project_id, version_id, candidate_id, refine_run_id, purpose, conversations,"
         " max_turns, seed, simulator_model, bot_model, status, job_id, number, first_transcript,"
         " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " CASE WHEN ? = 'running' THEN NULL ELSE current_timestamp END) RETURNING id",
+        " CASE WHEN ? = 'running' THEN NULL ELSE current_timestamp END) RETURNING id, number",
         [project_id, version_id, candidate_id, refine_run_id, purpose, conversations, max_turns, seed,
          simulator_model, bot_model, status, job_id, number, first_transcript, status],
-    ).fetchone()[0]
+    ).fetchone()
 
 
 @dataclass(frozen=True)
 class RunResult:
     run_id: int
     transcript_ids: list[int]
+    number: int | None = None  # the run's in the project (a designer's run)
 
 
 def plan_run(personas: list[Persona], scenarios: list[Scenario], n: int, seed: int) -> list[Conversation]:
@@ -187,7 +188,7 @@ def run_conversations(store: Store, llm: LLM, project_id: int, conversations: li
     project = get_project(store, project_id)
     candidate_id, system_prompt = candidate or (None, get_version(store, version_id).text)
     simulator = simulator or llm
-    run_id = store.transaction(lambda db: new_run(
+    run_id, number = store.transaction(lambda db: new_run(
         db, project_id, conversations=len(conversations), version_id=version_id, refine_run_id=refine_run_id,
         candidate_id=candidate_id, max_turns=max_turns, seed=seed, simulator_model=simulator.model,
         bot_model=llm.model, job_id=current_job_id()))
@@ -209,7 +210,7 @@ def run_conversations(store: Store, llm: LLM, project_id: int, conversations: li
         store.transaction(lambda db: db.execute(
             "UPDATE selfplay_runs SET status = 'failed', error = ?, finished_at = current_timestamp WHERE id = ?",
             [f"cancelled: {len(kept)} of {len(conversations)} conversations had ended and are stored", run_id]))
-        raise Cancelled(f"self-play run {run_id} was cancelled", RunResult(run_id, kept)) from exc
+        raise Cancelled(f"self-play run {run_id} was cancelled", RunResult(run_id, kept, number)) from exc
     except BatchError as exc:
         kept = [r for r in exc.results if isinstance(r, int)]
         failures = [r for r in exc.results if isinstance(r, Exception)]
@@ -218,10 +219,10 @@ def run_conversations(store: Store, llm: LLM, project_id: int, conversations: li
         store.transaction(lambda db: db.execute(
             "UPDATE selfplay_runs SET status = 'failed', error = ?, finished_at = current_timestamp WHERE id = ?",
             [message, run_id]))
-        raise SelfPlayError(f"self-play run {run_id}: {message}", RunResult(run_id, kept), failures) from exc
+        raise SelfPlayError(f"self-play run {run_id}: {message}", RunResult(run_id, kept, number), failures) from exc
     store.transaction(lambda db: db.execute(
         "UPDATE selfplay_runs SET status = 'done', finished_at = current_timestamp WHERE id = ?", [run_id]))
-    return RunResult(run_id, transcript_ids)
+    return RunResult(run_id, transcript_ids, number)
 
 
 def plan_for_project(store: Store, project_id: int, n: int, seed: int, split: str = "train") -> list[Conversation]:
