@@ -31,6 +31,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     tokens_in: int = 11
     tokens_out: int = 7
+    finish_reason: str = "stop"  # "length": cut at max_tokens
 
 
 class ScriptedServer:
@@ -154,7 +155,7 @@ def _completion(request: dict, reply: Reply) -> dict:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": request.get("model", MODEL),
-        "choices": [{"index": 0, "finish_reason": "stop",
+        "choices": [{"index": 0, "finish_reason": reply.finish_reason,
                      "message": {"role": "assistant", "content": reply.content}}],
         "usage": {"prompt_tokens": reply.tokens_in, "completion_tokens": reply.tokens_out,
                   "total_tokens": reply.tokens_in + reply.tokens_out},

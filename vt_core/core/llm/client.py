@@ -88,6 +88,14 @@ class Completion:
     latency_ms: float
     cached: bool
     attempts: int
+    # Why the reply ended, as the endpoint said ('stop', 'length': cut at max_tokens, ...; None if it did
+    # not say). The cache keeps no finish reason: a cached reply counts as 'length' when it used every token.
+    finish_reason: str | None = None
+
+    @property
+    def cut_off(self) -> bool:
+        """The reply was cut at the maximum length."""
+        return self.finish_reason == "length"
 
 
 @dataclass(frozen=True)
@@ -259,12 +267,13 @@ class LLM:
                 text, tokens_in, tokens_out = hit
                 self._log(key, payload, status="ok", response=text, cache_hit=True,
                           tokens_in=tokens_in, tokens_out=tokens_out)
-                return Completion(text, payload["model"], tokens_in, tokens_out, 0.0, True, 0)
+                finish = "length" if tokens_out >= request.max_tokens else "stop"
+                return Completion(text, payload["model"], tokens_in, tokens_out, 0.0, True, 0, finish)
 
         client = self._client()  # starts the embedded server outside the timed call
         started = time.perf_counter()
         try:
-            text, usage, attempts = self._send(client, payload)
+            text, usage, finish_reason, attempts = self._send(client, payload)
         except LLMError as exc:
             self._log(key, payload, status="error", error=str(exc), attempts=exc.attempts,
                       latency_ms=(time.perf_counter() - started) * 1000)
@@ -282,7 +291,7 @@ class LLM:
                   tokens_in=tokens_in, tokens_out=tokens_out, latency_ms=latency_ms)
         if error is not None:
             raise _InvalidReply(text, error)
-        return Completion(text, payload["model"], tokens_in, tokens_out, latency_ms, False, attempts)
+        return Completion(text, payload["model"], tokens_in, tokens_out, latency_ms, False, attempts, finish_reason)
 
     def check(self) -> Completion:
         """One real, uncached call: proves that the backend answers (doctor, Settings page)."""
@@ -401,10 +410,11 @@ class LLM:
         keyed = {"backend": self.backend.identity, "sample": sample, **payload}
         return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()
 
-    def _send(self, client: openai.OpenAI, payload: dict) -> tuple[str, dict, int]:
+    def _send(self, client: openai.OpenAI, payload: dict) -> tuple[str, dict, str | None, int]:
         """POST the payload as it is: the client's documented `post` skips `create`'s transform of every
         argument into its typed form, which cost a third of the CPU of a call (bench/llm_concurrency.py).
-        Returns the reply's text, its usage ({} if the server sent none) and the attempts it took."""
+        Returns the reply's text, its usage ({} if the server sent none), its finish reason and the attempts
+        it took."""
         retrying = Retrying(
             retry=retry_if_exception(_transient),
             stop=stop_after_attempt(self.attempts),
@@ -416,12 +426,12 @@ class LLM:
                 with attempt:
                     response = client.post("/chat/completions", cast_to=httpx2.Response, body=payload,
                                            options=_OPTIONS | {"timeout": self.timeout_s})
-                    text, usage = _reply(response.json())
+                    text, usage, finish_reason = _reply(response.json())
         except (openai.OpenAIError, _MalformedResponse, json.JSONDecodeError) as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
             after = f" after {attempts} attempts" if attempts > 1 else ""
             raise LLMError(f"{self._where()}: {self._cause(exc)}{after}", attempts=attempts) from exc
-        return text, usage, retrying.statistics["attempt_number"]
+        return text, usage, finish_reason, retrying.statistics["attempt_number"]
 
     def _wait(self, state: RetryCallState) -> float:
         exponential = wait_exponential_jitter(multiplier=self.backoff_s, max=30, jitter=self.backoff_s)(state)
@@ -462,16 +472,17 @@ class LLM:
 _OPTIONS = {"security": {"bearer_auth": True}}  # what `chat.completions.create` sends with each request
 
 
-def _reply(body: object) -> tuple[str, dict]:
-    """The text and usage of a chat completion's JSON body; _MalformedResponse if it is not one."""
+def _reply(body: object) -> tuple[str, dict, str | None]:
+    """The text, usage and finish reason of a chat completion's JSON body; _MalformedResponse if it is not one."""
     try:
         text = body["choices"][0]["message"]["content"] or ""
+        finish_reason = body["choices"][0].get("finish_reason")
         usage = body.get("usage") or {}
     except (KeyError, IndexError, TypeError, AttributeError):
         raise _MalformedResponse(f"the response is not a chat completion: {_short(json.dumps(body), 200)}") from None
     if not isinstance(text, str) or not isinstance(usage, dict):
         raise _MalformedResponse(f"the response is not a chat completion: {_short(json.dumps(body), 200)}")
-    return text, usage
+    return text, usage, finish_reason if isinstance(finish_reason, str) else None
 
 
 def _short(text: str, limit: int = 300) -> str:
