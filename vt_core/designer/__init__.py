@@ -2,7 +2,14 @@
 (scenarios), self-play transcripts, the designer's marks (annotations) and the review queue, patterns
 judged on the transcripts, refinement of the prompt against them, study sessions and the demo project."""
 
-from vt_core.designer.annotations import ANNOTATION_LABELS, annotate, current_annotations
+from vt_core.designer.annotations import (
+    ANNOTATION_LABELS,
+    BOT_TURN_LABELS,
+    USER_TURN_LABELS,
+    annotate,
+    current_annotations,
+    mark,
+)
 from vt_core.designer.demo import seed_demo
 from vt_core.designer.jobs import JOBS, submit_judging, submit_refine, submit_selfplay
 from vt_core.designer.patterns import (
@@ -45,7 +52,7 @@ from vt_core.designer.refinement import (
     refine,
     removal,
 )
-from vt_core.designer.review import UNLABELLED, filter_transcripts, next_to_review
+from vt_core.designer.review import UNLABELLED, filter_transcripts, next_to_review, unreviewed
 from vt_core.designer.scenarios import (
     DIFFICULTIES,
     SPLITS,
@@ -69,14 +76,14 @@ from vt_core.designer.transcripts import Turn, get_transcript, list_transcripts
 
 __all__ = [
     "add_pattern", "add_persona", "add_scenario", "add_version", "annotate", "ANNOTATION_LABELS", "approve",
-    "ATTRIBUTES", "bot_reply", "create_project", "current_annotations", "current_version", "DIFFICULTIES",
+    "ATTRIBUTES", "BOT_TURN_LABELS", "bot_reply", "create_project", "current_annotations", "current_version", "DIFFICULTIES",
     "estimate_run", "evaluate_patterns", "filter_transcripts", "generate_personas", "get_pattern", "get_project",
     "get_transcript", "get_version", "JOBS", "judgements_for_transcript", "leaderboard", "linked_diff",
     "list_patterns", "list_personas", "list_projects", "list_refine_runs", "list_scenarios", "list_selfplay_runs",
-    "list_transcripts", "log_event", "merge_patterns", "next_to_review", "PATTERN_KINDS", "pattern_report",
+    "list_transcripts", "log_event", "mark", "merge_patterns", "next_to_review", "PATTERN_KINDS", "pattern_report",
     "plan_for_project", "planned_calls", "Project", "ProjectError", "PromptVersion", "propose_patterns",
     "propose_scenarios", "refine", "RefineError", "removal", "Removal", "REMOVED_SHARE_WARNING", "replan", "run_conversations", "save_drafts", "seed_demo",
     "SelfPlayError", "session_events", "session_measures", "session_run_id", "set_current", "SPLITS",
-    "submit_judging", "submit_refine", "submit_selfplay", "Turn", "unified_diff", "UNLABELLED", "update_pattern", "update_persona", "update_project",
+    "submit_judging", "submit_refine", "submit_selfplay", "Turn", "unified_diff", "USER_TURN_LABELS", "UNLABELLED", "unreviewed", "update_pattern", "update_persona", "update_project",
     "update_scenario", "versions"
 ]
