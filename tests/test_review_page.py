@@ -5,8 +5,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.scripted_server import Reply, ScriptedServer
-from vt_core.core.llm import LLM
 from vt_core.core.config import Settings
+from vt_core.core.llm import LLM
 from vt_core.core.llm.calls import call_log
 from vt_core.core.store import Store
 from vt_core.designer.annotations import annotate, current_annotations

@@ -167,10 +167,10 @@ for idx, turn in enumerate(transcript.turns):
 unmarked = [idx for idx in bot_turns if idx not in label_of]
 if unmarked:  # keyboard marking: G and B mark the first reply not yet marked, in reading order
     good, bad, where = st.columns([1, 1, 4], vertical_alignment="center")
-    good.button("Good", icon=LABEL_ICONS["good"], key="rv_key_good", shortcut="G", on_click=toggle, args=(unmarked[0], "good"),
-                help="Mark the first unmarked reply good")
-    bad.button("Bad", icon=LABEL_ICONS["bad"], key="rv_key_bad", shortcut="B", on_click=toggle, args=(unmarked[0], "bad"),
-               help="Mark the first unmarked reply bad")
+    good.button("Good", icon=LABEL_ICONS["good"], key="rv_key_good", shortcut="G", on_click=toggle,
+                args=(unmarked[0], "good"), help="Mark the first unmarked reply good")
+    bad.button("Bad", icon=LABEL_ICONS["bad"], key="rv_key_bad", shortcut="B", on_click=toggle,
+               args=(unmarked[0], "bad"), help="Mark the first unmarked reply bad")
     where.caption(f"Keys G and B mark reply {bot_turns.index(unmarked[0]) + 1} of {len(bot_turns)}, the first not "
                   f"yet marked; ← and → move between transcripts, N opens the next to review.")
 
