@@ -36,6 +36,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     tokens_in: int = 11
     tokens_out: int = 7
+    finish_reason: str = "stop"  # "length": cut at max_tokens
     # Streaming (a request with "stream": true):
     chunk_delay_s: float = 0.0  # before each chunk after the first
     chunks: list[str] | None = None  # the pieces of `content`; None: word by word
@@ -153,7 +154,7 @@ class ScriptedServer:
                             time.sleep(reply.chunk_delay_s)
                         delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
                         event(json.dumps(_chunk(request, [{"index": 0, "delta": delta, "finish_reason": None}])))
-                    event(json.dumps(_chunk(request, [{"index": 0, "delta": {}, "finish_reason": "stop"}])))
+                    event(json.dumps(_chunk(request, [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}])))
                     if reply.stream_usage and (request.get("stream_options") or {}).get("include_usage"):
                         event(json.dumps(_chunk(request, [], _usage(reply))))
                     event("[DONE]")
@@ -202,7 +203,7 @@ def _completion(request: dict, reply: Reply) -> dict:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": request.get("model", MODEL),
-        "choices": [{"index": 0, "finish_reason": "stop",
+        "choices": [{"index": 0, "finish_reason": reply.finish_reason,
                      "message": {"role": "assistant", "content": reply.content}}],
         "usage": _usage(reply),
     }

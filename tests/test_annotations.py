@@ -8,10 +8,18 @@ from datetime import datetime
 import pytest
 
 from tests.scripted_server import Reply
-from vt_core.designer.annotations import Annotation, annotate, current_annotations, transcript_label
+from vt_core.designer.annotations import (
+    Annotation,
+    annotate,
+    current_annotations,
+    mark,
+    transcript_label,
+    transcript_labels,
+)
 from vt_core.designer.patterns import add_pattern, judge_many
 from vt_core.designer.projects import create_project
-from vt_core.designer.review import filter_transcripts, next_to_review
+from vt_core.designer.refinement import critiques
+from vt_core.designer.review import filter_transcripts, next_to_review, unreviewed
 from vt_core.designer.transcripts import Turn, save_transcript
 
 pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
@@ -70,7 +78,11 @@ def test_current_annotations_by_project(store, project):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"turn_idx": 1, "label": "meh"}, "unknown label 'meh'"),
-    ({"turn_idx": 0, "label": "bad"}, "turn 0 of transcript .* is the simulated user's"),
+    ({"turn_idx": 0, "label": "bad"}, "turn 0 of transcript .* is the simulated user's: it can only be flagged "
+                                      "'unrealistic_user'; mark the bot's replies 'good' or 'bad'"),
+    ({"turn_idx": 1, "label": "unrealistic_user"}, "turn 1 of transcript .* is the bot's: it takes 'good' or 'bad'; "
+                                                   "flag an unrealistic user on the simulated user's turn"),
+    ({"turn_idx": 0, "label": "unrealistic_user", "rewrite": "Hello."}, "a rewrite replaces a bot turn"),
     ({"turn_idx": 7, "label": "bad"}, "has no turn 7 \\(its turns are 0 to 3\\)"),
     ({"turn_idx": None, "label": "bad", "rewrite": "Better."}, "a rewrite replaces one bot turn"),
 ])
@@ -85,6 +97,45 @@ def test_annotate_rejects_a_missing_transcript(store):
     for turn_idx in (None, 1):
         with pytest.raises(ValueError, match="no transcript 404"):
             annotate(store, 404, turn_idx=turn_idx, label="good")
+
+
+def test_an_unrealistic_user_goes_on_the_users_turn_and_counts_against_the_simulator(store, project):
+    t = new_transcript(store, project.id)
+    annotate(store, t, turn_idx=2, label="unrealistic_user", critique="No one says just 'Comedy.'")
+    annotate(store, t, turn_idx=3, label="good", critique="one clear pick")
+    assert keys(current_annotations(store, transcript_id=t)) == [(t, 2, "unrealistic_user"), (t, 3, "good")]
+    assert transcript_labels(store, project.id) == {t: "unrealistic_user"}
+    assert critiques(store, project.id) == ["(good) one clear pick"]  # the simulator's fault is not the bot's
+    annotate(store, t, turn_idx=1, label="bad")
+    assert transcript_labels(store, project.id) == {t: "bad"}  # a bot fault stands
+
+
+def test_an_old_flag_on_a_bot_turn_stays_readable(store, project):
+    """Rows written before flags moved to the user's turn: read as the simulator's fault, replaced by a mark."""
+    t = new_transcript(store, project.id)
+    store.cursor().execute("INSERT INTO annotations (transcript_id, turn_idx, label, critique) VALUES (?, 3, ?, ?)",
+                           [t, "unrealistic_user", "the user would never"])
+    assert keys(current_annotations(store, transcript_id=t)) == [(t, 3, "unrealistic_user")]
+    assert transcript_labels(store, project.id) == {t: "unrealistic_user"}
+    assert critiques(store, project.id) == []
+    mark(store, t, 3, "bad")
+    [note] = current_annotations(store, transcript_id=t)
+    assert (note.turn_idx, note.label, note.critique) == (3, "bad", "the user would never")
+
+
+def test_mark_keeps_the_critique_and_rewrite_through_a_clear(store, project):
+    t = new_transcript(store, project.id)
+    annotate(store, t, turn_idx=3, label="bad", critique="one film only", rewrite="Airplane! or Top Secret!")
+    mark(store, t, 3, "good")
+    mark(store, t, 3, None)
+    assert current_annotations(store, transcript_id=t) == []
+    [cleared] = current_annotations(store, transcript_id=t, cleared=True)
+    assert (cleared.label, cleared.critique) == (None, "one film only")
+    mark(store, t, 3, "bad")
+    [note] = current_annotations(store, transcript_id=t)
+    assert (note.label, note.critique, note.rewrite) == ("bad", "one film only", "Airplane! or Top Secret!")
+    mark(store, t, None, "good")  # the whole transcript, with nothing before
+    assert keys(current_annotations(store, transcript_id=t)) == [(t, None, "good"), (t, 3, "bad")]
 
 
 def test_a_blank_rewrite_is_no_rewrite(store, project):
@@ -104,8 +155,9 @@ def ann(turn_idx: int | None, label: str) -> Annotation:
     ([], None),
     ([ann(1, "good"), ann(3, "good")], "good"),
     ([ann(1, "good"), ann(3, "bad")], "bad"),
-    ([ann(1, "unrealistic_user"), ann(3, "good")], "unrealistic_user"),
-    ([ann(1, "unrealistic_user"), ann(3, "bad")], "bad"),  # a bot fault stands
+    ([ann(0, "unrealistic_user"), ann(3, "good")], "unrealistic_user"),  # a flagged user turn
+    ([ann(2, "unrealistic_user"), ann(3, "bad")], "bad"),  # a bot fault stands
+    ([ann(1, "unrealistic_user"), ann(3, "good")], "unrealistic_user"),  # an old flag on a bot turn
     ([ann(None, "good"), ann(3, "bad")], "good"),  # the designer's verdict on the whole wins
     ([ann(None, "unrealistic_user"), ann(1, "good")], "unrealistic_user"),
 ])
@@ -136,7 +188,7 @@ def test_filter_transcripts(store, project, make_llm, scripted):
     d = new_transcript(store, project.id, "d", scenario_id=1, persona_id=2)
     annotate(store, a, turn_idx=1, label="bad")
     annotate(store, b, turn_idx=None, label="good")
-    annotate(store, c, turn_idx=3, label="unrealistic_user")
+    annotate(store, c, turn_idx=2, label="unrealistic_user")
     genres = add_pattern(store, project.id, "keep", "The bot asks about genres")
     scripted.respond = scripted_judge({("genres", "a"): "exhibited", ("genres", "b"): "not_exhibited",
                                        ("genres", "c"): "not_applicable"})
@@ -168,10 +220,15 @@ def test_next_without_judgements_is_the_next_unannotated_in_order(store, project
     assert next_to_review(store, project.id, t1) == t3  # t2 is done
     assert next_to_review(store, project.id, t3) == t4
     assert next_to_review(store, project.id, t4) == t1  # wraps around
-    for t in (t1, t3, t4):
-        annotate(store, t, turn_idx=None, label="good")
-    assert next_to_review(store, project.id, t2) == t3  # all done: plain order
-    assert next_to_review(store, project.id, t4) == t1
+    assert unreviewed(store, project.id) == [t1, t3, t4]
+    annotate(store, t1, turn_idx=0, label="unrealistic_user")  # a flag on the user's turn is a mark too
+    annotate(store, t3, turn_idx=None, label="good")
+    assert next_to_review(store, project.id, t4) is None  # t4 itself is the last one left
+    assert unreviewed(store, project.id) == [t4]
+    annotate(store, t4, turn_idx=3, label="bad")
+    assert next_to_review(store, project.id, t2) is None  # all done: no jump to a marked one
+    assert next_to_review(store, project.id, None) is None
+    assert unreviewed(store, project.id) == []
 
 
 def test_next_with_one_or_no_transcript(store, project):
@@ -206,6 +263,7 @@ def test_next_alternates_between_likely_failures_and_passes(store, project, make
     annotate(store, p2, turn_idx=1, label="good")
     assert next_to_review(store, project.id, f1) == unknown
     annotate(store, unknown, turn_idx=1, label="good")
-    assert next_to_review(store, project.id, f1) == f2  # the only unannotated one left
+    assert next_to_review(store, project.id, f1) == f2  # the only other unannotated one
+    assert next_to_review(store, project.id, f2) == f1
     with pytest.raises(ValueError, match="prefer must be"):
         next_to_review(store, project.id, f1, prefer="both")

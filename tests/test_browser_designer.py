@@ -132,23 +132,20 @@ def self_play_mark_and_accept(page, shots: Path) -> None:
     expect(column(table(main, "simulator"), 8)).to_have_text(["done"])
     check(page, shots, "3-selfplay")
 
-    # 4. Review: the bot's emoji reply, marked bad with a critique.
+    # 4. Review: the bot's emoji reply, marked bad with the B key (a Streamlit button shortcut), then critiqued.
     go(page, "Review")
     messages = main.get_by_test_id("stChatMessage")
     expect(messages).to_have_count(2)
     expect(messages.nth(0)).to_contain_text("Can you suggest a film for tonight?")
     expect(messages.nth(1).get_by_text("Try Alien 🎬🍿", exact=True)).to_be_visible()
-    mark = messages.nth(1).get_by_test_id("stExpander")
-    mark.locator("summary").click()
-    bad = mark.get_by_role("radio", name="bad", exact=True)
-    expect(bad).to_be_visible()
     still(page)
-    mark.get_by_text("bad", exact=True).click()  # the option's label (the input itself is hidden)
-    expect(bad).to_be_checked()
-    fill(mark.get_by_label("Critique", exact=True), "No emojis, please.")
-    expect(bad).to_be_checked()
-    mark.get_by_role("button", name="Save").click()
-    expect(messages.nth(1).locator("summary")).to_have_text(re.compile(r"Mark this reply — bad$"))
+    page.keyboard.press("b")  # marks the first reply not yet marked
+    expect(messages.nth(1).get_by_text(re.compile(r"Marked bad$"))).to_be_visible()
+    messages.nth(1).get_by_role("button", name="Critique").click()
+    popover = page.get_by_test_id("stPopoverBody")
+    fill(popover.get_by_label("Critique", exact=True), "No emojis, please.")
+    popover.get_by_role("button", name="Save").click()
+    expect(messages.nth(1).get_by_text(re.compile(r"Marked bad: No emojis, please\.$"))).to_be_visible()
     check(page, shots, "4-review")
 
     # 5. Patterns: propose one from the mark, test it against the label, accept it.

@@ -59,8 +59,8 @@ def test_from_self_play_to_an_approved_prompt(store):
 
     at = page(REVIEW)
     assert [m.text[0].value for m in at.chat_message] == ["Can you suggest a film for tonight?", "Try Alien 🎬🍿"]
+    at.button(key=f"rv_bad_{transcript.id}_1").click().run()  # one click marks the reply
     form = f"rv_{transcript.id}_1"
-    at.radio(key=f"{form}_label").set_value("bad")
     at.text_input(key=f"{form}_critique").input("No emojis, please.")
     at.button(key=f"{form}_save").click().run()
     assert not at.exception

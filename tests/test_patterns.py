@@ -226,7 +226,7 @@ def test_propose_needs_annotations_about_the_bot(store, project, make_llm, scrip
     with pytest.raises(ValueError, match="no annotations to learn from"):
         propose_patterns(make_llm(), store, project.id)
     t = new_transcript(store, project.id, "x")
-    annotate(store, t, turn_idx=1, label="unrealistic_user")
+    annotate(store, t, turn_idx=2, label="unrealistic_user")  # on the simulated user's turn
     annotate(store, t, turn_idx=3, label="good")
     annotate(store, t, turn_idx=3, label=None)  # cleared
     with pytest.raises(ValueError, match="no annotations to learn from"):

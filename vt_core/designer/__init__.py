@@ -6,6 +6,15 @@ demo project."""
 from vt_core.designer.annotations import ANNOTATION_LABELS, annotate, current_annotations
 from vt_core.designer.compare import Comparison, comparison
 from vt_core.designer.demo import DEMO_PROJECT, seed_demo
+from vt_core.designer.annotations import (
+    ANNOTATION_LABELS,
+    BOT_TURN_LABELS,
+    USER_TURN_LABELS,
+    annotate,
+    current_annotations,
+    mark,
+)
+from vt_core.designer.demo import seed_demo
 from vt_core.designer.jobs import JOBS, submit_judging, submit_refine, submit_selfplay
 from vt_core.designer.patterns import (
     PATTERN_KINDS,
@@ -68,7 +77,7 @@ from vt_core.designer.refinement import (
     refine,
     removal,
 )
-from vt_core.designer.review import UNLABELLED, filter_transcripts, next_to_review
+from vt_core.designer.review import UNLABELLED, filter_transcripts, next_to_review, unreviewed
 from vt_core.designer.scenarios import (
     DIFFICULTIES,
     SPLITS,
@@ -102,9 +111,10 @@ __all__ = [
     "approve",
     "ATTRIBUTES",
     "bot_reply",
+    "BOT_TURN_LABELS",
     "ChatSettings",
-    "Comparison",
     "comparison",
+    "Comparison",
     "coverage",
     "create_project",
     "current_annotations",
@@ -132,6 +142,7 @@ __all__ = [
     "list_selfplay_runs",
     "list_transcripts",
     "log_event",
+    "mark",
     "merge_patterns",
     "new_playground_chat",
     "next_to_review",
@@ -153,8 +164,8 @@ __all__ = [
     "propose_scenarios",
     "refine",
     "RefineError",
-    "Removal",
     "removal",
+    "Removal",
     "REMOVED_SHARE_WARNING",
     "replan",
     "ReplyFailed",
@@ -175,9 +186,11 @@ __all__ = [
     "Turn",
     "unified_diff",
     "UNLABELLED",
+    "unreviewed",
     "update_pattern",
     "update_persona",
     "update_project",
     "update_scenario",
+    "USER_TURN_LABELS",
     "versions",
 ]

@@ -208,7 +208,8 @@ def _turn_note(transcript: Transcript, annotation) -> str:
 def _evidence(store: Store, project_id: int) -> str:
     """The annotated transcripts as prompt text: each transcript, its label, and its turn notes.
 
-    'unrealistic_user' marks are left out: they are faults of the simulator, not of the bot.
+    'unrealistic_user' flags are left out, on the simulated user's turns or (rows written before flags
+    moved there) on bot turns: they are faults of the simulator, not of the bot.
     """
     blocks = []
     for transcript_id, marks in by_transcript(current_annotations(store, project_id=project_id)).items():

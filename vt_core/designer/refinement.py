@@ -175,7 +175,7 @@ def critiques(store: Store, project_id: int) -> list[str]:
     lines = []
     for a in current_annotations(store, project_id=project_id):
         if a.label == "unrealistic_user":
-            continue  # a fault of the simulator, not of the bot
+            continue  # a flagged simulated-user turn (or an old flag on a bot turn): the simulator's fault
         if a.critique.strip():
             lines.append(f"({a.label}) {a.critique.strip()}")
         if a.rewrite:

@@ -40,33 +40,37 @@ def filter_transcripts(store: Store, project_id: int, *, label: str | None = Non
     return ids
 
 
+def unreviewed(store: Store, project_id: int) -> list[int]:
+    """Ids of the designer's transcripts of the project with no current annotation, in id order."""
+    annotated = {a.transcript_id for a in current_annotations(store, project_id=project_id)}
+    return [tid for tid in filter_transcripts(store, project_id) if tid not in annotated]
+
+
 def next_to_review(store: Store, project_id: int, after_transcript_id: int | None, *,
                    prefer: str | None = None) -> int | None:
-    """The transcript to show after `after_transcript_id`; None when there is no other.
+    """The unannotated transcript to show after `after_transcript_id`; None when no other is left
+    (see `unreviewed` for whether `after_transcript_id` itself is).
 
     Each transcript has an outcome from the judge's verdicts on the project's accepted patterns:
     'fail' if any accepted pattern fails on it, 'pass' if at least one passes and none fails,
     unknown otherwise. The next transcript is chosen by, in order:
-      1. unannotated before annotated (the designer's job is to label);
-      2. outcome: `prefer` first, then unknown, then the other outcome;
-      3. position: the first after `after_transcript_id` in id order, wrapping around.
+      1. outcome: `prefer` first, then unknown, then the other outcome;
+      2. position: the first after `after_transcript_id` in id order, wrapping around.
     `prefer=None` prefers the outcome opposite to that of `after_transcript_id` ('fail' if it has
     none), so that "next, next, next" alternates between likely failures and likely passes
-    without the page keeping any state. Without judgements, step 2 changes nothing.
+    without the page keeping any state. Without judgements, step 1 changes nothing.
     """
     if prefer is not None and prefer not in PREFERENCES:
         raise ValueError(f"prefer must be 'fail' or 'pass', not {prefer!r}")
-    ids = filter_transcripts(store, project_id)
     outcomes = transcript_outcomes(store, project_id)
     if prefer is None:
         prefer = "pass" if outcomes.get(after_transcript_id) == "fail" else "fail"
-    annotated = {a.transcript_id for a in current_annotations(store, project_id=project_id)}
     start = after_transcript_id if after_transcript_id is not None else -1
 
     def rank(tid: int) -> tuple:
         outcome = outcomes.get(tid)
         outcome_rank = 0 if outcome == prefer else 1 if outcome is None else 2
-        return (tid in annotated, outcome_rank, tid <= start, tid)
+        return (outcome_rank, tid <= start, tid)
 
-    others = [tid for tid in ids if tid != after_transcript_id]
+    others = [tid for tid in unreviewed(store, project_id) if tid != after_transcript_id]
     return min(others, key=rank) if others else None

@@ -145,15 +145,15 @@ def converse(llm: LLM, simulator: LLM, bot_goal: str, system_prompt: str, conver
     """Play one conversation; returns its turns and how it ended ('user' or 'max_turns')."""
     turns: list[Turn] = []
     for exchange in range(max_turns):
-        message = simulator.complete(_simulator_request(bot_goal, conversation, turns, exchange)).text
-        ended = END_MARKER in message
-        message = message.replace(END_MARKER, "").strip()
+        said = simulator.complete(_simulator_request(bot_goal, conversation, turns, exchange))
+        ended = END_MARKER in said.text
+        message = said.text.replace(END_MARKER, "").strip()
         if message:
-            turns.append(Turn("user", message))
+            turns.append(Turn("user", message, said.cut_off))
         if ended or not message:  # an empty message without the signal counts as leaving too
             return turns, "user"
         reply = bot_reply(llm, system_prompt, turns, seed=derive_seed(conversation.seed, exchange, "bot"))
-        turns.append(Turn("assistant", reply.text.strip()))
+        turns.append(Turn("assistant", reply.text.strip(), reply.cut_off))
     return turns, "max_turns"
 
 

@@ -12,6 +12,7 @@ from vt_core.core.store import Store, insert_rows
 class Turn:
     role: str  # "user" (the simulated user) or "assistant" (the bot)
     content: str
+    cut_off: bool = False  # the model's reply was cut at the maximum length
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ def save_transcript(store: Store, *, run_id: int, project_id: int, version_id: i
         ).fetchone()[0]
         if turns:
             insert_rows(
-                db, "INSERT INTO turns (transcript_id, idx, role, content) VALUES (?, ?, ?, ?)",
-                [[transcript_id, i, t.role, t.content] for i, t in enumerate(turns)],
+                db, "INSERT INTO turns (transcript_id, idx, role, content, cut_off) VALUES (?, ?, ?, ?, ?)",
+                [[transcript_id, i, t.role, t.content, t.cut_off] for i, t in enumerate(turns)],
             )
         return transcript_id
 
@@ -77,12 +78,12 @@ def _with_turns(store: Store, rows: list) -> list[Transcript]:
         return []
     ids = [row[0] for row in rows]
     by_id: dict[int, list[Turn]] = {i: [] for i in ids}
-    for transcript_id, role, content in store.cursor().execute(
-        "SELECT transcript_id, role, content FROM turns WHERE transcript_id = ANY(CAST(? AS BIGINT[]))"
+    for transcript_id, role, content, cut_off in store.cursor().execute(
+        "SELECT transcript_id, role, content, cut_off FROM turns WHERE transcript_id = ANY(CAST(? AS BIGINT[]))"
         " ORDER BY transcript_id, idx",
         [ids],
     ).fetchall():
-        by_id[transcript_id].append(Turn(role, content))
+        by_id[transcript_id].append(Turn(role, content, bool(cut_off)))
     return [Transcript(*row, by_id[row[0]]) for row in rows]
 
 

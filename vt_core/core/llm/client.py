@@ -88,6 +88,14 @@ class Completion:
     latency_ms: float
     cached: bool
     attempts: int
+    # Why the reply ended, as the endpoint said ('stop', 'length': cut at max_tokens, ...; None if it did
+    # not say). The cache keeps no finish reason: a cached reply counts as 'length' when it used every token.
+    finish_reason: str | None = None
+
+    @property
+    def cut_off(self) -> bool:
+        """The reply was cut at the maximum length."""
+        return self.finish_reason == "length"
 
 
 @dataclass(frozen=True)
@@ -258,7 +266,7 @@ class LLM:
         client = self._client()  # starts the embedded server outside the timed call
         started = time.perf_counter()
         try:
-            text, usage, attempts = self._send(client, payload)
+            text, usage, finish_reason, attempts = self._send(client, payload)
         except LLMError as exc:
             self._log_failure(key, payload, exc, started)
             raise
@@ -268,7 +276,8 @@ class LLM:
                 validate(text)
             except ValidationError as exc:
                 error = str(exc)
-        completion = self._log_reply(key, payload, text, usage, attempts, started, error=error)
+        completion = self._log_reply(key, payload, text, usage, attempts, started, error=error,
+                                     finish_reason=finish_reason)
         if error is not None:
             raise _InvalidReply(text, error)
         return completion
@@ -437,14 +446,15 @@ class LLM:
         keyed = {"backend": self.backend.identity, "sample": sample, **payload}
         return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()
 
-    def _send(self, client: openai.OpenAI, payload: dict) -> tuple[str, dict, int]:
+    def _send(self, client: openai.OpenAI, payload: dict) -> tuple[str, dict, str | None, int]:
         """POST the payload as it is: the client's documented `post` skips `create`'s transform of every
         argument into its typed form, which cost a third of the CPU of a call (bench/llm_concurrency.py).
-        Returns the reply's text, its usage ({} if the server sent none) and the attempts it took."""
-        (text, usage), attempts = self._retried(lambda: _reply(client.post(
+        Returns the reply's text, its usage ({} if the server sent none), its finish reason and the attempts
+        it took."""
+        (text, usage, finish_reason), attempts = self._retried(lambda: _reply(client.post(
             "/chat/completions", cast_to=httpx2.Response, body=payload,
             options=_OPTIONS | {"timeout": self.timeout_s}).json()))
-        return text, usage, attempts
+        return text, usage, finish_reason, attempts
 
     def _retried(self, send: Callable[[], T]) -> tuple[T, int]:
         """`send()` and the attempts it took, retried with backoff while it fails transiently; LLMError
@@ -502,10 +512,11 @@ class LLM:
             return None
         text, tokens_in, tokens_out = hit
         self._log(key, payload, status="ok", response=text, cache_hit=True, tokens_in=tokens_in, tokens_out=tokens_out)
-        return Completion(text, payload["model"], tokens_in, tokens_out, 0.0, True, 0)
+        finish = "length" if tokens_out >= payload.get("max_tokens", float("inf")) else "stop"
+        return Completion(text, payload["model"], tokens_in, tokens_out, 0.0, True, 0, finish)
 
     def _log_reply(self, key: str, payload: dict, text: str, usage: dict, attempts: int, started: float,
-                   *, error: str | None = None) -> Completion:
+                   *, error: str | None = None, finish_reason: str | None = None) -> Completion:
         """Record a reply from the endpoint ("invalid" with `error` if validation rejected it): its tokens
         as the server counted them, or estimated if it sent no usage."""
         latency_ms = (time.perf_counter() - started) * 1000
@@ -513,7 +524,7 @@ class LLM:
         tokens_out = usage.get("completion_tokens", 0) if usage else estimate_tokens(text)
         self._log(key, payload, status="ok" if error is None else "invalid", response=text, error=error,
                   attempts=attempts, tokens_in=tokens_in, tokens_out=tokens_out, latency_ms=latency_ms)
-        return Completion(text, payload["model"], tokens_in, tokens_out, latency_ms, False, attempts)
+        return Completion(text, payload["model"], tokens_in, tokens_out, latency_ms, False, attempts, finish_reason)
 
     def _log_failure(self, key: str, payload: dict, exc: LLMError, started: float,
                      response: str | None = None) -> None:
@@ -533,16 +544,17 @@ class LLM:
 _OPTIONS = {"security": {"bearer_auth": True}}  # what `chat.completions.create` sends with each request
 
 
-def _reply(body: object) -> tuple[str, dict]:
-    """The text and usage of a chat completion's JSON body; _MalformedResponse if it is not one."""
+def _reply(body: object) -> tuple[str, dict, str | None]:
+    """The text, usage and finish reason of a chat completion's JSON body; _MalformedResponse if it is not one."""
     try:
         text = body["choices"][0]["message"]["content"] or ""
+        finish_reason = body["choices"][0].get("finish_reason")
         usage = body.get("usage") or {}
     except (KeyError, IndexError, TypeError, AttributeError):
         raise _MalformedResponse(f"the response is not a chat completion: {_short(json.dumps(body), 200)}") from None
     if not isinstance(text, str) or not isinstance(usage, dict):
         raise _MalformedResponse(f"the response is not a chat completion: {_short(json.dumps(body), 200)}")
-    return text, usage
+    return text, usage, finish_reason if isinstance(finish_reason, str) else None
 
 
 def _first_chunk(chunks: openai.Stream) -> tuple[openai.Stream, object]:
