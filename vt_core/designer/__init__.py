@@ -3,7 +3,20 @@
 judged on the transcripts, refinement of the prompt against them, study sessions and the demo project."""
 
 from vt_core.designer.annotations import ANNOTATION_LABELS, annotate, current_annotations
+from vt_core.designer.cleanup import KINDS, CleanupError, Deleted, archive, blockers, delete, describe
 from vt_core.designer.demo import seed_demo
+from vt_core.designer.exchange import (
+    FORMAT,
+    FORMAT_VERSION,
+    ExchangeError,
+    ProjectFile,
+    export_json,
+    export_markdown,
+    export_project,
+    import_project,
+    project_markdown,
+    read_project_file,
+)
 from vt_core.designer.jobs import JOBS, submit_judging, submit_refine, submit_selfplay
 from vt_core.designer.patterns import (
     PATTERN_KINDS,
@@ -68,6 +81,9 @@ from vt_core.designer.sessions import log_event, session_events, session_measure
 from vt_core.designer.transcripts import Turn, get_transcript, list_transcripts
 
 __all__ = [
+    "archive", "blockers", "CleanupError", "delete", "Deleted", "describe", "ExchangeError", "export_json",
+    "export_markdown", "export_project", "FORMAT", "FORMAT_VERSION", "import_project", "KINDS", "ProjectFile",
+    "project_markdown", "read_project_file",
     "add_pattern", "add_persona", "add_scenario", "add_version", "annotate", "ANNOTATION_LABELS", "approve",
     "ATTRIBUTES", "bot_reply", "create_project", "current_annotations", "current_version", "DIFFICULTIES",
     "estimate_run", "evaluate_patterns", "filter_transcripts", "generate_personas", "get_pattern", "get_project",

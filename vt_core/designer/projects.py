@@ -24,6 +24,7 @@ class Project:
     locked_sections: list[str]
     prompt_token_budget: int
     created_at: datetime
+    archived_at: datetime | None = None  # archived: hidden from lists and pickers, kept whole
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class PromptVersion:
     created_at: datetime
 
 
-_PROJECT_COLUMNS = "id, name, goal, audience, current_version_id, locked_sections, prompt_token_budget, created_at"
+_PROJECT_COLUMNS = ("id, name, goal, audience, current_version_id, locked_sections, prompt_token_budget, created_at,"
+                    " archived_at")
 _VERSION_COLUMNS = "id, project_id, parent_id, text, author, rationale, pattern_ids, created_at"
 
 
@@ -91,8 +93,11 @@ def get_project(store: Store, key: int | str) -> Project:
     return _project(row)
 
 
-def list_projects(store: Store) -> list[Project]:
-    rows = store.cursor().execute(f"SELECT {_PROJECT_COLUMNS} FROM projects ORDER BY name").fetchall()
+def list_projects(store: Store, *, include_archived: bool = False) -> list[Project]:
+    """The projects by name; archived ones only with `include_archived`."""
+    rows = store.cursor().execute(
+        f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE archived_at IS NULL OR ? ORDER BY name", [include_archived]
+    ).fetchall()
     return [_project(row) for row in rows]
 
 
