@@ -41,6 +41,7 @@ from vt_core.designer.projects import (
     get_project,
     get_version,
     list_projects,
+    project_counts,
     set_current,
     unified_diff,
     update_project,
@@ -83,7 +84,7 @@ from vt_core.designer.transcripts import Turn, get_transcript, list_transcripts
 __all__ = [
     "archive", "blockers", "CleanupError", "delete", "Deleted", "describe", "ExchangeError", "export_json",
     "export_markdown", "export_project", "FORMAT", "FORMAT_VERSION", "import_project", "KINDS", "ProjectFile",
-    "project_markdown", "read_project_file",
+    "project_counts", "project_markdown", "read_project_file",
     "add_pattern", "add_persona", "add_scenario", "add_version", "annotate", "ANNOTATION_LABELS", "approve",
     "ATTRIBUTES", "bot_reply", "create_project", "current_annotations", "current_version", "DIFFICULTIES",
     "estimate_run", "evaluate_patterns", "filter_transcripts", "generate_personas", "get_pattern", "get_project",

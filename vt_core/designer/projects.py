@@ -101,6 +101,14 @@ def list_projects(store: Store, *, include_archived: bool = False) -> list[Proje
     return [_project(row) for row in rows]
 
 
+def project_counts(store: Store) -> dict[int, tuple[int, int]]:
+    """Every project's number of prompt versions and of transcripts, by project id."""
+    rows = store.cursor().execute(
+        "SELECT p.id, (SELECT count(*) FROM prompt_versions v WHERE v.project_id = p.id),"
+        " (SELECT count(*) FROM transcripts t WHERE t.project_id = p.id) FROM projects p").fetchall()
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
 def update_project(store: Store, project_id: int, *, goal: str | None = None, audience: str | None = None,
                    locked_sections: list[str] | None = None, prompt_token_budget: int | None = None) -> Project:
     if prompt_token_budget is not None and prompt_token_budget < 50:
