@@ -27,8 +27,9 @@ if project is None:
     st.stop()
 
 LABEL_NAMES = {"good": "good", "bad": "bad", "unrealistic_user": "unrealistic user"}
-personas = {p.id: p for p in list_personas(store, project.id)}
-scenarios = {s.id: s for s in list_scenarios(store, project.id)}
+# archived ones too: their transcripts are still reviewed
+personas = {p.id: p for p in list_personas(store, project.id, include_archived=True)}
+scenarios = {s.id: s for s in list_scenarios(store, project.id, include_archived=True)}
 patterns = {p.id: p for p in list_patterns(store, project.id) if p.status in ("candidate", "accepted")}
 
 with st.sidebar.expander("Filters", expanded=True):
