@@ -79,3 +79,60 @@ def test_archive_a_persona_and_show_it_again(app):
     app.button(key=f"archive_persona_{p}_{ids['Ann']}").click().run()
     assert app.success[0].value == "Persona 'Ann' is shown again."
     assert list(app.dataframe[0].value["name"]) == ["Ann", "Bob"]
+
+
+def test_export_archive_delete_and_import_a_project_on_the_projects_page(app):
+    from vt_core.designer import export_json
+
+    p = pid(app)
+    exported = export_json(app.store, p)
+    app.switch_page(PROJECTS).run()
+    assert app.get("download_button") and {b.proto.label for b in app.get("download_button")} == \
+        {"JSON, to import", "Markdown report"}
+
+    # A study plays the project: deleting is refused, archiving is not.
+    assert "project 'Movie buddy' is played by rating study 'X' (conditions baseline, tuned)" in app.error[0].value
+    app.button(key=f"archive_project_{p}").click().run()
+    assert not app.exception
+    assert app.success[0].value == "Project 'Movie buddy' is archived: hidden, and kept whole."
+    assert app.selectbox(key="archived_pick_projects").options == ["Movie buddy"]
+    assert not app.get("download_button") and not app.sidebar.selectbox  # no project is left to choose
+
+    # An unused project: deleted after the confirmation, then imported again from its file.
+    create_project(app, "Spare")
+    spare = pid(app)
+    spare_file = export_json(app.store, spare)
+    app.checkbox(key=f"delete_sure_project_{spare}").check().run()
+    app.button(key=f"delete_project_{spare}").click().run()
+    assert not app.exception
+    assert app.success[0].value == "Deleted project 'Spare'."
+    app.file_uploader(key="import_file").set_value(("spare.json", spare_file.encode(), "application/json"))
+    app.button(key="import_submit").click().run()
+    assert not app.exception
+    assert app.success[0].value == "Imported project 'Spare'."
+    assert get_project(app.store, pid(app)).name == "Spare"
+
+    # A second copy of the archived one comes in beside it; a malformed file is refused.
+    app.file_uploader(key="import_file").set_value(("movie.json", exported.encode(), "application/json"))
+    app.button(key="import_submit").click().run()
+    assert app.success[0].value == "Imported project 'Movie buddy (imported)'."
+    app.file_uploader(key="import_file").set_value(("broken.json", b'{"format": 1}', "application/json"))
+    app.button(key="import_submit").click().run()
+    assert app.error[0].value.startswith("Cannot import broken.json: this is not a Visionary Tuning project file")
+
+
+def test_a_run_in_a_study_is_refused_and_can_be_archived_on_the_selfplay_page(app):
+    from vt_core.designer import list_selfplay_runs
+
+    listed = list_selfplay_runs(app.store, pid(app))
+    runs, version = [r.id for r in listed], listed[0].version_id
+    assert len(runs) == 2  # the study's two conditions
+    app.switch_page(SELFPLAY).run()
+    assert not app.exception
+    app.selectbox(key="sp_keep_choice").select(runs[0]).run()
+    assert app.error[0].value == f"Self-play run {runs[0]} cannot be deleted:\n\n- self-play run {runs[0]} is used " \
+                                 f"by rating study 'X' (2 items)"
+    app.button(key=f"archive_run_{runs[0]}").click().run()
+    assert not app.exception
+    assert list(app.dataframe[0].value["run"]) == [runs[1]]
+    assert app.selectbox(key="archived_pick_runs").options == [f"Run {runs[0]}: 2 conversations of v{version}"]
