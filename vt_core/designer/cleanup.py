@@ -67,7 +67,7 @@ def describe(store: Store, kind: str, row_id: int) -> str:
     if row is None:
         raise CleanupError(f"no {kind.replace('_', ' ')} {row_id}")
     if kind in ("project", "persona", "scenario"):
-        return f"{kind} {row[0]!r}"
+        return f"{kind} '{row[0]}'"  # as written: a repr would escape a newline
     return {"transcript": "transcript", "selfplay_run": "self-play run", "refine_run": "refinement run"}[kind] + \
         f" {row_id}"
 
@@ -86,7 +86,7 @@ def blockers(store: Store, kind: str, row_id: int) -> list[str]:
     what = describe(store, kind, row_id)
     db = store.cursor()
     reasons = [
-        f"{what} is used by rating study {name!r} ({n} item{'s' * (n != 1)})"
+        f"{what} is used by rating study '{name}' ({n} item{'s' * (n != 1)})"
         for name, n in db.execute(
             "SELECT s.name, count(*) FROM study_items i JOIN studies s ON s.id = i.study_id"
             f" WHERE i.transcript_id IN ({_TRANSCRIPTS[kind]}) GROUP BY s.name ORDER BY s.name", [row_id]).fetchall()
@@ -96,10 +96,10 @@ def blockers(store: Store, kind: str, row_id: int) -> list[str]:
         for study, definition in db.execute("SELECT name, definition FROM studies ORDER BY name").fetchall():
             conditions = [c["name"] for c in json.loads(definition).get("conditions", []) if c.get("project") == name]
             if conditions:
-                reasons.append(f"{what} is played by rating study {study!r} (condition{'s' * (len(conditions) > 1)} "
+                reasons.append(f"{what} is played by rating study '{study}' (condition{'s' * (len(conditions) > 1)} "
                                f"{', '.join(conditions)})")
         reasons += [
-            f"{what} holds the work of participant {participant} ({condition}) in user study {study!r}"
+            f"{what} holds the work of participant {participant} ({condition}) in user study '{study}'"
             for study, participant, condition in db.execute(
                 "SELECT u.name, t.participant, t.condition FROM user_study_tasks t JOIN user_studies u"
                 " ON u.id = t.study_id WHERE t.project_id = ?"
