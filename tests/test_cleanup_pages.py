@@ -2,8 +2,6 @@
 a persona is deleted only after a second, explicit step, and one a rating study uses is refused with the
 reason; a project is exported, deleted and imported again from the Projects page."""
 
-import json
-
 import pytest
 from streamlit.testing.v1 import AppTest
 

@@ -156,7 +156,8 @@ def check_round_trip(other, exported, text):
     assert get_transcript(other, marked.key).turns[1].content == "Try Alien 🎬🍿"
     # The approved candidate points at the imported project's own version.
     board = leaderboard(other, again.refine_runs[0].key)
-    assert next(c for c in board if c.status == "approved").version_id == get_project(other, imported.id).current_version_id
+    approved = next(c for c in board if c.status == "approved")
+    assert approved.version_id == get_project(other, imported.id).current_version_id
 
     # Importing it again, the name is taken: it comes in beside, under a new name.
     second = import_project(other, text)

@@ -115,8 +115,9 @@ with personas_tab:
                                  goes_with="its transcripts, with their marks, verdicts and scores"):
         del st.session_state[f"persona_pick_{pid}"]  # it is no longer in the picker
         st.rerun()
-    archived_rows(store, "persona", {p.id: f"#{p.id} {p.name}" for p in list_personas(store, pid, include_archived=True)
-                                     if p not in personas}, f"persona_{pid}", title="Archived personas",
+    archived_rows(store, "persona", {p.id: f"#{p.id} {p.name}"
+                                     for p in list_personas(store, pid, include_archived=True) if p not in personas},
+                  f"persona_{pid}", title="Archived personas",
                   goes_with="its transcripts, with their marks, verdicts and scores")
 
 # -- scenarios ---------------------------------------------------------------------------------------
@@ -202,6 +203,7 @@ with scenarios_tab:
                                   goes_with="its transcripts, with their marks, verdicts and scores"):
         del st.session_state[f"scenario_pick_{pid}"]  # it is no longer in the picker
         st.rerun()
-    archived_rows(store, "scenario", {s.id: f"#{s.id} {s.title}" for s in list_scenarios(store, pid, include_archived=True)
-                                      if s not in scenarios}, f"scenario_{pid}", title="Archived scenarios",
+    archived_rows(store, "scenario", {s.id: f"#{s.id} {s.title}"
+                                      for s in list_scenarios(store, pid, include_archived=True) if s not in scenarios},
+                  f"scenario_{pid}", title="Archived scenarios",
                   goes_with="its transcripts, with their marks, verdicts and scores")

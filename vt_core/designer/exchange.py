@@ -232,7 +232,8 @@ class ProjectFile(_Row):
                     if a.turn is not None and not 0 <= a.turn < len(t.turns):
                         problems.append(f"{where}.annotations: turn {a.turn} is not one of its {len(t.turns)} turns")
         if problems:
-            raise ValueError("; ".join(problems[:10]) + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""))
+            more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+            raise ValueError("; ".join(problems[:10]) + more)
         return self
 
 
@@ -435,7 +436,8 @@ def _insert(db, file: ProjectFile, name: str) -> int:
                           if k.isdigit() and int(k) in pattern}
             candidate[c.key] = _id(
                 db, "INSERT INTO candidates (refine_run_id, round, parent_text, text, changes, guard_notes, train_pass,"
-                    " heldout_pass, quality, pass_by_pattern, status, version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " heldout_pass, quality, pass_by_pattern, status, version_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, c.round, c.parent_text, c.text, json.dumps(changes), json.dumps(c.guard_notes), c.train_pass,
                  c.heldout_pass, c.quality, json.dumps(by_pattern), c.status, get(version, c.version)])
     for r in file.runs:
@@ -456,11 +458,12 @@ def _insert(db, file: ProjectFile, name: str) -> int:
                 insert_rows(db, "INSERT INTO turns (transcript_id, idx, role, content) VALUES (?, ?, ?, ?)",
                             [[tid, i, turn.role, turn.content] for i, turn in enumerate(t.turns)])
             if t.annotations:  # in order: the newest row is the current mark
-                insert_rows(db, "INSERT INTO annotations (transcript_id, turn_idx, label, critique, rewrite, created_at)"
-                                " VALUES (?, ?, ?, ?, ?, ?)",
+                insert_rows(db, "INSERT INTO annotations (transcript_id, turn_idx, label, critique, rewrite,"
+                                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
                             [[tid, a.turn, a.label, a.critique, a.rewrite, a.created_at] for a in t.annotations])
             if t.judgements:
-                insert_rows(db, "INSERT INTO judgements (pattern_id, transcript_id, verdict, reason) VALUES (?, ?, ?, ?)",
+                insert_rows(db, "INSERT INTO judgements (pattern_id, transcript_id, verdict, reason)"
+                                " VALUES (?, ?, ?, ?)",
                             [[pattern[j.pattern], tid, j.verdict, j.reason] for j in t.judgements])
             if t.quality is not None:
                 db.execute("INSERT INTO quality_scores (transcript_id, score, reason) VALUES (?, ?, ?)",

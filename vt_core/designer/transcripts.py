@@ -42,7 +42,8 @@ _SHOWN = "archived_at IS NULL AND run_id NOT IN (SELECT id FROM selfplay_runs WH
 # The designer's own transcripts: everything but the conversations refinement plays to score its
 # candidates, and what the designer archived. Review, annotation and pattern evidence work on these only.
 DESIGNER_TRANSCRIPT_IDS = (
-    f"SELECT id FROM transcripts WHERE run_id NOT IN (SELECT id FROM selfplay_runs WHERE purpose = 'refine') AND {_SHOWN}"
+    "SELECT id FROM transcripts WHERE run_id NOT IN (SELECT id FROM selfplay_runs WHERE purpose = 'refine')"
+    f" AND {_SHOWN}"
 )
 
 _COLUMNS = ("id, run_id, position, project_id, version_id, candidate_id, persona_id, scenario_id, seed, simulator_model,"
