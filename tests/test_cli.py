@@ -1,5 +1,6 @@
 """`python -m vt_core` commands (doctor, the designer loop, worker), run as a user would, in a subprocess."""
 
+import json
 import os
 import signal
 import subprocess
@@ -194,3 +195,55 @@ def test_a_worker_stopped_with_sigterm_finishes_the_job_it_runs_first(tmp_path):
                 worker.kill()
     job, transcripts = finished_job(tmp_path, job_id)
     assert (job.status, transcripts) == ("done", 2)
+
+
+def test_project_create_list_export_import_archive_delete(tmp_path):
+    """A project made, listed, exported and imported headless; a second database takes the export."""
+    offline = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "VT_MODEL": "m"}  # no command here calls a model
+
+    def run(*args, stdin: str | None = None, db: str = "vt.duckdb") -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "VT_"))}
+        env.update({"VT_DB_PATH": str(tmp_path / db), **offline})
+        return subprocess.run([sys.executable, "-m", "vt_core", "project", *args], cwd=ROOT, env=env, input=stdin,
+                              capture_output=True, text=True, timeout=120)
+
+    made = run("create", "Movie bot", "--goal", "recommend films", "--audience", "film fans", stdin=PROMPT)
+    assert made.returncode == 0, made.stderr
+    assert "project 1 'Movie bot' created" in made.stdout
+    (tmp_path / "prompt.md").write_text("# Tone\nBe brief.\n")
+    assert run("create", "Second", "--goal", "g", "--audience", "a", "--prompt", str(tmp_path / "prompt.md")).returncode == 0
+    duplicate = run("create", "Movie bot", "--goal", "g", "--audience", "a", stdin="p")
+    assert duplicate.returncode == 1 and "project create: FAILED: a project named 'Movie bot' already exists" \
+        in duplicate.stderr
+
+    listed = run("list").stdout.splitlines()
+    assert listed[0].split() == ["id", "versions", "transcripts", "archived", "name"]
+    assert [line.split() for line in listed[1:]] == [["1", "1", "0", "no", "Movie", "bot"], ["2", "1", "0", "no", "Second"]]
+
+    exported = run("export", "Movie bot", "--out", str(tmp_path / "movie.json"))
+    assert exported.returncode == 0, exported.stderr
+    data = json.loads((tmp_path / "movie.json").read_text())
+    assert (data["format"], data["version"], data["versions"][0]["text"]) == ("visionary-tuning-project", 1, PROMPT)
+    markdown = run("export", "1", "--markdown")
+    assert markdown.stdout.startswith("# Movie bot\n") and "```text\n" + PROMPT in markdown.stdout
+
+    # Another machine: an empty database.
+    imported = run("import", str(tmp_path / "movie.json"), db="other.duckdb")
+    assert imported.returncode == 0, imported.stderr
+    assert "imported project 1 'Movie bot'" in imported.stdout
+    again = run("export", "Movie bot", db="other.duckdb")
+    assert json.loads(again.stdout)["versions"][0]["text"] == PROMPT
+    assert run("import", "-", stdin=again.stdout, db="other.duckdb").stdout.strip() == \
+        "imported project 2 'Movie bot (imported)'"
+    (tmp_path / "bad.json").write_text('{"format": "visionary-tuning-project", "version": 7}')
+    bad = run("import", str(tmp_path / "bad.json"), db="other.duckdb")
+    assert bad.returncode == 1 and "project import: FAILED: the file is in version 7" in bad.stderr
+    missing = run("import", str(tmp_path / "nowhere.json"))
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+    assert run("archive", "Second").returncode == 0
+    assert run("list").stdout.splitlines()[2].split()[3] == "yes"
+    refused = run("delete", "Second")
+    assert refused.returncode == 1 and "add --yes" in refused.stderr
+    assert run("delete", "Second", "--yes").stdout.strip() == "deleted project 'Second' with its 0 transcripts"
+    assert len(run("list").stdout.splitlines()) == 2

@@ -31,6 +31,14 @@ from vt_core.designer import (
     RefineError,
     SelfPlayError,
     approve,
+    archive,
+    create_project,
+    delete,
+    export_json,
+    export_markdown,
+    import_project,
+    list_projects,
+    project_counts,
     estimate_run,
     get_pattern,
     get_project,
@@ -232,6 +240,76 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     if args.study:
         study = seed_demo_study(store)
         print(f"demo study {study.name!r} is ready (id {study.id}; its ratings are simulated, not collected)")
+    return 0
+
+
+def _project_key(text: str) -> int | str:
+    """A project named on the command line by id or by name."""
+    return int(text) if text.isdigit() else text
+
+
+def _read_input(path: str) -> bytes:
+    """A file named on the command line, or standard input for "-"."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def cmd_project_create(args: argparse.Namespace) -> int:
+    prompt = _read_input(args.prompt).decode("utf-8", errors="replace")
+    project = create_project(_study_store(), args.name, args.goal, args.audience, prompt)
+    print(f"project {project.id} {project.name!r} created with its first prompt version")
+    return 0
+
+
+def cmd_project_list(_args: argparse.Namespace) -> int:
+    store = _study_store()
+    counts = project_counts(store)
+    print(f"{'id':>5}  {'versions':>8}  {'transcripts':>11}  {'archived':8}  name")
+    for p in list_projects(store, include_archived=True):
+        n_versions, n_transcripts = counts.get(p.id, (0, 0))
+        print(f"{p.id:>5}  {n_versions:>8}  {n_transcripts:>11}  {'yes' if p.archived_at else 'no':8}  {p.name}")
+    return 0
+
+
+def cmd_project_export(args: argparse.Namespace) -> int:
+    store = _study_store()
+    project = get_project(store, _project_key(args.project))
+    text = export_markdown(store, project.id) if args.markdown else export_json(store, project.id)
+    if args.out in (None, "-"):
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote project {project.id} {project.name!r} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_project_import(args: argparse.Namespace) -> int:
+    project = import_project(_study_store(), _read_input(args.file), name=args.name)
+    print(f"imported project {project.id} {project.name!r}")
+    return 0
+
+
+def cmd_project_archive(args: argparse.Namespace) -> int:
+    store = _study_store()
+    project = get_project(store, _project_key(args.project))
+    archive(store, "project", project.id, archived=not args.undo)
+    print(f"project {project.id} {project.name!r} {'is shown again' if args.undo else 'archived'}")
+    return 0
+
+
+def cmd_project_delete(args: argparse.Namespace) -> int:
+    store = _study_store()
+    project = get_project(store, _project_key(args.project))
+    if not args.yes:
+        print(f"project delete: deleting project {project.name!r} removes all of it for good; add --yes to do it",
+              file=sys.stderr)
+        return 1
+    deleted = delete(store, "project", project.id)
+    print(f"deleted {deleted.label} with its {deleted.transcripts} transcripts")
     return 0
 
 
@@ -460,6 +538,34 @@ def main(argv: list[str] | None = None) -> int:
                          help="also create the demo crowd study, rated by simulated raters")
     command.set_defaults(run=cmd_seed_demo)
 
+    project = commands.add_parser("project", help="projects: create, list, export, import, archive, delete")
+    project_commands = project.add_subparsers(dest="project_command", required=True)
+    command = project_commands.add_parser("create", help="a new project with its first prompt version")
+    command.add_argument("name")
+    command.add_argument("--goal", required=True, help="what the chatbot is for")
+    command.add_argument("--audience", required=True, help="who it talks to")
+    command.add_argument("--prompt", default="-", help="a file with the draft system prompt (default: - for stdin)")
+    command.set_defaults(run=cmd_project_create)
+    command = project_commands.add_parser("list", help="every project: id, versions, transcripts, archived, name")
+    command.set_defaults(run=cmd_project_list)
+    command = project_commands.add_parser("export", help="the whole project as JSON (to import elsewhere) or Markdown")
+    command.add_argument("project", help="project id or name")
+    command.add_argument("--markdown", action="store_true", help="a readable report instead of the JSON file")
+    command.add_argument("--out", help="output path (default: standard output)")
+    command.set_defaults(run=cmd_project_export)
+    command = project_commands.add_parser("import", help="a project from an exported JSON file, with new ids")
+    command.add_argument("file", help="the JSON file (- for stdin)")
+    command.add_argument("--name", help="its name here (default: the file's; \"NAME (imported)\" when taken)")
+    command.set_defaults(run=cmd_project_import)
+    command = project_commands.add_parser("archive", help="hide a project from lists, keeping all of it")
+    command.add_argument("project", help="project id or name")
+    command.add_argument("--undo", action="store_true", help="show it again")
+    command.set_defaults(run=cmd_project_archive)
+    command = project_commands.add_parser("delete", help="delete a project and all of it, unless a study uses it")
+    command.add_argument("project", help="project id or name")
+    command.add_argument("--yes", action="store_true", help="really delete it")
+    command.set_defaults(run=cmd_project_delete)
+
     study = commands.add_parser("study", help="crowd-rating studies: load, pilot, monitor, export")
     study_commands = study.add_subparsers(dest="study_command", required=True)
     command = study_commands.add_parser("load", help="create a draft study from a TOML file")
@@ -538,6 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except USER_ERRORS as exc:
-        name = args.command + (f" {args.study_command}" if args.command in ("study", "userstudy") else "")
+        name = args.command + (f" {args.study_command}" if args.command in ("study", "userstudy") else "") \
+            + (f" {args.project_command}" if args.command == "project" else "")
         print(f"{name}: FAILED: {exc}", file=sys.stderr)
         return 1

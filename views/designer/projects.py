@@ -1,10 +1,23 @@
 import streamlit as st
 
+from views.shared.cleanup import archived_rows, keep_controls
 from views.shared.designer import choose_project, current_project, save_version
 from views.shared.services import flash, services, show_flash
 from vt_core.core.llm import estimate_tokens
 from vt_core.core.text import escape_markdown, sections
-from vt_core.designer import ProjectError, create_project, set_current, unified_diff, update_project, versions
+from vt_core.designer import (
+    ExchangeError,
+    ProjectError,
+    create_project,
+    export_json,
+    export_markdown,
+    import_project,
+    list_projects,
+    set_current,
+    unified_diff,
+    update_project,
+    versions,
+)
 
 app = services()
 
@@ -41,6 +54,28 @@ with st.expander("New project", expanded=project is None):
                 flash(f"Created project '{escape_markdown(created.name)}'.")
                 st.rerun()
 
+with st.expander("Import a project"):
+    st.caption("A project file exported from the Projects page (or `python -m vt_core project export`), here or on "
+               "another machine. It comes in as a new project; when its name is taken, as \"NAME (imported)\".")
+    with st.form("import_project", clear_on_submit=True):
+        upload = st.file_uploader("Project file (JSON)", type=["json"], key="import_file")
+        if st.form_submit_button("Import project", key="import_submit"):
+            if upload is None:
+                st.error("Choose a project file first.")
+            else:
+                try:
+                    imported = import_project(store, upload.getvalue())
+                except ExchangeError as exc:
+                    st.error(f"Cannot import {escape_markdown(upload.name)}: {escape_markdown(exc)}")
+                else:
+                    choose_project(imported.id)
+                    flash(f"Imported project '{escape_markdown(imported.name)}'.")
+                    st.rerun()
+
+archived_rows(store, "project", {p.id: p.name for p in list_projects(store, include_archived=True) if p.archived_at},
+              "projects", title="Archived projects", goes_with="all of it: versions, personas, scenarios, runs, "
+                                                            "transcripts, marks, patterns and refinement runs")
+
 if project is None:
     st.stop()
 
@@ -61,8 +96,8 @@ def label(version_id: int) -> str:
 st.header(escape_markdown(project.name))
 
 # a keyed tab bar keeps its tab when a message above it appears or goes
-settings_tab, history_tab, edit_tab = st.tabs(["Settings", "Versions", "New version"], key=f"project_tab_{pid}",
-                                              on_change="rerun")
+settings_tab, history_tab, edit_tab, keep_tab = st.tabs(["Settings", "Versions", "New version", "Export & clean"],
+                                                        key=f"project_tab_{pid}", on_change="rerun")
 
 with settings_tab:
     headings = [s.heading for s in sections(current.text) if s.heading]
@@ -159,3 +194,20 @@ with edit_tab:
                 st.session_state[f"show_version_{pid}"] = saved.id
                 st.rerun()
     st.caption(f"About {estimate_tokens(text)} tokens; the budget is {project.prompt_token_budget}.")
+
+with keep_tab:
+    st.markdown("**Export** the whole project: prompt versions, personas, scenarios, self-play runs and transcripts, "
+                "marks, patterns with their verdicts, and refinement runs.")
+    slug = "".join(c if c.isalnum() else "-" for c in project.name.lower()).strip("-") or "project"
+    left, right, _ = st.columns([1, 1, 2])
+    left.download_button("JSON, to import", lambda: export_json(store, pid), file_name=f"{slug}.json",
+                         mime="application/json", on_click="ignore", key=f"export_json_{pid}",
+                         help="Import it again on the Projects page here or on another machine.")
+    right.download_button("Markdown report", lambda: export_markdown(store, pid), file_name=f"{slug}.md",
+                          mime="text/markdown", on_click="ignore", key=f"export_markdown_{pid}",
+                          help="A readable report of the project for any Markdown reader.")
+    st.markdown("**Archive** the project to hide it from the project list (everything is kept), or **delete** it "
+                "and all of it. A project that a study uses cannot be deleted.")
+    if keep_controls(store, "project", pid, f"project_{pid}", goes_with="all of it: versions, personas, scenarios, "
+                     "runs, transcripts, marks, patterns and refinement runs"):
+        st.rerun()

@@ -31,8 +31,9 @@ if project is None:
 
 LABEL_NAMES = {"good": "good", "bad": "bad", "unrealistic_user": "unrealistic user"}
 LABEL_ICONS = {"good": ":material/thumb_up:", "bad": ":material/thumb_down:", "unrealistic_user": ":material/flag:"}
-personas = {p.id: p for p in list_personas(store, project.id)}
-scenarios = {s.id: s for s in list_scenarios(store, project.id)}
+# archived ones too: their transcripts are still reviewed
+personas = {p.id: p for p in list_personas(store, project.id, include_archived=True)}
+scenarios = {s.id: s for s in list_scenarios(store, project.id, include_archived=True)}
 patterns = {p.id: p for p in list_patterns(store, project.id) if p.status in ("candidate", "accepted")}
 
 with st.sidebar.expander("Filters", expanded=True):

@@ -1,5 +1,6 @@
 import streamlit as st
 
+from views.shared.cleanup import archived_rows, keep_controls
 from views.shared.designer import current_project, log_session_event, session_run
 from views.shared.jobs import current_job, ended_once, follow, job_panel
 from views.shared.services import demo_notice, services, show_flash
@@ -97,3 +98,15 @@ else:
     if st.button("Repeat run", key="sp_repeat", disabled=busy):
         chosen = next(r for r in runs if r.id == again)
         run(replan(store, chosen.id), chosen.seed, chosen.version_id, chosen.max_turns)
+
+    kept = st.selectbox("Archive or delete a run and its transcripts", [r.id for r in runs], key="sp_keep_choice",
+                        format_func=lambda i: f"Run {i}")
+    if keep_controls(store, "selfplay_run", kept, f"run_{kept}",
+                     goes_with="its transcripts, with their marks, verdicts and scores"):
+        for key in ("sp_keep_choice", "sp_repeat_choice"):  # it is no longer in the lists
+            st.session_state.pop(key, None)
+        st.rerun()
+archived_rows(store, "selfplay_run", {r.id: f"Run {r.id}: {r.conversations} conversations of v{r.version_id}"
+                                      for r in list_selfplay_runs(store, project.id, include_archived=True)
+                                      if r.id not in {x.id for x in runs}},
+              "runs", title="Archived runs", goes_with="its transcripts, with their marks, verdicts and scores")

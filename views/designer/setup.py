@@ -2,6 +2,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from views.shared.cleanup import archived_rows, keep_controls
 from views.shared.designer import current_project, session_llm
 from views.shared.services import demo_notice, flash, services, show_flash
 from vt_core.core.llm import EmbeddedServerError, LLMError
@@ -191,6 +192,14 @@ with personas_tab:
                     st.session_state[f"persona_pick_next_{pid}"] = persona.id
                     flash(f"Saved persona '{escape_markdown(persona.name)}'.")
                     st.rerun()
+    if persona and keep_controls(store, "persona", persona.id, f"persona_{persona.id}",
+                                 goes_with="its transcripts, with their marks, verdicts and scores"):
+        del st.session_state[f"persona_pick_{pid}"]  # it is no longer in the picker
+        st.rerun()
+    archived_rows(store, "persona", {p.id: f"#{p.id} {p.name}"
+                                     for p in list_personas(store, pid, include_archived=True) if p not in personas},
+                  f"persona_{pid}", title="Archived personas",
+                  goes_with="its transcripts, with their marks, verdicts and scores")
 
 # -- scenarios ---------------------------------------------------------------------------------------
 
@@ -271,3 +280,11 @@ with scenarios_tab:
                 st.session_state[f"scenario_pick_next_{pid}"] = saved.id
                 flash(f"Saved scenario '{escape_markdown(saved.title)}'.")
                 st.rerun()
+    if scenario and keep_controls(store, "scenario", scenario.id, f"scenario_{scenario.id}",
+                                  goes_with="its transcripts, with their marks, verdicts and scores"):
+        del st.session_state[f"scenario_pick_{pid}"]  # it is no longer in the picker
+        st.rerun()
+    archived_rows(store, "scenario", {s.id: f"#{s.id} {s.title}"
+                                      for s in list_scenarios(store, pid, include_archived=True) if s not in scenarios},
+                  f"scenario_{pid}", title="Archived scenarios",
+                  goes_with="its transcripts, with their marks, verdicts and scores")

@@ -109,9 +109,11 @@ def get_persona(store: Store, persona_id: int) -> Persona:
     return _persona(row)
 
 
-def list_personas(store: Store, project_id: int) -> list[Persona]:
+def list_personas(store: Store, project_id: int, *, include_archived: bool = False) -> list[Persona]:
+    """The project's personas, oldest first; archived ones (left out of new plans) only with `include_archived`."""
     rows = store.cursor().execute(
-        f"SELECT {_COLUMNS} FROM personas WHERE project_id = ? ORDER BY id", [project_id]
+        f"SELECT {_COLUMNS} FROM personas WHERE project_id = ? AND (archived_at IS NULL OR ?) ORDER BY id",
+        [project_id, include_archived]
     ).fetchall()
     return [_persona(row) for row in rows]
 

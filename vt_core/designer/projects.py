@@ -24,6 +24,7 @@ class Project:
     locked_sections: list[str]
     prompt_token_budget: int
     created_at: datetime
+    archived_at: datetime | None = None  # archived: hidden from lists and pickers, kept whole
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class PromptVersion:
     number: int  # within the project: v1, v2, ...
 
 
-_PROJECT_COLUMNS = "id, name, goal, audience, current_version_id, locked_sections, prompt_token_budget, created_at"
+_PROJECT_COLUMNS = ("id, name, goal, audience, current_version_id, locked_sections, prompt_token_budget, created_at,"
+                    " archived_at")
 _VERSION_COLUMNS = "id, project_id, parent_id, text, author, rationale, pattern_ids, created_at, number"
 
 
@@ -103,9 +105,20 @@ def get_project(store: Store, key: int | str) -> Project:
     return _project(row)
 
 
-def list_projects(store: Store) -> list[Project]:
-    rows = store.cursor().execute(f"SELECT {_PROJECT_COLUMNS} FROM projects ORDER BY name").fetchall()
+def list_projects(store: Store, *, include_archived: bool = False) -> list[Project]:
+    """The projects by name; archived ones only with `include_archived`."""
+    rows = store.cursor().execute(
+        f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE archived_at IS NULL OR ? ORDER BY name", [include_archived]
+    ).fetchall()
     return [_project(row) for row in rows]
+
+
+def project_counts(store: Store) -> dict[int, tuple[int, int]]:
+    """Every project's number of prompt versions and of transcripts, by project id."""
+    rows = store.cursor().execute(
+        "SELECT p.id, (SELECT count(*) FROM prompt_versions v WHERE v.project_id = p.id),"
+        " (SELECT count(*) FROM transcripts t WHERE t.project_id = p.id) FROM projects p").fetchall()
+    return {row[0]: (row[1], row[2]) for row in rows}
 
 
 def update_project(store: Store, project_id: int, *, goal: str | None = None, audience: str | None = None,

@@ -97,12 +97,13 @@ class RefineRun:
     parent_version_number: int
 
 
-def list_refine_runs(store: Store, project_id: int) -> list[RefineRun]:
-    """The project's refinement runs, newest first."""
+def list_refine_runs(store: Store, project_id: int, *, include_archived: bool = False) -> list[RefineRun]:
+    """The project's refinement runs, newest first; archived ones only with `include_archived`."""
     rows = store.cursor().execute(
         f"SELECT id, parent_version_id, rounds, candidates, seed, {run_status('refine_runs')}, error, created_at, number,"
         " (SELECT v.number FROM prompt_versions v WHERE v.id = parent_version_id)"
-        " FROM refine_runs WHERE project_id = ? ORDER BY id DESC", [project_id]).fetchall()
+        " FROM refine_runs WHERE project_id = ? AND (archived_at IS NULL OR ?) ORDER BY id DESC",
+        [project_id, include_archived]).fetchall()
     return [RefineRun(*row) for row in rows]
 
 

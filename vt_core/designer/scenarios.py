@@ -114,14 +114,16 @@ def get_scenario(store: Store, scenario_id: int) -> Scenario:
     return _scenario(row)
 
 
-def list_scenarios(store: Store, project_id: int, split: str | None = None) -> list[Scenario]:
-    """The project's scenarios (of one split, if given), oldest first."""
+def list_scenarios(store: Store, project_id: int, split: str | None = None, *,
+                   include_archived: bool = False) -> list[Scenario]:
+    """The project's scenarios (of one split, if given), oldest first; archived ones (left out of new
+    plans) only with `include_archived`."""
     if split is not None:
         _check({"split": split})
     rows = store.cursor().execute(
         f"SELECT {_COLUMNS} FROM scenarios WHERE project_id = ? AND (CAST(? AS VARCHAR) IS NULL OR split = ?)"
-        " ORDER BY id",
-        [project_id, split, split],
+        " AND (archived_at IS NULL OR ?) ORDER BY id",
+        [project_id, split, split, include_archived],
     ).fetchall()
     return [_scenario(row) for row in rows]
 

@@ -236,15 +236,18 @@ def replan(store: Store, run_id: int) -> list[Conversation]:
     if project_id is None:
         raise SelfPlayError(f"no self-play run {run_id}")
     return [Conversation(get_persona(store, t.persona_id), get_scenario(store, t.scenario_id), t.seed)
-            for t in list_transcripts(store, project_id[0], run_id=run_id)]
+            for t in list_transcripts(store, project_id[0], run_id=run_id, include_archived=True)]
 
 
-def list_selfplay_runs(store: Store, project_id: int, purpose: str | None = "selfplay") -> list[Run]:
-    """The project's runs, newest first (only the designer's own, unless `purpose` is None)."""
+def list_selfplay_runs(store: Store, project_id: int, purpose: str | None = "selfplay", *,
+                       include_archived: bool = False) -> list[Run]:
+    """The project's runs, newest first (only the designer's own, unless `purpose` is None; archived ones
+    only with `include_archived`)."""
     rows = store.cursor().execute(
         "SELECT id, version_id, candidate_id, purpose, conversations, max_turns, seed, simulator_model,"
         f" bot_model, {run_status('selfplay_runs')}, error, created_at, number FROM selfplay_runs"
-        " WHERE project_id = ? AND (CAST(? AS VARCHAR) IS NULL OR purpose = ?) ORDER BY id DESC",
-        [project_id, purpose, purpose],
+        " WHERE project_id = ? AND (CAST(? AS VARCHAR) IS NULL OR purpose = ?) AND (archived_at IS NULL OR ?)"
+        " ORDER BY id DESC",
+        [project_id, purpose, purpose, include_archived],
     ).fetchall()
     return [Run(*row) for row in rows]

@@ -39,10 +39,13 @@ class Transcript:
                          for i, t in enumerate(self.turns))
 
 
+# Transcripts not archived, themselves or through their run.
+_SHOWN = "archived_at IS NULL AND run_id NOT IN (SELECT id FROM selfplay_runs WHERE archived_at IS NOT NULL)"
 # The designer's own transcripts: everything but the conversations refinement plays to score its
-# candidates. Review, annotation and pattern evidence work on these only.
+# candidates, and what the designer archived. Review, annotation and pattern evidence work on these only.
 DESIGNER_TRANSCRIPT_IDS = (
     "SELECT id FROM transcripts WHERE run_id NOT IN (SELECT id FROM selfplay_runs WHERE purpose = 'refine')"
+    f" AND {_SHOWN}"
 )
 
 _COLUMNS = ("id, run_id, position, project_id, version_id, candidate_id, persona_id, scenario_id, seed, simulator_model,"
@@ -94,11 +97,13 @@ def get_transcript(store: Store, transcript_id: int) -> Transcript:
     return _with_turns(store, rows)[0]
 
 
-def list_transcripts(store: Store, project_id: int, *, run_id: int | None = None) -> list[Transcript]:
-    """The project's transcripts (of one run, if given) in run and plan order, with their turns."""
+def list_transcripts(store: Store, project_id: int, *, run_id: int | None = None,
+                     include_archived: bool = False) -> list[Transcript]:
+    """The project's transcripts (of one run, if given) in run and plan order, with their turns; those
+    archived, or in an archived run, only with `include_archived`."""
     rows = store.cursor().execute(
         f"SELECT {_COLUMNS} FROM transcripts WHERE project_id = ? AND (CAST(? AS BIGINT) IS NULL OR run_id = ?)"
-        " ORDER BY run_id, position",
-        [project_id, run_id, run_id],
+        f" AND (? OR ({_SHOWN})) ORDER BY run_id, position",
+        [project_id, run_id, run_id, include_archived],
     ).fetchall()
     return _with_turns(store, rows)
