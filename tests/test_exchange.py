@@ -23,7 +23,7 @@ from vt_core.designer import (
 from vt_core.designer.annotations import annotate, current_annotations
 from vt_core.designer.patterns import evaluate_patterns, propose_patterns, update_pattern
 from vt_core.designer.personas import add_persona, generate_personas
-from vt_core.designer.projects import create_project, get_project, update_project
+from vt_core.designer.projects import add_version, create_project, get_project, update_project
 from vt_core.designer.refinement import approve, leaderboard, refine
 from vt_core.designer.scenarios import add_scenario
 from vt_core.designer.selfplay import plan_for_project, run_conversations
@@ -104,6 +104,7 @@ def content(data: dict) -> dict:
     for r in data["runs"]:
         r["key"], r["version"], r["candidate"] = at("runs", r["key"]), at("versions", r["version"]), \
             at("candidates", r["candidate"])
+        r["refine_run"] = at("refine_runs", r["refine_run"])
         for t in r["transcripts"]:
             t["key"], t["persona"], t["scenario"] = at("transcripts", t["key"]), at("personas", t["persona"]), \
                 at("scenarios", t["scenario"])
@@ -158,6 +159,11 @@ def check_round_trip(other, exported, text):
     board = leaderboard(other, again.refine_runs[0].key)
     approved = next(c for c in board if c.status == "approved")
     assert approved.version_id == get_project(other, imported.id).current_version_id
+
+    # The numbers a designer reads came along, and new rows number on from them.
+    assert [v.number for v in again.versions] == [1, 2]
+    assert [t.number for r in again.runs if r.purpose == "selfplay" for t in r.transcripts] == [1, 2]
+    assert add_version(other, imported.id, "A third prompt.", author="designer").number == 3
 
     # Importing it again, the name is taken: it comes in beside, under a new name.
     second = import_project(other, text)

@@ -19,16 +19,8 @@ KINDS = ("project", "persona", "scenario", "transcript", "selfplay_run", "refine
 _TABLES = {"project": "projects", "persona": "personas", "scenario": "scenarios", "transcript": "transcripts",
            "selfplay_run": "selfplay_runs", "refine_run": "refine_runs"}
 
-# The self-play runs of a refinement run (?: its id): those that played its candidates, and its baseline's,
-# which played the parent version. A baseline run records no candidate, so it is known by its project, version
-# and time: made after the refinement run started and before the project's next one did.
-_REFINE_SELFPLAY_RUNS = (
-    "SELECT s.id FROM selfplay_runs s, refine_runs r WHERE r.id = ? AND s.project_id = r.project_id"
-    " AND s.purpose = 'refine' AND (s.candidate_id IN (SELECT c.id FROM candidates c WHERE c.refine_run_id = r.id)"
-    "  OR (s.candidate_id IS NULL AND s.version_id = r.parent_version_id AND s.created_at >= r.created_at"
-    "   AND NOT EXISTS (SELECT 1 FROM refine_runs n WHERE n.project_id = r.project_id AND n.id > r.id"
-    "    AND n.created_at <= s.created_at)))"
-)
+# The self-play runs of a refinement run (?: its id): its baseline's and its candidates'.
+_REFINE_SELFPLAY_RUNS = "SELECT id FROM selfplay_runs WHERE refine_run_id = ?"
 # The transcripts that belong to a row of each kind (?: its id).
 _TRANSCRIPTS = {
     "project": "SELECT id FROM transcripts WHERE project_id = ?",

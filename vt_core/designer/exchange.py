@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from vt_core.core.store import Store, insert_rows, naive_utc
 from vt_core.core.text import escape_markdown
 from vt_core.designer.patterns import passes
-from vt_core.designer.projects import Project, get_project, versions
+from vt_core.designer.projects import Project, get_project, recount, versions
 
 FORMAT = "visionary-tuning-project"
 FORMAT_VERSION = 1
@@ -37,6 +37,7 @@ class _Row(BaseModel):
 
 class VersionRow(_Row):
     key: int
+    number: int  # the project's v1, v2, ...
     parent: int | None = None
     text: str = Field(min_length=1)
     author: Literal["designer", "refinement"]
@@ -48,6 +49,7 @@ class VersionRow(_Row):
 class PersonaRow(_Row):
     key: int
     name: str
+    description: str = ""
     attributes: dict[str, str]
     weight: float = Field(gt=0)
     pinned: bool = False
@@ -94,6 +96,7 @@ class CandidateRow(_Row):
 
 class RefineRunRow(_Row):
     key: int
+    number: int
     parent_version: int
     rounds: int
     per_round: int  # candidates written per round
@@ -108,6 +111,7 @@ class RefineRunRow(_Row):
 class TurnRow(_Row):
     role: Literal["user", "assistant"]
     content: str
+    cut_off: bool = False  # cut at the maximum length
 
 
 class AnnotationRow(_Row):
@@ -131,6 +135,7 @@ class QualityRow(_Row):
 
 class TranscriptRow(_Row):
     key: int
+    number: int | None = None  # the designer's transcripts only
     position: int
     persona: int
     scenario: int
@@ -150,6 +155,9 @@ class TranscriptRow(_Row):
 
 class RunRow(_Row):
     key: int
+    number: int | None = None  # the designer's runs only
+    first_transcript: int | None = None  # the number of its first planned transcript
+    refine_run: int | None = None  # the refinement run it played for
     purpose: Literal["selfplay", "refine"]
     version: int | None = None
     candidate: int | None = None
@@ -220,6 +228,7 @@ class ProjectFile(_Row):
         for r in self.runs:
             need(f"run {r.key}.version", "versions", r.version)
             need(f"run {r.key}.candidate", "candidates", r.candidate)
+            need(f"run {r.key}.refine_run", "refine_runs", r.refine_run)
             for t in r.transcripts:
                 where = f"transcript {t.key}"
                 need(f"{where}.persona", "personas", t.persona)
@@ -256,8 +265,8 @@ def export_project(store: Store, project_id: int) -> ProjectFile:
     db = store.cursor()
     archived_personas = _archived(db, "personas", project_id)
     personas = [PersonaRow(key=r[0], name=r[1], attributes=json.loads(r[2]), weight=r[3], pinned=r[4],
-                           archived=r[0] in archived_personas) for r in db.execute(
-        "SELECT id, name, attributes, weight, pinned FROM personas WHERE project_id = ? ORDER BY id",
+                           description=r[5], archived=r[0] in archived_personas) for r in db.execute(
+        "SELECT id, name, attributes, weight, pinned, description FROM personas WHERE project_id = ? ORDER BY id",
         [project_id]).fetchall()]
     scenarios = [ScenarioRow(key=r[0], title=r[1], description=r[2], user_goal=r[3], difficulty=r[4],
                              rules=json.loads(r[5]), covered=r[6], split=r[7], source=r[8], archived=r[9] is not None)
@@ -278,10 +287,10 @@ def export_project(store: Store, project_id: int) -> ProjectFile:
             train_pass=r[7], heldout_pass=r[8], quality=r[9], pass_by_pattern=json.loads(r[10]), status=r[11],
             version=r[12]))
     refine_runs = []
-    for r in db.execute("SELECT id, parent_version_id, rounds, candidates, seed, status, error, created_at, archived_at"
-                        " FROM refine_runs WHERE project_id = ? ORDER BY id", [project_id]).fetchall():
+    for r in db.execute("SELECT id, parent_version_id, rounds, candidates, seed, status, error, created_at, archived_at,"
+                        " number FROM refine_runs WHERE project_id = ? ORDER BY id", [project_id]).fetchall():
         status, error = _stored_status(r[5], r[6])
-        refine_runs.append(RefineRunRow(key=r[0], parent_version=r[1], rounds=r[2], per_round=r[3], seed=r[4],
+        refine_runs.append(RefineRunRow(key=r[0], number=r[9], parent_version=r[1], rounds=r[2], per_round=r[3], seed=r[4],
                                         status=status, error=error, created_at=r[7], archived=r[8] is not None,
                                         candidates=candidates.get(r[0], [])))
     return ProjectFile(
@@ -289,7 +298,7 @@ def export_project(store: Store, project_id: int) -> ProjectFile:
         project=ProjectRow(name=project.name, goal=project.goal, audience=project.audience,
                            current_version=project.current_version_id, locked_sections=project.locked_sections,
                            prompt_token_budget=project.prompt_token_budget, archived=project.archived_at is not None),
-        versions=[VersionRow(key=v.id, parent=v.parent_id, text=v.text, author=v.author, rationale=v.rationale,
+        versions=[VersionRow(key=v.id, number=v.number, parent=v.parent_id, text=v.text, author=v.author, rationale=v.rationale,
                              patterns=v.pattern_ids, created_at=v.created_at) for v in versions(store, project_id)],
         personas=personas, scenarios=scenarios, patterns=patterns, refine_runs=refine_runs,
         runs=_export_runs(db, project_id))
@@ -297,10 +306,10 @@ def export_project(store: Store, project_id: int) -> ProjectFile:
 
 def _export_runs(db, project_id: int) -> list[RunRow]:
     turns: dict[int, list[TurnRow]] = {}
-    for tid, role, content in db.execute(
-            "SELECT transcript_id, role, content FROM turns WHERE transcript_id IN"
+    for tid, role, content, cut_off in db.execute(
+            "SELECT transcript_id, role, content, cut_off FROM turns WHERE transcript_id IN"
             " (SELECT id FROM transcripts WHERE project_id = ?) ORDER BY transcript_id, idx", [project_id]).fetchall():
-        turns.setdefault(tid, []).append(TurnRow(role=role, content=content))
+        turns.setdefault(tid, []).append(TurnRow(role=role, content=content, cut_off=cut_off))
     annotations: dict[int, list[AnnotationRow]] = {}
     for r in db.execute(
             "SELECT transcript_id, turn_idx, label, critique, rewrite, created_at FROM annotations WHERE transcript_id"
@@ -319,20 +328,20 @@ def _export_runs(db, project_id: int) -> list[RunRow]:
     transcripts: dict[int, list[TranscriptRow]] = {}
     for r in db.execute(
             "SELECT run_id, id, position, persona_id, scenario_id, version_id, candidate_id, seed, simulator_model,"
-            " bot_model, ended_by, created_at, archived_at FROM transcripts WHERE project_id = ? ORDER BY run_id,"
+            " bot_model, ended_by, created_at, archived_at, number FROM transcripts WHERE project_id = ? ORDER BY run_id,"
             " position, id", [project_id]).fetchall():
         transcripts.setdefault(r[0], []).append(TranscriptRow(
-            key=r[1], position=r[2], persona=r[3], scenario=r[4], version=r[5], candidate=r[6], seed=r[7],
+            key=r[1], number=r[13], position=r[2], persona=r[3], scenario=r[4], version=r[5], candidate=r[6], seed=r[7],
             simulator_model=r[8], bot_model=r[9], ended_by=r[10], created_at=r[11], archived=r[12] is not None,
             turns=turns.get(r[1], []), annotations=annotations.get(r[1], []), judgements=judgements.get(r[1], []),
             quality=quality.get(r[1])))
     runs = []
     for r in db.execute(
             "SELECT id, purpose, version_id, candidate_id, conversations, max_turns, seed, simulator_model, bot_model,"
-            " status, error, created_at, finished_at, archived_at FROM selfplay_runs WHERE project_id = ? ORDER BY id",
-            [project_id]).fetchall():
+            " status, error, created_at, finished_at, archived_at, number, first_transcript, refine_run_id"
+            " FROM selfplay_runs WHERE project_id = ? ORDER BY id", [project_id]).fetchall():
         status, error = _stored_status(r[9], r[10])
-        runs.append(RunRow(key=r[0], purpose=r[1], version=r[2], candidate=r[3], conversations=r[4], max_turns=r[5],
+        runs.append(RunRow(key=r[0], number=r[14], first_transcript=r[15], refine_run=r[16], purpose=r[1], version=r[2], candidate=r[3], conversations=r[4], max_turns=r[5],
                            seed=r[6], simulator_model=r[7], bot_model=r[8], status=status, error=error,
                            created_at=r[11], finished_at=r[12], archived=r[13] is not None,
                            transcripts=transcripts.get(r[0], [])))
@@ -397,9 +406,10 @@ def _insert(db, file: ProjectFile, name: str) -> int:
               [_free_name(db, name), p.goal, p.audience, json.dumps(p.locked_sections), p.prompt_token_budget,
                naive_utc() if p.archived else None])
     now = naive_utc()
-    persona = {r.key: _id(db, "INSERT INTO personas (project_id, name, attributes, weight, pinned, archived_at)"
-                              " VALUES (?, ?, ?, ?, ?, ?)",
-                          [pid, r.name, json.dumps(r.attributes), r.weight, r.pinned, now if r.archived else None])
+    persona = {r.key: _id(db, "INSERT INTO personas (project_id, name, description, attributes, weight, pinned,"
+                              " archived_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [pid, r.name, r.description, json.dumps(r.attributes), r.weight, r.pinned,
+                           now if r.archived else None])
                for r in file.personas}
     scenario = {r.key: _id(db, "INSERT INTO scenarios (project_id, title, description, user_goal, difficulty, rules,"
                                " covered, split, source, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -412,9 +422,9 @@ def _insert(db, file: ProjectFile, name: str) -> int:
         if r.merged_into is not None:
             db.execute("UPDATE patterns SET merged_into = ? WHERE id = ?", [pattern[r.merged_into], pattern[r.key]])
     version = {r.key: _id(db, "INSERT INTO prompt_versions (project_id, text, author, rationale, pattern_ids,"
-                              " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                              " created_at, number) VALUES (?, ?, ?, ?, ?, ?, ?)",
                           [pid, r.text, r.author, r.rationale, json.dumps([pattern[k] for k in r.patterns]),
-                           r.created_at]) for r in file.versions}
+                           r.created_at, r.number]) for r in file.versions}
     for r in file.versions:
         if r.parent is not None:
             db.execute("UPDATE prompt_versions SET parent_id = ? WHERE id = ?", [version[r.parent], version[r.key]])
@@ -424,11 +434,13 @@ def _insert(db, file: ProjectFile, name: str) -> int:
         return None if key is None else mapping[key]
 
     candidate: dict[int, int] = {}
+    refine_run: dict[int, int] = {}
     for r in file.refine_runs:
-        run_id = _id(db, "INSERT INTO refine_runs (project_id, parent_version_id, rounds, candidates, seed, status,"
-                         " error, created_at, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     [pid, version[r.parent_version], r.rounds, r.per_round, r.seed, r.status, r.error, r.created_at,
-                      now if r.archived else None])
+        run_id = refine_run[r.key] = _id(
+            db, "INSERT INTO refine_runs (project_id, parent_version_id, rounds, candidates, seed, status, error,"
+                " created_at, archived_at, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [pid, version[r.parent_version], r.rounds, r.per_round, r.seed, r.status, r.error, r.created_at,
+             now if r.archived else None, r.number])
         for c in r.candidates:
             changes = [{**change, "pattern_ids": [pattern[k] for k in change.get("pattern_ids", []) if k in pattern]}
                        if "pattern_ids" in change else change for change in c.changes]
@@ -443,20 +455,22 @@ def _insert(db, file: ProjectFile, name: str) -> int:
     for r in file.runs:
         run_id = _id(db, "INSERT INTO selfplay_runs (project_id, version_id, candidate_id, purpose, conversations,"
                          " max_turns, seed, simulator_model, bot_model, status, error, created_at, finished_at,"
-                         " archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         " archived_at, number, first_transcript, refine_run_id)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      [pid, get(version, r.version), get(candidate, r.candidate), r.purpose, r.conversations,
                       r.max_turns, r.seed, r.simulator_model, r.bot_model, r.status, r.error, r.created_at,
-                      r.finished_at, now if r.archived else None])
+                      r.finished_at, now if r.archived else None, r.number, r.first_transcript,
+                      get(refine_run, r.refine_run)])
         for t in r.transcripts:
             tid = _id(db, "INSERT INTO transcripts (run_id, position, project_id, version_id, candidate_id, persona_id,"
-                          " scenario_id, seed, simulator_model, bot_model, ended_by, created_at, archived_at)"
-                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          " scenario_id, seed, simulator_model, bot_model, ended_by, created_at, archived_at, number)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       [run_id, t.position, pid, get(version, t.version), get(candidate, t.candidate),
                        persona[t.persona], scenario[t.scenario], t.seed, t.simulator_model, t.bot_model, t.ended_by,
-                       t.created_at, now if t.archived else None])
+                       t.created_at, now if t.archived else None, t.number])
             if t.turns:
-                insert_rows(db, "INSERT INTO turns (transcript_id, idx, role, content) VALUES (?, ?, ?, ?)",
-                            [[tid, i, turn.role, turn.content] for i, turn in enumerate(t.turns)])
+                insert_rows(db, "INSERT INTO turns (transcript_id, idx, role, content, cut_off) VALUES (?, ?, ?, ?, ?)",
+                            [[tid, i, turn.role, turn.content, turn.cut_off] for i, turn in enumerate(t.turns)])
             if t.annotations:  # in order: the newest row is the current mark
                 insert_rows(db, "INSERT INTO annotations (transcript_id, turn_idx, label, critique, rewrite,"
                                 " created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -468,6 +482,7 @@ def _insert(db, file: ProjectFile, name: str) -> int:
             if t.quality is not None:
                 db.execute("INSERT INTO quality_scores (transcript_id, score, reason) VALUES (?, ?, ?)",
                            [tid, t.quality.score, t.quality.reason])
+    recount(db, pid)
     return pid
 
 
@@ -495,13 +510,12 @@ def project_markdown(file: ProjectFile) -> str:
     numbered within the project (v1, run 1, #1, P1); every text a designer or a model wrote is escaped, and
     prompts and turns are fenced blocks."""
     p = file.project
-    v_no = {v.key: i for i, v in enumerate(file.versions, 1)}
+    v_no = {v.key: v.number for v in file.versions}
     p_no = {x.key: i for i, x in enumerate(file.patterns, 1)}
     personas = {x.key: x for x in file.personas}
     scenarios = {x.key: x for x in file.scenarios}
     all_transcripts = [t for r in file.runs for t in r.transcripts]
-    t_no = {t.key: i for i, t in enumerate(all_transcripts, 1)}
-    c_no = {c.key: (i, j) for i, r in enumerate(file.refine_runs, 1) for j, c in enumerate(r.candidates, 1)}
+    c_no = {c.key: (r.number, j) for r in file.refine_runs for j, c in enumerate(r.candidates)}  # 0: the baseline
     kind = {x.key: x.kind for x in file.patterns}
 
     def prompt_of(version: int | None, candidate: int | None) -> str:
@@ -509,6 +523,20 @@ def project_markdown(file: ProjectFile) -> str:
             return f"v{v_no[version]}"
         i, j = c_no[candidate]
         return f"candidate {j} of refinement run {i}"
+
+    refined = {r.key: r.number for r in file.refine_runs}
+
+    def played(run: RunRow) -> str:  # a refinement run's conversations: whose they are
+        who = "the baseline" if run.candidate is None else f"candidate {c_no[run.candidate][1]}"
+        return f"refinement run {refined.get(run.refine_run, '?')}, {who}"
+
+    def run_name(run: RunRow) -> str:
+        if run.number is not None:
+            return f"Run {run.number}: self-play of {prompt_of(run.version, run.candidate)}"
+        return f"Conversations of {played(run)}"
+
+    named = {t.key: f"#{t.number}" if t.number is not None else f"{played(r)}, conversation {t.position + 1}"
+             for r in file.runs for t in r.transcripts}
 
     out = [f"# {_inline(p.name)}", "",
            f"Exported {file.exported_at:%Y-%m-%d %H:%M} UTC from Visionary Tuning ({FORMAT} version {file.version})."
@@ -548,17 +576,16 @@ def project_markdown(file: ProjectFile) -> str:
                 f"{x.status.capitalize()}{merged}; {x.source}. Judged on {len(judged)} transcripts: {len(passed)} "
                 f"pass, {len(failed)} fail, {len(judged) - len(passed) - len(failed)} not applicable.", ""]
         if passed or failed:
-            out += [f"Evidence for: {', '.join(f'#{t_no[t]}' for t in passed) or 'none'}. "
-                    f"Evidence against: {', '.join(f'#{t_no[t]}' for t in failed) or 'none'}.", ""]
+            out += [f"Evidence for: {', '.join(named[t] for t in passed) or 'none'}. "
+                    f"Evidence against: {', '.join(named[t] for t in failed) or 'none'}.", ""]
     out += ["## Self-play runs", ""]
-    for i, r in enumerate(file.runs, 1):
-        out += [f"### Run {i}: {'self-play' if r.purpose == 'selfplay' else 'refinement'} of "
-                f"{prompt_of(r.version, r.candidate)}", "",
+    for r in file.runs:
+        out += [f"### {run_name(r)}", "",
                 f"{r.conversations} conversations of up to {r.max_turns} exchanges, seed {r.seed}, simulator "
                 f"{_inline(r.simulator_model)}, bot {_inline(r.bot_model)}; {r.status}"
                 + (f": {_inline(r.error)}" if r.error else "") + (" (archived)" if r.archived else "") + ".", ""]
         for t in r.transcripts:
-            out += [f"#### Transcript #{t_no[t.key]}", "",
+            out += [f"#### Transcript {named[t.key]}", "",
                     f"Persona {_inline(personas[t.persona].name)}, scenario {_inline(scenarios[t.scenario].title)}, "
                     f"seed {t.seed}; ended by {'the user' if t.ended_by == 'user' else 'the turn limit'}"
                     + (f"; quality {t.quality.score}/7" if t.quality else "") + (" (archived)" if t.archived else "")
@@ -582,8 +609,8 @@ def project_markdown(file: ProjectFile) -> str:
                         + (f". {_inline(j.reason)}" if j.reason else "") for j in t.judgements]
                 out.append("")
     out += ["## Refinement runs", ""]
-    for i, r in enumerate(file.refine_runs, 1):
-        out += [f"### Refinement run {i} of v{v_no[r.parent_version]}", "",
+    for r in file.refine_runs:
+        out += [f"### Refinement run {r.number} of v{v_no[r.parent_version]}", "",
                 f"{r.rounds} rounds of {r.per_round} candidates, seed {r.seed}; {r.status}"
                 + (f": {_inline(r.error)}" if r.error else "") + (" (archived)" if r.archived else "") + ".", "",
                 "| candidate | round | status | training pass | held-out pass | quality | version |",

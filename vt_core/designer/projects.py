@@ -89,6 +89,21 @@ def next_numbers(db, project_id: int, kind: str, count: int = 1) -> int:
     return last - count + 1
 
 
+def recount(db, project_id: int) -> None:
+    """Set the project's counters past the numbers its rows hold (after rows were inserted with theirs)."""
+    lasts = {kind: db.execute(sql, [project_id]).fetchone()[0] for kind, sql in (
+        ("version", "SELECT max(number) FROM prompt_versions WHERE project_id = ?"),
+        ("selfplay_run", "SELECT max(number) FROM selfplay_runs WHERE project_id = ?"),
+        ("refine_run", "SELECT max(number) FROM refine_runs WHERE project_id = ?"),
+        ("transcript", "SELECT max(greatest(t.number, s.first_transcript + s.conversations - 1)) FROM selfplay_runs s"
+                       " LEFT JOIN transcripts t ON t.run_id = s.id WHERE s.project_id = ?"),
+    )}
+    for kind, last in lasts.items():
+        if last is not None:
+            db.execute("INSERT INTO project_counters (project_id, kind, last) VALUES (?, ?, ?)"
+                       " ON CONFLICT (project_id, kind) DO UPDATE SET last = excluded.last", [project_id, kind, last])
+
+
 def _check_prompt(text: str) -> None:
     if not text.strip():
         raise ProjectError("a prompt version cannot be empty")
