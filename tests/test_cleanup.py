@@ -23,11 +23,12 @@ from vt_core.designer import (
 from vt_core.designer.annotations import annotate
 from vt_core.designer.patterns import add_pattern, judge_many
 from vt_core.designer.personas import add_persona
+from vt_core.designer.playground import add_message
 from vt_core.designer.projects import add_version, create_project, get_project
 from vt_core.designer.refinement import judge_quality, refine
 from vt_core.designer.scenarios import add_scenario
 from vt_core.designer.selfplay import Conversation, run_conversations
-from vt_core.designer.transcripts import DESIGNER_TRANSCRIPT_IDS, list_transcripts
+from vt_core.designer.transcripts import DESIGNER_TRANSCRIPT_IDS, get_transcript, list_transcripts
 from vt_core.userstudy import participants, start_task
 
 pytestmark = pytest.mark.both_backends
@@ -85,7 +86,7 @@ def test_deleting_a_persona_in_a_rating_study_is_refused_with_the_reason(store, 
     assert blockers(store, "scenario", world["scenario"].id) == [f"scenario 'Tonight' is used by rating study 'X' "
                                                                  f"({items} items)"]
     assert blockers(store, "transcript", item.transcript_id) == [
-        f"transcript {item.transcript_id} is used by rating study 'X' (1 item)"]
+        f"transcript #{get_transcript(store, item.transcript_id).number} is used by rating study 'X' (1 item)"]
     reasons = blockers(store, "project", world["project"].id)
     assert "project 'Movie bot' is played by rating study 'X' (conditions baseline, tuned)" in reasons
 
@@ -174,7 +175,8 @@ def test_deleting_a_project_removes_all_of_it_and_nothing_else(store, make_llm, 
     scripted.respond = EmojiWorld()
     llm = make_llm()
     tables = ("projects", "prompt_versions", "personas", "scenarios", "patterns", "selfplay_runs", "transcripts",
-              "turns", "annotations", "judgements", "quality_scores")
+              "turns", "annotations", "judgements", "quality_scores", "project_counters", "playground_chats",
+              "playground_turns")
 
     def counts():
         return {t: store.cursor().execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
@@ -189,6 +191,7 @@ def test_deleting_a_project_removes_all_of_it_and_nothing_else(store, make_llm, 
         annotate(store, run.transcript_ids[0], turn_idx=1, label="good")
         pattern = add_pattern(store, project.id, "keep", "The bot names a film")
         judge_many(llm, store, [pattern], list_transcripts(store, project.id))
+        add_message(store, project.id, "Hello")  # a Playground chat
         made.append((project, counts()))
     (kept, alone), (dropped, both) = made
 

@@ -120,17 +120,18 @@ def test_export_archive_delete_and_import_a_project_on_the_projects_page(app):
 
 
 def test_a_run_in_a_study_is_refused_and_can_be_archived_on_the_selfplay_page(app):
-    from vt_core.designer import list_selfplay_runs
+    from vt_core.designer import get_version, list_selfplay_runs
 
     listed = list_selfplay_runs(app.store, pid(app))
-    runs, version = [r.id for r in listed], listed[0].version_id
+    runs, numbers = [r.id for r in listed], [r.number for r in listed]
     assert len(runs) == 2  # the study's two conditions
     app.switch_page(SELFPLAY).run()
     assert not app.exception
-    app.selectbox(key="sp_keep_choice").select(runs[0]).run()
-    assert app.error[0].value == f"Self-play run {runs[0]} cannot be deleted:\n\n- self-play run {runs[0]} is used " \
-                                 f"by rating study 'X' (2 items)"
+    app.selectbox(key="sp_keep_choice").set_value(runs[0]).run()
+    assert app.error[0].value == f"Self-play run {numbers[0]} cannot be deleted:\n\n- self-play run {numbers[0]} is " \
+                                 f"used by rating study 'X' (2 items)"
     app.button(key=f"archive_run_{runs[0]}").click().run()
     assert not app.exception
-    assert list(app.dataframe[0].value["run"]) == [runs[1]]
-    assert app.selectbox(key="archived_pick_runs").options == [f"Run {runs[0]}: 2 conversations of v{version}"]
+    assert list(app.dataframe[0].value["run"]) == [numbers[1]]
+    version = get_version(app.store, listed[0].version_id).number
+    assert app.selectbox(key="archived_pick_runs").options == [f"Run {numbers[0]}: 2 conversations of v{version}"]

@@ -10,8 +10,8 @@ from vt_core.core.llm import LLM
 from vt_core.core.llm.calls import call_log
 from vt_core.core.store import Store
 from vt_core.designer.annotations import annotate, current_annotations
-from vt_core.designer.personas import generate_personas
-from vt_core.designer.projects import create_project
+from vt_core.designer.personas import generate_personas, get_persona
+from vt_core.designer.projects import create_project, get_project
 from vt_core.designer.scenarios import add_scenario
 from vt_core.designer.selfplay import SIMULATOR_MAX_TOKENS, plan_for_project, run_conversations
 from vt_core.designer.transcripts import Turn, get_transcript, save_transcript
@@ -154,3 +154,24 @@ def test_next_to_review_says_when_everything_is_reviewed(store):
     at.button(key="rv_alternate").click().run()
     assert at.selectbox(key="rv_transcript").value == b  # no silent jump to a marked one
     assert at.info[0].value == "Every transcript of this project is marked: nothing is left to review."
+
+
+def test_a_second_projects_transcripts_are_numbered_from_one_and_named_in_the_picker(store, server, tmp_path):
+    llm = LLM.from_settings(Settings.from_env({"OPENAI_BASE_URL": server.url,
+                                               "VT_DB_PATH": str(tmp_path / "vt.duckdb")}), store)
+    for project_id in (1, create_project(store, "Support bot", goal="help", audience="customers", prompt=PROMPT).id):
+        generate_personas(store, project_id, 2, seed=project_id)
+        add_scenario(store, project_id, title=f"Quiet evening {project_id}", description="at home", user_goal="a film",
+                     difficulty=1)
+        run = run_conversations(store, llm, project_id, plan_for_project(store, project_id, 2, seed=0), max_turns=1,
+                                seed=0, version_id=get_project(store, project_id).current_version_id)
+    first, second = run.transcript_ids
+    annotate(store, second, turn_idx=1, label="bad")
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    at.selectbox(key="project_select").set_value(2).run()
+    at.switch_page(REVIEW).run()
+    assert not at.exception, at.exception
+    people = {i: get_persona(store, get_transcript(store, i).persona_id).name for i in (first, second)}
+    assert at.selectbox(key="rv_transcript").options == [f"#1 · {people[first]} · Quiet evening 2 · unlabelled",
+                                                         f"#2 · {people[second]} · Quiet evening 2 · bad"]
+    assert any("prompt v1 · self-play run 1 ·" in c.value for c in at.caption)

@@ -90,7 +90,7 @@ current = by_id[project.current_version_id]
 def label(version_id: int) -> str:
     version = by_id[version_id]
     mark = " (current)" if version_id == project.current_version_id else ""
-    return f"v{version.id} · {version.author} · {version.created_at:%Y-%m-%d %H:%M}{mark}"
+    return f"v{version.number} · {version.author} · {version.created_at:%Y-%m-%d %H:%M}{mark}"
 
 
 st.header(escape_markdown(project.name))
@@ -128,7 +128,8 @@ with settings_tab:
 
 with history_tab:
     st.dataframe(
-        [{"version": f"v{v.id}", "parent": f"v{v.parent_id}" if v.parent_id else "", "author": v.author,
+        [{"version": f"v{v.number}", "parent": f"v{by_id[v.parent_id].number}" if v.parent_id in by_id else "",
+          "author": v.author,
           "rationale": v.rationale, "patterns": ", ".join(f"#{i}" for i in v.pattern_ids),
           "created": v.created_at, "current": v.id == project.current_version_id} for v in reversed(versions)],
         hide_index=True,
@@ -153,7 +154,7 @@ with history_tab:
                    disabled=shown == project.current_version_id):
         set_current(store, pid, shown)
         st.session_state[f"editor_load_{pid}"] = shown  # new versions now start from it
-        flash(f"Version v{shown} is now the current prompt.")
+        flash(f"Version v{version.number} is now the current prompt.")
         st.rerun()
     if right.button("Edit from this version", key=f"load_version_{pid}",
                     help="Put this version's text in the editor of the New version tab."):
@@ -167,7 +168,8 @@ with history_tab:
     left, right = st.columns(2)
     old_id = left.selectbox("From", ids, format_func=label, key=f"diff_old_{pid}")
     new_id = right.selectbox("To", ids, format_func=label, key=f"diff_new_{pid}")
-    patch = unified_diff(by_id[old_id].text, by_id[new_id].text, f"v{old_id}", f"v{new_id}")
+    patch = unified_diff(by_id[old_id].text, by_id[new_id].text, f"v{by_id[old_id].number}",
+                         f"v{by_id[new_id].number}")
     if patch:
         st.code(patch, language="diff")
     else:
@@ -178,8 +180,8 @@ with edit_tab:
     if (load := st.session_state.pop(f"editor_load_{pid}", None)) is not None:
         st.session_state[editor_key] = by_id[load].text
     if load is not None and load != project.current_version_id:
-        st.info(f"The editor holds the text of v{load}. It will be saved with the current version, "
-                f"v{project.current_version_id}, as its parent.")
+        st.info(f"The editor holds the text of v{by_id[load].number}. It will be saved with the current version, "
+                f"v{current.number}, as its parent.")
     if editor_key not in st.session_state:
         st.session_state[editor_key] = current.text
     if st.session_state.pop(f"rationale_clear_{pid}", False):

@@ -11,12 +11,15 @@ from vt_core.designer import (
     current_annotations,
     filter_transcripts,
     get_transcript,
+    get_version,
     judgements_for_transcript,
     list_patterns,
     list_personas,
     list_scenarios,
+    list_selfplay_runs,
     mark,
     next_to_review,
+    review_entries,
     unreviewed,
 )
 
@@ -54,6 +57,7 @@ if not ids:
     st.info("No transcript matches. Run self-play first, or loosen the filters.", icon="👉")
     st.stop()
 
+entries = review_entries(store, project.id)
 if st.session_state.get("rv_transcript") not in ids:
     st.session_state["rv_transcript"] = ids[0]
 previous, chosen, following, alternate = st.columns([1, 4, 1, 2], vertical_alignment="bottom")
@@ -74,17 +78,21 @@ if alternate.button("Next to review", key="rv_alternate", shortcut="N",
     elif target in ids:
         st.session_state["rv_transcript"] = target
     else:
-        queue_note = f"The next transcript to review, #{target}, is outside the filters: clear them to see it."
-chosen.selectbox("Transcript", ids, key="rv_transcript", format_func=lambda i: f"#{i}")
+        queue_note = (f"The next transcript to review, #{entries[target].number}, is outside the filters: clear them "
+                      f"to see it.")
+chosen.selectbox("Transcript", ids, key="rv_transcript",  # a stale choice of another filter shows its id
+                 format_func=lambda i: entries[i].title if i in entries else str(i))
 if queue_note:
     st.info(queue_note, icon="👉")
 
 transcript = get_transcript(store, st.session_state["rv_transcript"])
+run_numbers = {r.id: r.number for r in list_selfplay_runs(store, project.id, include_archived=True)}
 persona, scenario = personas.get(transcript.persona_id), scenarios.get(transcript.scenario_id)
 st.caption(  # names, titles and model names are someone else's text: escaped, they show as written
     f"Persona: {escape_markdown(persona.name if persona else transcript.persona_id)} · "
     f"Scenario: {escape_markdown(scenario.title if scenario else transcript.scenario_id)} · seed {transcript.seed} · "
-    f"prompt version {transcript.version_id} · run {transcript.run_id} · "
+    f"prompt v{get_version(store, transcript.version_id).number} · "
+    f"self-play run {run_numbers.get(transcript.run_id)} · "
     f"simulator {escape_markdown(transcript.simulator_model)} · bot {escape_markdown(transcript.bot_model)} · "
     f"ended by {'the user' if transcript.ended_by == 'user' else 'the turn limit'}")
 if scenario:

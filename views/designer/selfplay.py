@@ -15,6 +15,7 @@ from vt_core.designer import (
     plan_for_project,
     replan,
     submit_selfplay,
+    versions,
 )
 
 app = services()
@@ -29,7 +30,7 @@ if project is None:
 
 version = get_version(store, project.current_version_id)
 personas, scenarios = list_personas(store, project.id), list_scenarios(store, project.id)
-st.caption(f"Simulated users talk to the bot under the current prompt (version {version.id}). "
+st.caption(f"Simulated users talk to the bot under the current prompt (v{version.number}). "
            f"{len(personas)} personas, {len(scenarios)} scenarios.")
 if not personas or not scenarios:
     st.info("Self-play needs personas and scenarios: add or generate them first.", icon="👉")
@@ -61,7 +62,7 @@ job = current_job("selfplay", project_id=project.id)
 if job is not None:
     if job.status == "done" and ended_once(job):
         usage = llm.usage(f"{job.run_id}/selfplay:{job.result['run_id']}")  # this run, not an earlier attempt
-        st.success(f"Self-play run {job.result['run_id']}: {len(job.result['transcript_ids'])} transcripts, "
+        st.success(f"Self-play run {job.result['number']}: {len(job.result['transcript_ids'])} transcripts, "
                    f"{usage.calls} calls ({usage.cache_hits} from the cache). Review them on the Review page.")
     job_panel(job, "sp")
 
@@ -85,28 +86,30 @@ if st.button("Run self-play", type="primary", key="sp_run", disabled=busy,
 
 st.subheader("Runs")
 runs = list_selfplay_runs(store, project.id)
+version_numbers = {v.id: v.number for v in versions(store, project.id)}
+named = {r.id: f"Run {r.number}: {r.conversations} conversations of v{version_numbers.get(r.version_id)}"
+         for r in list_selfplay_runs(store, project.id, include_archived=True)}
 if not runs:
     st.caption("No run yet.")
 else:
     st.dataframe(
-        [{"run": r.id, "version": r.version_id, "conversations": r.conversations, "exchanges": r.max_turns,
+        [{"run": r.number, "version": f"v{version_numbers.get(r.version_id)}", "conversations": r.conversations, "exchanges": r.max_turns,
           "seed": r.seed, "simulator": r.simulator_model, "bot": r.bot_model, "status": r.status,
           "error": r.error or "", "started": r.created_at} for r in runs],
         hide_index=True)
     again = st.selectbox("Repeat a run exactly: same prompt version, personas, scenarios and seeds "
-                         "(answered from the cache)", [r.id for r in runs], key="sp_repeat_choice")
+                         "(answered from the cache)", [r.id for r in runs], key="sp_repeat_choice",
+                         format_func=lambda i: named.get(i, str(i)))
     if st.button("Repeat run", key="sp_repeat", disabled=busy):
         chosen = next(r for r in runs if r.id == again)
         run(replan(store, chosen.id), chosen.seed, chosen.version_id, chosen.max_turns)
 
     kept = st.selectbox("Archive or delete a run and its transcripts", [r.id for r in runs], key="sp_keep_choice",
-                        format_func=lambda i: f"Run {i}")
+                        format_func=lambda i: named.get(i, str(i)))
     if keep_controls(store, "selfplay_run", kept, f"run_{kept}",
                      goes_with="its transcripts, with their marks, verdicts and scores"):
         for key in ("sp_keep_choice", "sp_repeat_choice"):  # it is no longer in the lists
             st.session_state.pop(key, None)
         st.rerun()
-archived_rows(store, "selfplay_run", {r.id: f"Run {r.id}: {r.conversations} conversations of v{r.version_id}"
-                                      for r in list_selfplay_runs(store, project.id, include_archived=True)
-                                      if r.id not in {x.id for x in runs}},
+archived_rows(store, "selfplay_run", {i: name for i, name in named.items() if i not in {r.id for r in runs}},
               "runs", title="Archived runs", goes_with="its transcripts, with their marks, verdicts and scores")

@@ -91,7 +91,14 @@ from vt_core.designer.refinement import (
     refine,
     removal,
 )
-from vt_core.designer.review import UNLABELLED, filter_transcripts, next_to_review, unreviewed
+from vt_core.designer.review import (
+    UNLABELLED,
+    ReviewEntry,
+    filter_transcripts,
+    next_to_review,
+    review_entries,
+    unreviewed,
+)
 from vt_core.designer.scenarios import (
     DIFFICULTIES,
     SPLITS,
@@ -201,6 +208,8 @@ __all__ = [
     "REMOVED_SHARE_WARNING",
     "replan",
     "ReplyFailed",
+    "review_entries",
+    "ReviewEntry",
     "run_conversations",
     "save_drafts",
     "save_personas",

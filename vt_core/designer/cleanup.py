@@ -52,16 +52,16 @@ def _check_kind(kind: str) -> None:
 
 
 def describe(store: Store, kind: str, row_id: int) -> str:
-    """The row as a designer names it: "persona 'Ann'", "self-play run 7"."""
+    """The row as a designer names it: "persona 'Ann'", "self-play run 7" (the run's number in its project)."""
     _check_kind(kind)
-    column = {"project": "name", "persona": "name", "scenario": "title"}.get(kind, "id")
+    column = {"project": "name", "persona": "name", "scenario": "title"}.get(kind, "coalesce(number, id)")
     row = store.cursor().execute(f"SELECT {column} FROM {_TABLES[kind]} WHERE id = ?", [row_id]).fetchone()
     if row is None:
         raise CleanupError(f"no {kind.replace('_', ' ')} {row_id}")
     if kind in ("project", "persona", "scenario"):
         return f"{kind} '{row[0]}'"  # as written: a repr would escape a newline
-    return {"transcript": "transcript", "selfplay_run": "self-play run", "refine_run": "refinement run"}[kind] + \
-        f" {row_id}"
+    return {"transcript": "transcript #", "selfplay_run": "self-play run ", "refine_run": "refinement run "}[kind] + \
+        f"{row[0]}"
 
 
 def archive(store: Store, kind: str, row_id: int, archived: bool = True) -> None:
@@ -122,8 +122,10 @@ def _delete_project(db, row_id: int) -> None:
     db.execute("DELETE FROM candidates WHERE refine_run_id IN (SELECT id FROM refine_runs WHERE project_id = ?)",
                [row_id])
     db.execute("DELETE FROM judgements WHERE pattern_id IN (SELECT id FROM patterns WHERE project_id = ?)", [row_id])
+    db.execute("DELETE FROM playground_turns WHERE chat_id IN (SELECT id FROM playground_chats WHERE project_id = ?)",
+               [row_id])
     for table in ("refine_runs", "selfplay_runs", "patterns", "personas", "scenarios", "prompt_versions",
-                  "session_events", "jobs"):
+                  "session_events", "jobs", "project_counters", "playground_chats"):
         db.execute(f"DELETE FROM {table} WHERE project_id = ?", [row_id])
 
 

@@ -3,6 +3,8 @@ built on the designer's labels (annotations) and the judge's verdicts (patterns)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from vt_core.core.store import Store
 from vt_core.designer.annotations import ANNOTATION_LABELS, current_annotations, transcript_labels
 from vt_core.designer.patterns import transcript_outcomes, transcripts_with_verdict
@@ -38,6 +40,32 @@ def filter_transcripts(store: Store, project_id: int, *, label: str | None = Non
         matching = transcripts_with_verdict(store, pattern_id, pattern_verdict)
         ids = [i for i in ids if i in matching]
     return ids
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """A transcript as the review queue lists it."""
+
+    id: int
+    number: int | None
+    persona: str
+    scenario: str
+    label: str  # its transcript label, or 'unlabelled'
+
+    @property
+    def title(self) -> str:
+        return f"#{self.number} · {self.persona} · {self.scenario} · {self.label.replace('_', ' ')}"
+
+
+def review_entries(store: Store, project_id: int) -> dict[int, ReviewEntry]:
+    """The designer's transcripts of the project by id, each with its number, persona, scenario and label."""
+    labels = transcript_labels(store, project_id)
+    rows = store.cursor().execute(
+        "SELECT t.id, t.number, p.name, s.title FROM transcripts t LEFT JOIN personas p ON p.id = t.persona_id"
+        f" LEFT JOIN scenarios s ON s.id = t.scenario_id WHERE t.project_id = ? AND t.id IN ({DESIGNER_TRANSCRIPT_IDS})",
+        [project_id]).fetchall()
+    return {tid: ReviewEntry(tid, number, persona, scenario, labels.get(tid, UNLABELLED))
+            for tid, number, persona, scenario in rows}
 
 
 def unreviewed(store: Store, project_id: int) -> list[int]:
