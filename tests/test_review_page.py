@@ -10,10 +10,10 @@ from vt_core.core.llm import LLM
 from vt_core.core.llm.calls import call_log
 from vt_core.core.store import Store
 from vt_core.designer.annotations import annotate, current_annotations
-from vt_core.designer.personas import generate_personas, get_persona
+from vt_core.designer.personas import add_persona, generate_personas, get_persona
 from vt_core.designer.projects import create_project, get_project
 from vt_core.designer.scenarios import add_scenario
-from vt_core.designer.selfplay import SIMULATOR_MAX_TOKENS, plan_for_project, run_conversations
+from vt_core.designer.selfplay import SIMULATOR_MAX_TOKENS, new_run, plan_for_project, run_conversations
 from vt_core.designer.transcripts import Turn, get_transcript, save_transcript
 
 REVIEW = "views/designer/review.py"
@@ -47,11 +47,16 @@ def store(server, tmp_path):
 
 
 def transcript(store: Store, tag: str) -> int:
-    """Turns 0 and 2 are the simulated user's, 1 and 3 the bot's."""
+    """A run of one conversation, whose turns 0 and 2 are the simulated user's, 1 and 3 the bot's."""
     turns = [Turn("user", f"Hi [{tag}]"), Turn("assistant", "What genre?"), Turn("user", "Comedy."),
              Turn("assistant", "Try Airplane!")]
-    return save_transcript(store, run_id=1, project_id=1, version_id=1, persona_id=1, scenario_id=1, seed=0,
-                           simulator_model="sim", bot_model="bot", ended_by="user", turns=turns)
+    persona = add_persona(store, 1, f"Persona {tag}", {})
+    scenario = add_scenario(store, 1, title=f"Scenario {tag}", description="d", user_goal="g", difficulty=1)
+    run_id, _ = store.transaction(lambda db: new_run(db, 1, conversations=1, version_id=1, max_turns=2, seed=0,
+                                                     simulator_model="sim", bot_model="bot", status="done"))
+    return save_transcript(store, run_id=run_id, project_id=1, version_id=1, persona_id=persona.id,
+                           scenario_id=scenario.id, seed=0, simulator_model="sim", bot_model="bot", ended_by="user",
+                           turns=turns)
 
 
 def review(transcript_id: int | None = None) -> AppTest:
@@ -175,3 +180,21 @@ def test_a_second_projects_transcripts_are_numbered_from_one_and_named_in_the_pi
     assert at.selectbox(key="rv_transcript").options == [f"#1 · {people[first]} · Quiet evening 2 · unlabelled",
                                                          f"#2 · {people[second]} · Quiet evening 2 · bad"]
     assert any("prompt v1 · self-play run 1 ·" in c.value for c in at.caption)
+
+
+def test_a_transcript_archived_from_review_leaves_the_picker_and_can_be_shown_again(store, server, tmp_path):
+    llm = LLM.from_settings(Settings.from_env({"OPENAI_BASE_URL": server.url,
+                                               "VT_DB_PATH": str(tmp_path / "vt.duckdb")}), store)
+    generate_personas(store, 1, 2, seed=0)
+    add_scenario(store, 1, title="Quiet evening", description="at home", user_goal="a film", difficulty=1)
+    first, second = run_conversations(store, llm, 1, plan_for_project(store, 1, 2, seed=0), max_turns=1, seed=0,
+                                      version_id=1).transcript_ids
+    at = review(first)
+    at.button(key=f"archive_transcript_{first}").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="rv_transcript").options[0].startswith("#2 ·")
+    assert len(at.selectbox(key="rv_transcript").options) == 1
+    assert at.selectbox(key="archived_pick_transcripts").options[0].startswith("#1 ·")
+    at.button(key=f"archive_transcripts_{first}").click().run()  # "Show again"
+    assert not at.exception, at.exception
+    assert [o[:3] for o in at.selectbox(key="rv_transcript").options] == ["#1 ", "#2 "]

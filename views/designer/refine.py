@@ -1,6 +1,7 @@
 import streamlit as st
 
 from views.shared.candidates import approval, pattern_names, prompt_changes, run_name, share
+from views.shared.cleanup import archived_rows, keep_controls
 from views.shared.designer import current_project, log_session_event, session_run
 from views.shared.jobs import current_job, ended_once, follow, job_panel
 from views.shared.services import demo_notice, services, show_flash
@@ -56,6 +57,10 @@ with st.container(border=True):  # not a form: the cost below follows every chan
 
 runs = list_refine_runs(store, project.id)
 run_names = {r.id: run_name(r) for r in runs}
+archived_rows(store, "refine_run", {r.id: run_name(r) for r in list_refine_runs(store, project.id, include_archived=True)
+                                    if r.id not in run_names},
+              "refine_runs", title="Archived refinement runs",
+              goes_with="its candidates and the conversations they played")
 if not runs:
     st.stop()
 if st.session_state.get("rf_run") not in [r.id for r in runs]:
@@ -65,6 +70,10 @@ run_id = st.selectbox("Refinement run", [r.id for r in runs], key="rf_run",
 run = next(r for r in runs if r.id == run_id)
 if run.error:
     st.error(escape_markdown(run.error))
+if keep_controls(store, "refine_run", run.id, f"refine_run_{run.id}",
+                 goes_with="its candidates and the conversations they played"):
+    st.session_state.pop("rf_run", None)  # it is no longer in the list
+    st.rerun()
 
 
 board = leaderboard(store, run_id)

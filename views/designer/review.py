@@ -1,5 +1,6 @@
 import streamlit as st
 
+from views.shared.cleanup import archived_rows, keep_controls
 from views.shared.designer import current_project
 from views.shared.services import demo_notice, services
 from vt_core.core.text import escape_markdown
@@ -17,6 +18,7 @@ from vt_core.designer import (
     list_personas,
     list_scenarios,
     list_selfplay_runs,
+    list_transcripts,
     mark,
     next_to_review,
     review_entries,
@@ -51,6 +53,12 @@ with st.sidebar.expander("Filters", expanded=True):
     outcome = st.selectbox("Judged", [None, "fail", "pass"], key="rv_outcome", disabled=pattern_id is None,
                            format_func=lambda v: "any" if v is None else f"{v}s the pattern")
 
+# The transcripts archived one by one (those of an archived run are shown again with their run, on Self-play).
+shown, runs = set(filter_transcripts(store, project.id)), {r.id for r in list_selfplay_runs(store, project.id)}
+archived_rows(store, "transcript", {t.id: f"#{t.number} · {personas[t.persona_id].name} · {scenarios[t.scenario_id].title}"
+                                    for t in list_transcripts(store, project.id, include_archived=True)
+                                    if t.run_id in runs and t.id not in shown},
+              "transcripts", title="Archived transcripts", goes_with="its marks, verdicts and score")
 ids = filter_transcripts(store, project.id, label=label, scenario_id=scenario_id, persona_id=persona_id,
                          pattern_id=pattern_id, pattern_verdict=outcome if pattern_id else None)
 if not ids:
@@ -98,6 +106,10 @@ st.caption(  # names, titles and model names are someone else's text: escaped, t
 if scenario:
     with st.expander("Scenario"):
         st.text(f"{scenario.description}\nUser's goal: {scenario.user_goal}")
+if keep_controls(store, "transcript", transcript.id, f"transcript_{transcript.id}",
+                 goes_with="its marks, verdicts and score"):
+    st.session_state.pop("rv_transcript", None)  # it is no longer in the list
+    st.rerun()
 
 # The newest row of each turn, cleared ones too: their critique and rewrite come back with a new mark.
 notes = {a.turn_idx: a for a in current_annotations(store, transcript_id=transcript.id, cleared=True)}

@@ -17,7 +17,7 @@ PREFERENCES = ("fail", "pass")
 def filter_transcripts(store: Store, project_id: int, *, label: str | None = None, scenario_id: int | None = None,
                        persona_id: int | None = None, pattern_id: int | None = None,
                        pattern_verdict: str | None = None) -> list[int]:
-    """Ids of the designer's transcripts of the project that match every filter, in id order.
+    """Ids of the designer's transcripts of the project that match every filter, in the order of their numbers.
 
     `label`: a transcript label (see `transcript_label`) or 'unlabelled'. `pattern_id` keeps
     transcripts the judge has judged for that pattern; `pattern_verdict` narrows them to a judge
@@ -30,7 +30,7 @@ def filter_transcripts(store: Store, project_id: int, *, label: str | None = Non
     ids = [row[0] for row in store.cursor().execute(
         "SELECT id FROM transcripts WHERE project_id = ? AND (CAST(? AS BIGINT) IS NULL OR scenario_id = ?)"
         " AND (CAST(? AS BIGINT) IS NULL OR persona_id = ?)"
-        f" AND id IN ({DESIGNER_TRANSCRIPT_IDS}) ORDER BY id",
+        f" AND id IN ({DESIGNER_TRANSCRIPT_IDS}) ORDER BY number, id",
         [project_id, scenario_id, scenario_id, persona_id, persona_id],
     ).fetchall()]
     if label is not None:
@@ -69,7 +69,7 @@ def review_entries(store: Store, project_id: int) -> dict[int, ReviewEntry]:
 
 
 def unreviewed(store: Store, project_id: int) -> list[int]:
-    """Ids of the designer's transcripts of the project with no current annotation, in id order."""
+    """Ids of the designer's transcripts of the project with no current annotation, in the order of their numbers."""
     annotated = {a.transcript_id for a in current_annotations(store, project_id=project_id)}
     return [tid for tid in filter_transcripts(store, project_id) if tid not in annotated]
 
@@ -83,7 +83,7 @@ def next_to_review(store: Store, project_id: int, after_transcript_id: int | Non
     'fail' if any accepted pattern fails on it, 'pass' if at least one passes and none fails,
     unknown otherwise. The next transcript is chosen by, in order:
       1. outcome: `prefer` first, then unknown, then the other outcome;
-      2. position: the first after `after_transcript_id` in id order, wrapping around.
+      2. position: the first after `after_transcript_id` in number order, wrapping around.
     `prefer=None` prefers the outcome opposite to that of `after_transcript_id` ('fail' if it has
     none), so that "next, next, next" alternates between likely failures and likely passes
     without the page keeping any state. Without judgements, step 1 changes nothing.
@@ -93,12 +93,13 @@ def next_to_review(store: Store, project_id: int, after_transcript_id: int | Non
     outcomes = transcript_outcomes(store, project_id)
     if prefer is None:
         prefer = "pass" if outcomes.get(after_transcript_id) == "fail" else "fail"
-    start = after_transcript_id if after_transcript_id is not None else -1
+    order = {tid: i for i, tid in enumerate(filter_transcripts(store, project_id))}
+    start = order.get(after_transcript_id, -1)
 
     def rank(tid: int) -> tuple:
         outcome = outcomes.get(tid)
         outcome_rank = 0 if outcome == prefer else 1 if outcome is None else 2
-        return (outcome_rank, tid <= start, tid)
+        return (outcome_rank, order[tid] <= start, order[tid])
 
     others = [tid for tid in unreviewed(store, project_id) if tid != after_transcript_id]
     return min(others, key=rank) if others else None
