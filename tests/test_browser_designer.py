@@ -155,7 +155,7 @@ def self_play_mark_and_accept(page, shots: Path) -> None:
     expect(main.get_by_role("heading", name="Candidates (1)")).to_be_visible()
     main.get_by_role("button", name="Test patterns against my labels").click()
     expect(main.get_by_text("Every candidate and accepted pattern was judged")).to_be_visible()
-    pattern = main.get_by_test_id("stExpander").filter(has_text="#1 · AVOID · The bot uses emojis in its replies")
+    pattern = main.get_by_test_id("stExpander").filter(has_text="P1 · AVOID · The bot uses emojis in its replies")
     pattern.locator("summary").click()
     expect(pattern.get_by_text(re.compile(r"^Passes 0 · fails 1 · not applicable 0 · "))).to_be_visible()
     check(page, shots, "5a-pattern-tested")
@@ -238,8 +238,8 @@ def test_designer_loop_in_a_browser(page, model, tmp_path):
     expect(main.get_by_text("Why: The designer marked emoji replies as bad.")).to_be_visible()
     check(page, shots, "6a-leaderboard")
     main.get_by_role("button", name="Approve: make this the current prompt").click()
-    expect(main.get_by_text(re.compile(r"^Candidate \d+ is now prompt version 2, the current prompt"))).to_be_visible()
-    expect(main.get_by_text("Approved as prompt version 2.")).to_be_visible()
+    expect(main.get_by_text(re.compile(r"^Candidate \d+ is now prompt version v2, the current prompt"))).to_be_visible()
+    expect(main.get_by_text("Approved as prompt version v2.")).to_be_visible()
     expect(column(board, 3)).to_have_text(["approved", "baseline"])
     check(page, shots, "6b-approved")
 
@@ -314,16 +314,16 @@ def test_approve_a_candidate_below_the_top_row_tied_with_the_baseline(tmp_path):
         expect(column(board, 4)).to_have_text(["100%", "0%", "0%"])  # training pass: the last row ties the baseline
         expect(column(board, 5)).to_have_text(["100%", "0%", "0%"])  # held-out pass: so does it here
         top, baseline, tie = column(board, 1).all_inner_texts()
-        assert int(baseline) < int(tie), (baseline, tie)  # the tie sorts below the baseline, by id
+        assert (baseline, tie) == ("the baseline", "candidate 2"), (baseline, tie)  # the tie sorts below, by id
 
         picker = main.get_by_role("combobox", name="Candidate", exact=True)
-        expect(picker).to_have_value(f"#{top}")  # the top row, shown first
+        expect(picker).to_have_value(top.capitalize())  # the top row, shown first
         hunks = main.get_by_test_id("stCode")
         expect(hunks.filter(has_text="+" + RULE).first).to_be_visible()
         check(page, shots, "8a-two-candidates")
 
         # The designer prefers the candidate below the top row, tied with the baseline.
-        pick(page, picker, f"#{tie}")
+        pick(page, picker, tie.capitalize())
         # Its diff, not the top row's; or, before the fix of issue 11, StreamlitDuplicateElementKey
         # (key rf_candidate) in place of the diff and of Approve.
         its_diff = hunks.filter(has_text="+" + OTHER_RULE).first
@@ -335,9 +335,9 @@ def test_approve_a_candidate_below_the_top_row_tied_with_the_baseline(tmp_path):
         expect(main.get_by_text("Why: The designer asked for a film for tonight.")).to_be_visible()
         check(page, shots, "8b-tie-chosen")
         main.get_by_role("button", name="Approve: make this the current prompt").click()
-        expect(main.get_by_text(f"Candidate {tie} is now prompt version 2, the current prompt.")).to_be_visible()
-        expect(main.get_by_text("Approved as prompt version 2.")).to_be_visible()
-        expect(picker).to_have_value(f"#{tie}")
+        expect(main.get_by_text(f"{tie.capitalize()} is now prompt version v2, the current prompt.")).to_be_visible()
+        expect(main.get_by_text("Approved as prompt version v2.")).to_be_visible()
+        expect(picker).to_have_value(tie.capitalize())
         expect(column(board, 3)).to_have_text(["evaluated", "baseline", "approved"])
         check(page, shots, "8c-tie-approved")
 
@@ -360,7 +360,7 @@ def test_approve_a_candidate_below_the_top_row_tied_with_the_baseline(tmp_path):
     try:
         [run] = list_refine_runs(store, project_id)
         rows = leaderboard(store, run.id)
-        assert [str(c.id) for c in rows] == [top, baseline, tie]
+        assert [c.name for c in rows] == [top, baseline, tie]
         chosen, first, base = rows[2], rows[0], rows[1]
         assert (first.status, base.status, chosen.status) == ("evaluated", "baseline", "approved")
         assert (chosen.train_pass, chosen.heldout_pass) == (base.train_pass, base.heldout_pass) == (0.0, 0.0)

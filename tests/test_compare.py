@@ -132,7 +132,7 @@ def test_the_compare_page_shows_the_pairs_filters_them_and_approves(store, proje
 
     assert headers() == [header(p) for p in found.pairs]
     pattern = found.patterns[0]
-    name = escape_markdown(f"#{pattern.id} AVOID: The bot uses emojis in its replies")
+    name = escape_markdown(f"P{pattern.number} AVOID: The bot uses emojis in its replies")
     assert verdicts() == [f"{name}: baseline :green-badge[pass] → candidate :green-badge[pass]"
                           if p.scenario.title == "s1" else
                           f"{name}: baseline :red-badge[fail] → candidate :green-badge[pass] :violet-badge[changed]"

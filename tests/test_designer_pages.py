@@ -393,7 +393,7 @@ def test_note_a_pattern_by_hand(app):
     app.text_input(key=f"pg_pattern_statement_{p}").input("The bot recommends horror films to children.")
     app.button(key=f"pg_pattern_button_{p}").click().run()
     assert not app.exception
-    assert app.success[0].value.startswith("Noted pattern #")
+    assert app.success[0].value.startswith("Noted pattern P")
     assert "AVOID  The bot recommends horror films to children." in texts(app)
     assert app.text_input(key=f"pg_pattern_statement_{p}").value == ""
 

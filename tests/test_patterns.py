@@ -116,7 +116,7 @@ def test_similarity_ignores_case_punctuation_and_filler_words():
 def test_a_hand_written_pattern_is_accepted_with_its_judge_prompt(store, project):
     pattern = add_pattern(store, project.id, "avoid", f"  {TOO_MANY}  ")
     assert pattern == Pattern(pattern.id, project.id, "avoid", TOO_MANY, "accepted", "designer",
-                              render("judge", statement=TOO_MANY), None)
+                              render("judge", statement=TOO_MANY), None, 1)
     assert TOO_MANY in pattern.judge_prompt and "not_applicable" in pattern.judge_prompt
     assert get_pattern(store, pattern.id) == pattern
     with pytest.raises(ValueError, match="unknown pattern kind"):

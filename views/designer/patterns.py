@@ -55,7 +55,7 @@ for status, heading in (("candidate", "Candidates"), ("accepted", "Accepted"), (
     for pattern in shown:
         report = pattern_report(store, pattern.id)
         kappa = "n/a" if report.kappa is None else f"{report.kappa:.2f}"
-        with st.expander(f"#{pattern.id} · {pattern.kind.upper()} · {escape_markdown(pattern.statement)}"):
+        with st.expander(f"P{pattern.number} · {pattern.kind.upper()} · {escape_markdown(pattern.statement)}"):
             st.markdown(
                 f"Passes **{report.passed}** · fails **{report.failed}** · not applicable "
                 f"**{report.not_applicable}** · agreement with your labels: kappa **{kappa}** "
@@ -84,7 +84,7 @@ live = [p for p in list_patterns(store, project.id) if p.status in ("candidate",
 if len(live) >= 2:
     st.subheader("Merge")
     with st.form("pt_merge"):
-        names = {p.id: f"#{p.id} {p.statement}" for p in live}
+        names = {p.id: f"P{p.number} {p.statement}" for p in live}
         keep = st.selectbox("Keep", list(names), format_func=names.get, key="pt_merge_keep")
         others = st.multiselect("Fold these into it", list(names), format_func=names.get, key="pt_merge_others")
         if st.form_submit_button("Merge", key="pt_merge_submit"):

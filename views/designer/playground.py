@@ -91,7 +91,7 @@ with prompt_col:
             else:
                 log_session_event("pattern_noted", project_id=pid, pattern_id=noted.id, page="playground")
                 st.session_state[f"pg_pattern_clear_{pid}"] = True
-                flash(f"Noted pattern #{noted.id}.")
+                flash(f"Noted pattern P{noted.number}.")
                 st.rerun()
     noted_patterns = list_patterns(store, pid, status="accepted")
     if noted_patterns:

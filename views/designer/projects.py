@@ -12,6 +12,7 @@ from vt_core.designer import (
     export_json,
     export_markdown,
     import_project,
+    list_patterns,
     list_projects,
     set_current,
     unified_diff,
@@ -83,6 +84,7 @@ if project is None:
 
 pid = project.id
 versions = versions(store, pid)
+pattern_numbers = {p.id: f"P{p.number}" for p in list_patterns(store, pid)}
 by_id = {v.id: v for v in versions}
 current = by_id[project.current_version_id]
 
@@ -130,7 +132,7 @@ with history_tab:
     st.dataframe(
         [{"version": f"v{v.number}", "parent": f"v{by_id[v.parent_id].number}" if v.parent_id in by_id else "",
           "author": v.author,
-          "rationale": v.rationale, "patterns": ", ".join(f"#{i}" for i in v.pattern_ids),
+          "rationale": v.rationale, "patterns": ", ".join(pattern_numbers.get(i, "?") for i in v.pattern_ids),
           "created": v.created_at, "current": v.id == project.current_version_id} for v in reversed(versions)],
         hide_index=True,
         column_config={"created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),

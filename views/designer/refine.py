@@ -86,7 +86,7 @@ st.dataframe([{"candidate": c.name, "round": c.round, "status": c.status, "train
 
 st.subheader("Pass rate per pattern")
 scored = [c for c in board if c.status != "rejected"]
-st.dataframe([{"pattern": names.get(int(pid), f"#{pid}"),
+st.dataframe([{"pattern": names.get(int(pid), "a pattern since deleted"),
                **{f"{c.name}: train / held-out": f"{share(c.pass_by_pattern.get(pid, {}).get('train'))} / "
                                                 f"{share(c.pass_by_pattern.get(pid, {}).get('heldout'))}"
                   for c in scored}}

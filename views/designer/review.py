@@ -49,7 +49,7 @@ with st.sidebar.expander("Filters", expanded=True):
     persona_id = st.selectbox("Persona", [None, *personas], key="rv_persona",
                               format_func=lambda i: "any" if i is None else personas[i].name)
     pattern_id = st.selectbox("Pattern", [None, *patterns], key="rv_pattern",
-                              format_func=lambda i: "any" if i is None else f"#{i} {patterns[i].statement}")
+                              format_func=lambda i: "any" if i is None else f"P{patterns[i].number} {patterns[i].statement}")
     outcome = st.selectbox("Judged", [None, "fail", "pass"], key="rv_outcome", disabled=pattern_id is None,
                            format_func=lambda v: "any" if v is None else f"{v}s the pattern")
 
@@ -201,6 +201,6 @@ notes_form(None)
 verdicts = judgements_for_transcript(store, transcript.id)
 if verdicts:
     st.subheader("Judge's verdicts")
-    st.dataframe([{"pattern": f"#{j.pattern_id} {patterns[j.pattern_id].statement}" if j.pattern_id in patterns
-                   else f"#{j.pattern_id}", "verdict": j.verdict, "reason": j.reason} for j in verdicts],
+    named = {p.id: p.name for p in list_patterns(store, project.id)}  # rejected and merged ones too
+    st.dataframe([{"pattern": named[j.pattern_id], "verdict": j.verdict, "reason": j.reason} for j in verdicts],
                  hide_index=True)

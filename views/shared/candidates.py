@@ -21,7 +21,7 @@ from vt_core.designer import (
 
 
 def pattern_names(store: Store, project_id: int) -> dict[int, str]:
-    return {p.id: f"#{p.id} {p.kind.upper()}: {p.statement}" for p in list_patterns(store, project_id)}
+    return {p.id: p.name for p in list_patterns(store, project_id)}
 
 
 def run_name(run) -> str:
@@ -44,7 +44,7 @@ def prompt_changes(candidate, names: dict[int, str]) -> None:
         st.code("\n".join(lines), language="diff")
         if linked.changes:
             for change in linked.changes:
-                patterns = ", ".join(names.get(i, f"#{i}") for i in change.get("pattern_ids", []))
+                patterns = ", ".join(names.get(i, "a pattern since deleted") for i in change.get("pattern_ids", []))
                 st.caption(escape_markdown(
                     f"Why: {change.get('rationale', '')} — patterns: {patterns or 'none named'}"))
         else:

@@ -71,6 +71,7 @@ class ScenarioRow(_Row):
 
 class PatternRow(_Row):
     key: int
+    number: int  # the project's P1, P2, ...
     kind: Literal["keep", "avoid"]
     statement: str = Field(min_length=1)
     status: Literal["candidate", "accepted", "rejected", "merged"]
@@ -274,8 +275,9 @@ def export_project(store: Store, project_id: int) -> ProjectFile:
                                      " source, archived_at FROM scenarios WHERE project_id = ? ORDER BY id",
                                      [project_id]).fetchall()]
     patterns = [PatternRow(key=r[0], kind=r[1], statement=r[2], status=r[3], source=r[4], judge_prompt=r[5],
-                           merged_into=r[6]) for r in db.execute(
-        "SELECT id, kind, statement, status, source, judge_prompt, merged_into FROM patterns WHERE project_id = ?"
+                           merged_into=r[6], number=r[7]) for r in db.execute(
+        "SELECT id, kind, statement, status, source, judge_prompt, merged_into, number FROM patterns"
+        " WHERE project_id = ?"
         " ORDER BY id", [project_id]).fetchall()]
     candidates: dict[int, list[CandidateRow]] = {}
     for r in db.execute(
@@ -415,9 +417,10 @@ def _insert(db, file: ProjectFile, name: str) -> int:
                                " covered, split, source, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [pid, r.title, r.description, r.user_goal, r.difficulty, json.dumps(r.rules), r.covered,
                             r.split, r.source, now if r.archived else None]) for r in file.scenarios}
-    pattern = {r.key: _id(db, "INSERT INTO patterns (project_id, kind, statement, status, source, judge_prompt)"
-                              " VALUES (?, ?, ?, ?, ?, ?)",
-                          [pid, r.kind, r.statement, r.status, r.source, r.judge_prompt]) for r in file.patterns}
+    pattern = {r.key: _id(db, "INSERT INTO patterns (project_id, kind, statement, status, source, judge_prompt,"
+                              " number) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [pid, r.kind, r.statement, r.status, r.source, r.judge_prompt, r.number])
+               for r in file.patterns}
     for r in file.patterns:
         if r.merged_into is not None:
             db.execute("UPDATE patterns SET merged_into = ? WHERE id = ?", [pattern[r.merged_into], pattern[r.key]])
@@ -511,7 +514,7 @@ def project_markdown(file: ProjectFile) -> str:
     prompts and turns are fenced blocks."""
     p = file.project
     v_no = {v.key: v.number for v in file.versions}
-    p_no = {x.key: i for i, x in enumerate(file.patterns, 1)}
+    p_no = {x.key: x.number for x in file.patterns}
     personas = {x.key: x for x in file.personas}
     scenarios = {x.key: x for x in file.scenarios}
     all_transcripts = [t for r in file.runs for t in r.transcripts]

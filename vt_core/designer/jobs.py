@@ -9,6 +9,7 @@ from vt_core.core.jobs import Handler, Job, JobContext, submit
 from vt_core.core.progress import Cancelled
 from vt_core.core.store import Store
 from vt_core.designer.patterns import evaluate_patterns
+from vt_core.designer.projects import get_version
 from vt_core.designer.personas import get_persona
 from vt_core.designer.scenarios import get_scenario
 from vt_core.designer.refinement import refine
@@ -21,7 +22,8 @@ def submit_selfplay(store: Store, project_id: int, version_id: int, plan: list[C
     return submit(store, "selfplay", {
         "project_id": project_id, "version_id": version_id, "max_turns": max_turns, "seed": seed,
         "plan": [[c.persona.id, c.scenario.id, c.seed] for c in plan],
-    }, title=f"Self-play: {len(plan)} conversations of v{version_id}", project_id=project_id, llm_run=llm_run)
+    }, title=f"Self-play: {len(plan)} conversations of v{get_version(store, version_id).number}",
+        project_id=project_id, llm_run=llm_run)
 
 
 def submit_judging(store: Store, project_id: int, *, llm_run: str | None = None) -> Job:

@@ -20,7 +20,7 @@ from vt_core.core.progress import Cancelled, Progress
 from vt_core.core.prompts import render
 from vt_core.core.store import Store
 from vt_core.designer.annotations import by_transcript, current_annotations, transcript_label, transcript_labels
-from vt_core.designer.projects import get_project
+from vt_core.designer.projects import get_project, next_numbers
 from vt_core.designer.transcripts import DESIGNER_TRANSCRIPT_IDS, Transcript, get_transcript, list_transcripts
 from vt_core.optimizer import MAX_PROPOSED, PATTERN_SOURCES, propose
 
@@ -38,6 +38,11 @@ class Pattern:
     source: str  # "proposed" or "designer"
     judge_prompt: str  # the full instruction text the judge gets for this pattern
     merged_into: int | None
+    number: int  # within the project: P1, P2, ...
+
+    @property
+    def name(self) -> str:
+        return f"P{self.number} {self.kind.upper()}: {self.statement}"
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ def passes(kind: str, verdict: str) -> bool | None:
 
 # -- storing patterns ----------------------------------------------------------------------------
 
-_COLUMNS = "id, project_id, kind, statement, status, source, judge_prompt, merged_into"
+_COLUMNS = "id, project_id, kind, statement, status, source, judge_prompt, merged_into, number"
 
 
 def judge_prompt_for(statement: str) -> str:
@@ -115,11 +120,12 @@ def _insert(store: Store, project_id: int, kind: str, statement: str, status: st
     _check(kind, status, source, statement)
     if status == "merged":
         raise ValueError("a new pattern cannot be 'merged'; use merge_patterns")
-    pattern_id = store.cursor().execute(
-        "INSERT INTO patterns (project_id, kind, statement, status, source, judge_prompt)"
-        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        [project_id, kind, statement.strip(), status, source, judge_prompt_for(statement)],
-    ).fetchone()[0]
+    pattern_id = store.transaction(lambda db: db.execute(
+        "INSERT INTO patterns (project_id, kind, statement, status, source, judge_prompt, number)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [project_id, kind, statement.strip(), status, source, judge_prompt_for(statement),
+         next_numbers(db, project_id, "pattern")],
+    ).fetchone()[0])
     return get_pattern(store, pattern_id)
 
 

@@ -79,7 +79,7 @@ def create_project(store: Store, name: str, goal: str, audience: str, prompt: st
 
 
 def next_numbers(db, project_id: int, kind: str, count: int = 1) -> int:
-    """The first of `count` new numbers of `kind` ('version', 'selfplay_run', 'refine_run', 'transcript')
+    """The first of `count` new numbers of `kind` ('version', 'selfplay_run', 'refine_run', 'transcript', 'pattern')
     in the project, numbered from 1: the numbers a designer reads, beside the global ids. Call it in the
     transaction that inserts the numbered rows; two at once conflict on the counter, and one runs again."""
     last = db.execute(
@@ -95,6 +95,7 @@ def recount(db, project_id: int) -> None:
         ("version", "SELECT max(number) FROM prompt_versions WHERE project_id = ?"),
         ("selfplay_run", "SELECT max(number) FROM selfplay_runs WHERE project_id = ?"),
         ("refine_run", "SELECT max(number) FROM refine_runs WHERE project_id = ?"),
+        ("pattern", "SELECT max(number) FROM patterns WHERE project_id = ?"),
         ("transcript", "SELECT max(greatest(t.number, s.first_transcript + s.conversations - 1)) FROM selfplay_runs s"
                        " LEFT JOIN transcripts t ON t.run_id = s.id WHERE s.project_id = ?"),
     )}
