@@ -31,7 +31,7 @@ OVERVIEW = "views/designer/overview.py"
 
 
 def step(store, project_id) -> str:
-    return project_status(store, project_id).next_step.label
+    return project_status(store, project_id).next_step.step
 
 
 @pytest.mark.both_backends
@@ -41,46 +41,46 @@ def test_the_next_step_follows_a_project_through_the_loop(store, make_llm, scrip
     project = create_project(store, "Movie bot", "recommend films", "fans", PROMPT)
     status = project_status(store, project.id)
     assert (status.versions, status.transcripts, status.refinements, status.current_pass) == (1, 0, 0, None)
-    assert step(store, project.id) == "Personas & scenarios"
+    assert step(store, project.id) == "setup"
 
     generate_personas(store, project.id, 2, seed=0)
     for i, split in enumerate(["train", "heldout"]):
         add_scenario(store, project.id, title=f"s{i}", description=f"situation {i}", user_goal="a film",
                      difficulty=1, split=split)
-    assert step(store, project.id) == "Self-play"
+    assert step(store, project.id) == "selfplay"
 
     run = run_conversations(store, llm, project.id, plan_for_project(store, project.id, 3, 0, "train"),
                             max_turns=1, seed=0, version_id=project.current_version_id)
     status = project_status(store, project.id)
     assert (status.selfplay_runs, status.transcripts, status.marked) == (1, 3, 0)
-    assert status.next_step.label == "Review" and "3 unmarked" in status.next_step.why
+    assert status.next_step.step == "review" and "3 unmarked" in status.next_step.why
 
     for transcript_id in run.transcript_ids[:2]:
         annotate(store, transcript_id, turn_idx=1, label="bad", critique="emojis")
-    assert (project_status(store, project.id).marked, step(store, project.id)) == (2, "Review")
+    assert (project_status(store, project.id).marked, step(store, project.id)) == (2, "review")
     annotate(store, run.transcript_ids[2], turn_idx=None, label="bad")
-    assert step(store, project.id) == "Patterns"
+    assert step(store, project.id) == "patterns"
 
     pattern = add_pattern(store, project.id, "avoid", "The bot uses emojis", status="candidate")
     status = project_status(store, project.id)
-    assert (status.candidate_patterns, status.accepted_patterns, status.next_step.label) == (1, 0, "Patterns")
+    assert (status.candidate_patterns, status.accepted_patterns, status.next_step.step) == (1, 0, "patterns")
     assert "accept" in status.next_step.why
     update_pattern(store, pattern.id, status="accepted")
-    assert step(store, project.id) == "Refine"
+    assert step(store, project.id) == "refine"
 
     result = refine(store, llm, project.id, rounds=1, k=1, n_train=1, n_heldout=1, max_turns=1)
     status = project_status(store, project.id)
     assert (status.refinements, status.last_refinement_status, status.pending_candidates) == (1, "done", 1)
     assert status.best_heldout_pass == max(c.heldout_pass for c in leaderboard(store, result.refine_run_id))
     assert (status.current_train_pass, status.current_heldout_pass) == (0.0, 0.0)  # the baseline: emojis
-    assert status.next_step.label == "Refine" and "approve" in status.next_step.why
+    assert status.next_step.step == "refine" and "approve" in status.next_step.why
     assert (status.selfplay_runs, status.transcripts) == (1, 3)  # refinement's conversations are not counted
 
     approve(store, result.best.id)
     status = project_status(store, project.id)
     assert (status.versions, status.pending_candidates, status.on_current) == (2, 0, 0)
     assert (status.current_train_pass, status.current_heldout_pass) == (1.0, 1.0)  # as the approved candidate
-    assert status.next_step.label == "Self-play"  # the new prompt has not been played yet
+    assert status.next_step.step == "selfplay"  # the new prompt has not been played yet
 
 
 @pytest.fixture
@@ -132,4 +132,4 @@ def test_the_overview_of_a_project_to_play_links_to_self_play(app_env):
         at.run()
         assert links(at)[-1][1] == "Go to Self-play"
         assert {m.label: m.value for m in at.metric}["Prompt versions"] == "2"
-        assert project_status(store, demo.id).next_step.label == "Self-play"
+        assert project_status(store, demo.id).next_step.step == "selfplay"

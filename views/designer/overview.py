@@ -1,5 +1,6 @@
 import streamlit as st
 
+from views.shared.candidates import share
 from views.shared.designer import choose_project, current_project
 from views.shared.services import services
 from vt_core.core.text import escape_markdown
@@ -22,8 +23,9 @@ if DEMO_PROJECT not in {p.name for p in projects}:
         st.rerun()
 
 
-def share(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
+PAGES = {"setup": ("views/designer/setup.py", "Personas & scenarios"),
+         "selfplay": ("views/designer/selfplay.py", "Self-play"), "review": ("views/designer/review.py", "Review"),
+         "patterns": ("views/designer/patterns.py", "Patterns"), "refine": ("views/designer/refine.py", "Refine")}
 
 
 project = current_project(store)
@@ -49,12 +51,14 @@ st.caption(f"Current prompt: passes {share(status.current_pass)} of the accepted
 step = status.next_step
 with st.container(border=True):
     st.markdown(f"**Next step:** {step.why}")
-    st.page_link(step.page, label=f"Go to {step.label}")
+    page, title = PAGES[step.step]
+    st.page_link(page, label=f"Go to {title}")
 
 if len(projects) > 1:
     st.subheader("All projects")
     rows = [project_status(store, p.id) for p in projects]
     st.dataframe([{"project": s.name, "versions": s.versions, "transcripts": s.transcripts, "marked": s.marked,
                    "accepted patterns": s.accepted_patterns, "refinements": s.refinements,
-                   "best held-out pass": share(s.best_heldout_pass), "next step": s.next_step.label} for s in rows],
+                   "best held-out pass": share(s.best_heldout_pass), "next step": PAGES[s.next_step.step][1]}
+                  for s in rows],
                  hide_index=True)

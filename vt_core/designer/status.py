@@ -15,19 +15,9 @@ from vt_core.designer.scenarios import list_scenarios
 from vt_core.designer.selfplay import list_selfplay_runs
 from vt_core.designer.transcripts import list_transcripts
 
-PAGES = {
-    "setup": ("views/designer/setup.py", "Personas & scenarios"),
-    "selfplay": ("views/designer/selfplay.py", "Self-play"),
-    "review": ("views/designer/review.py", "Review"),
-    "patterns": ("views/designer/patterns.py", "Patterns"),
-    "refine": ("views/designer/refine.py", "Refine"),
-}
-
-
 @dataclass(frozen=True)
 class NextStep:
-    page: str  # the page's script path, for st.page_link
-    label: str  # the page's title
+    step: str  # the step of the loop, named as its page: setup, selfplay, review, patterns or refine
     why: str  # one sentence: what to do there
 
 
@@ -62,27 +52,23 @@ class ProjectStatus:
         patterns; patterns to accept; the current prompt to refine; else play it again, for failures
         not seen yet."""
         if self.pending_candidates:
-            return _step("refine", f"Compare the {self.pending_candidates} candidate prompt(s) of the last "
+            return NextStep("refine", f"Compare the {self.pending_candidates} candidate prompt(s) of the last "
                                    "refinement with the current one, and approve the best or leave them.")
         if not self.personas or not self.scenarios:
-            return _step("setup", "Write or generate personas and scenarios for the simulated users.")
+            return NextStep("setup", "Write or generate personas and scenarios for the simulated users.")
         if not self.on_current:
-            return _step("selfplay", "Let simulated users talk to the bot under the current prompt.")
+            return NextStep("selfplay", "Let simulated users talk to the bot under the current prompt.")
         if self.marked < self.transcripts:
-            return _step("review", f"Mark what is good and bad in the {self.transcripts - self.marked} "
+            return NextStep("review", f"Mark what is good and bad in the {self.transcripts - self.marked} "
                                    "unmarked transcript(s).")
         if not self.candidate_patterns and not self.accepted_patterns:
-            return _step("patterns", "Turn your marks into patterns: behaviours to keep and to avoid.")
+            return NextStep("patterns", "Turn your marks into patterns: behaviours to keep and to avoid.")
         if not self.accepted_patterns:
-            return _step("patterns", "Test the candidate patterns against your labels and accept those that hold.")
+            return NextStep("patterns", "Test the candidate patterns against your labels and accept those that hold.")
         if not self.refined_current:
-            return _step("refine", "Let the system write and test candidate prompts against your accepted "
+            return NextStep("refine", "Let the system write and test candidate prompts against your accepted "
                                    "patterns.")
-        return _step("selfplay", "Play the current prompt again to look for failures not seen yet.")
-
-
-def _step(key: str, why: str) -> NextStep:
-    return NextStep(*PAGES[key], why)
+        return NextStep("selfplay", "Play the current prompt again to look for failures not seen yet.")
 
 
 def project_status(store: Store, project_id: int) -> ProjectStatus:
