@@ -16,6 +16,7 @@ from vt_core.core.store import Store
 from vt_core.designer.selfplay import BOT_MAX_TOKENS, BOT_TEMPERATURE, bot_request
 from vt_core.designer.transcripts import Turn
 
+
 @dataclass(frozen=True)
 class ChatSettings:
     """How the bot replies: what the designer sets beside the chat."""
