@@ -113,24 +113,36 @@ def fault_figures(draft: Sequence[Sequence[str]], tuned: Sequence[Sequence[str]]
     return figures
 
 
+def agrees(kappa_value: float | None, agreement: float, shown: bool) -> bool:
+    """Whether a pattern's verdicts recall a fault its checker found: kappa >= RECALL_KAPPA; or, where
+    kappa is undefined because the checker fired on every conversation, the judge failed the pattern on
+    every one too. A fault the checker never found is never recalled."""
+    if not shown:
+        return False
+    return kappa_value >= RECALL_KAPPA if kappa_value is not None else agreement == 1.0
+
+
 def recall_figures(checker_fires: dict[str, Sequence[bool]], pattern_fails: dict[str, Sequence[bool]]) -> dict:
     """For each planted fault: whether its checker fired on any of the annotated training conversations
-    (`shown`), the accepted pattern whose judge verdicts agree with it best and their kappa, and whether
-    that kappa reaches RECALL_KAPPA (`found`). `pattern_fails`: per accepted pattern, whether the judge
-    failed it on each of the same conversations."""
+    (`shown`), the accepted pattern whose judge verdicts agree with it best, their kappa and raw
+    agreement, and whether that pattern recalls the fault (`found`, see `agrees`). `pattern_fails`: per
+    accepted pattern, whether the judge failed it on each of the same conversations."""
     faults = {}
     for name, fires in checker_fires.items():
-        scored = [(k, pattern) for pattern, fails in pattern_fails.items()
-                  if (k := kappa(list(fires), list(fails))) is not None]
-        best_kappa, best = max(scored, default=(None, None))
-        faults[name] = {"shown": any(fires), "pattern": best, "kappa": best_kappa,
-                        "found": best_kappa is not None and best_kappa >= RECALL_KAPPA}
+        shown = any(fires)
+        scored = []
+        for pattern, fails in pattern_fails.items():
+            k = kappa(list(fires), list(fails))
+            agreement = sum(a == b for a, b in zip(fires, fails)) / len(fires) if fires else 0.0
+            scored.append((agrees(k, agreement, shown), -1.0 if k is None else k, agreement, pattern, k))
+        found, _, agreement, pattern, k = max(scored, default=(False, -1.0, None, None, None))
+        faults[name] = {"shown": shown, "pattern": pattern, "kappa": k, "agreement": agreement, "found": found}
     found = [name for name, f in faults.items() if f["found"]]
     shown = [name for name, f in faults.items() if f["shown"]]
     return {
         "faults": faults,
         "recall": len(found) / len(faults) if faults else None,
-        "recall_of_shown": len(set(found) & set(shown)) / len(shown) if shown else None,
+        "recall_of_shown": len(found) / len(shown) if shown else None,
         "found": found,
         "shown": shown,
     }
@@ -160,3 +172,60 @@ def overall_figures(worlds: dict[str, dict], *, seed: int) -> dict:
         "test": total["test"],
         "recall": found / faults if faults else None,
     }
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.0%}"
+
+
+def figures_text(figures: dict) -> str:
+    """A loop run's figures as a plain-text table for a terminal."""
+    lines = [f"Loop benchmark: world {figures['world']}, seed {figures['settings']['seed']}, "
+             f"project {figures['project']!r}", f"Model: {figures['model']} ({figures['backend']})"]
+    if figures["demo"]:
+        lines.append("The small demo model played every part: these figures test the plumbing, they measure nothing.")
+    conversations = figures["conversations"]
+    lines += [f"{conversations['heldout']} held-out conversations, each under the draft and the tuned prompt "
+              f"(the same personas, scenarios and seeds); {conversations['train']} training conversations", "",
+              f"{'fault (share of held-out conversations)':42} {'draft':>6} {'tuned':>6} {'diff':>6} "
+              f"{'95% CI':>15} {'p':>6}  {'shown':5} {'found':5} {'kappa':>5}"]
+
+    def row(name: str, f: dict, recall: dict | None) -> str:
+        ci = "n/a" if f["ci95"] is None else f"[{_signed(f['ci95'][0])}, {_signed(f['ci95'][1])}]"
+        found = "" if recall is None else (f"{'yes' if recall['shown'] else 'no':5} {'yes' if recall['found'] else 'no':5} "
+                                           f"{'n/a' if recall['kappa'] is None else format(recall['kappa'], '.2f'):>5}")
+        return (f"{name[:42]:42} {_share(f['draft']):>6} {_share(f['tuned']):>6} {_signed(f['difference']):>6} "
+                f"{ci:>15} {f['test']['p']:6.3f}  {found}").rstrip()
+
+    for name, f in figures["checkers"].items():
+        lines.append(row(name, f, f))
+    lines.append(row("any fault (the primary figure)", {
+        "draft": figures["draft_fault_rate"], "tuned": figures["tuned_fault_rate"],
+        "difference": figures["difference"], "ci95": figures["ci95"], "test": figures["test"]}, None))
+    test = figures["test"]
+    lines += ["", f"Paired test: {test['name']}: {test['fixed']} conversation(s) fixed, {test['broken']} broken, "
+                  f"p = {test['p']:.3f}; CI: bootstrap over conversations",
+              f"Recall: {len(figures['found'])} of {len(figures['checkers'])} planted faults found "
+              f"({_share(figures['recall'])}); {len(figures['shown'])} shown in training "
+              f"(found {_share(figures['recall_of_shown'])} of those)"]
+    patterns = figures["patterns"]
+    lines.append(f"Patterns: {patterns['proposed']} proposed, {len(patterns['accepted'])} accepted"
+                 + "".join(f"\n  {name}" for name in patterns["accepted"]))
+    refinement = figures["refinement"]
+    if refinement:
+        approved = f"approved as v{refinement['approved_version']}" if "approved_version" in refinement else "none approved"
+        lines.append(f"Refinement: run {refinement['refine_run']}, best {refinement['best']}, {approved} "
+                     f"({refinement['stopped']})")
+    quality = figures["quality"]
+    lines.append(f"Quality (1-7, the platform's quality judge): draft "
+                 f"{'n/a' if quality['draft'] is None else format(quality['draft'], '.2f')}, tuned "
+                 f"{'n/a' if quality['tuned'] is None else format(quality['tuned'], '.2f')}")
+    usage = figures["usage"]
+    lines.append(f"Cost: {usage['calls']} calls ({usage['cache_hits']} from the cache), {usage['tokens_in']} tokens in, "
+                 f"{usage['tokens_out']} out, {figures['wall_s']:.1f} s")
+    lines += [f"Note: {note}" for note in figures["notes"]]
+    return "\n".join(lines)
