@@ -185,19 +185,20 @@ def _signed(value: float | None) -> str:
 def figures_text(figures: dict) -> str:
     """A loop run's figures as a plain-text table for a terminal."""
     lines = [f"Loop benchmark: world {figures['world']}, seed {figures['settings']['seed']}, "
-             f"project {figures['project']!r}", f"Model: {figures['model']} ({figures['backend']})"]
+             f"project {figures['project']!r}", f"Model: {figures['model']}, on the {figures['backend']}"]
     if figures["demo"]:
         lines.append("The small demo model played every part: these figures test the plumbing, they measure nothing.")
     conversations = figures["conversations"]
     lines += [f"{conversations['heldout']} held-out conversations, each under the draft and the tuned prompt "
               f"(the same personas, scenarios and seeds); {conversations['train']} training conversations", "",
               f"{'fault (share of held-out conversations)':42} {'draft':>6} {'tuned':>6} {'diff':>6} "
-              f"{'95% CI':>15} {'p':>6}  {'shown':5} {'found':5} {'kappa':>5}"]
+              f"{'95% CI':>15} {'p':>6}  {'shown':5} {'found':5} {'kappa':>5} {'agree':>5}"]
 
     def row(name: str, f: dict, recall: dict | None) -> str:
         ci = "n/a" if f["ci95"] is None else f"[{_signed(f['ci95'][0])}, {_signed(f['ci95'][1])}]"
         found = "" if recall is None else (f"{'yes' if recall['shown'] else 'no':5} {'yes' if recall['found'] else 'no':5} "
-                                           f"{'n/a' if recall['kappa'] is None else format(recall['kappa'], '.2f'):>5}")
+                                           f"{'n/a' if recall['kappa'] is None else format(recall['kappa'], '.2f'):>5} "
+                                           f"{_share(recall['agreement']):>5}")
         return (f"{name[:42]:42} {_share(f['draft']):>6} {_share(f['tuned']):>6} {_signed(f['difference']):>6} "
                 f"{ci:>15} {f['test']['p']:6.3f}  {found}").rstrip()
 
@@ -209,6 +210,8 @@ def figures_text(figures: dict) -> str:
     test = figures["test"]
     lines += ["", f"Paired test: {test['name']}: {test['fixed']} conversation(s) fixed, {test['broken']} broken, "
                   f"p = {test['p']:.3f}; CI: bootstrap over conversations",
+              "Kappa: the judge's verdicts of the best-matching accepted pattern against the checker on the training "
+              "conversations (n/a: undefined, one rating throughout); agree: their raw agreement",
               f"Recall: {len(figures['found'])} of {len(figures['checkers'])} planted faults found "
               f"({_share(figures['recall'])}); {len(figures['shown'])} shown in training "
               f"(found {_share(figures['recall_of_shown'])} of those)"]
