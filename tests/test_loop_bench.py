@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import app_store
 from tests.scripted_server import ScriptedServer
-# FaultWorld: from tests.scripted_worlds, once merged
+from tests.scripted_worlds import FAULTS, FaultWorld
 from vt_core.benchmark import (
     RECALL_KAPPA,
     WORLDS,
@@ -190,3 +190,106 @@ def test_the_oracles_noise_is_seeded_counted_and_both_ways(store):
     assert mark_transcripts(store, again, world.checkers, noise=0.3, seed=5) == marks
     with pytest.raises(ValueError, match="from 0 to 1"):
         mark_transcripts(store, transcripts, world.checkers, noise=1.5)
+
+
+# -- the loop on the honest scripted worlds -----------------------------------------------------
+
+
+def shown_in_training(store, run) -> set[str]:
+    """The faults the checkers find in the loop's training conversations (the marks show these)."""
+    world = load_world(run.world)
+    project_transcripts = [get_transcript(store, a.transcript_id) for a in current_annotations(store, run.project_id)
+                           if a.turn_idx is None]
+    return {c.name for c in world.checkers for t in project_transcripts if c.fires(t.turns)}
+
+
+@pytest.mark.parametrize("world_name", WORLDS)
+def test_the_loop_finds_the_faults_the_marks_show_and_lowers_their_held_out_rate(store, make_llm, scripted,
+                                                                                  world_name):
+    world = load_world(world_name)
+    scripted.respond = FaultWorld(world)
+    run = run_loop(store, make_llm(), world, TINY)
+    f = run.figures
+    assert run.status == "done" and f["conversations"] == {"train": 8, "heldout": 6}
+
+    shown = shown_in_training(store, run)
+    assert shown and shown != {c.name for c in world.checkers}  # some faults only arise on held-out scenarios
+    assert set(f["shown"]) == shown
+    assert set(f["found"]) == shown  # every fault the marks show, and no other
+    assert f["recall"] == pytest.approx(len(shown) / len(world.checkers)) and f["recall_of_shown"] == 1.0
+    assert f["marks"]["bad_turns"] > 0 and f["marks"]["missed"] == f["marks"]["wrong"] == 0
+    # The accepted patterns name exactly those faults (the scripted proposer words each fault its own way).
+    accepted = list_patterns(store, run.project_id, status="accepted")
+    assert sorted(p.statement for p in accepted) == sorted(FAULTS[name].statement for name in shown)
+    assert {c["pattern"] for c in f["checkers"].values() if c["found"]} <= {p.name for p in accepted}
+
+    for name, checker in f["checkers"].items():
+        if name in shown:  # refinement learned a rule the bot heeds: the fault is gone on held-out scenarios
+            assert checker["draft"] > 0 and checker["tuned"] < checker["draft"], name
+            assert checker["agreement"] == 1.0
+        else:  # nothing taught the bot this one
+            assert checker["tuned"] == checker["draft"], name
+            assert not checker["found"]
+    assert f["tuned_fault_rate"] <= f["draft_fault_rate"]
+    assert [v.author for v in versions(store, run.project_id)] == ["designer", "refinement"]
+    assert f["refinement"]["approved_version"] == 2
+    assert f["quality"]["tuned"] > f["quality"]["draft"]  # shorter, tidier replies rate higher in FaultWorld
+    assert f["usage"]["calls"] > 0 and f["usage"]["tokens_in"] > 0 and f["wall_s"] > 0
+    # The held-out conversations were paired: the same personas, scenarios and seeds under both prompts.
+    assert len(f["heldout"]) == 6 and len({(c["scenario"], c["seed"]) for c in f["heldout"]}) == 6
+
+
+@pytest.mark.both_backends
+def test_without_marks_nothing_is_found_and_nothing_improves(store, make_llm, scripted):
+    world = load_world("movie_night")
+    scripted.respond = fault_world = FaultWorld(world)
+    run = run_loop(store, make_llm(), world, LoopSettings(seed=0, marks=False, turns=2))
+    f = run.figures
+    assert run.status == "done"
+    assert current_annotations(store, run.project_id) == []
+    assert list_patterns(store, run.project_id) == []  # the loop "found" nothing
+    assert fault_world.calls["proposer"] == fault_world.calls["writer"] == 0
+    assert f["found"] == [] and f["recall"] == 0.0 and f["patterns"] == {"proposed": 0, "accepted": []}
+    assert f["refinement"] is None and len(versions(store, run.project_id)) == 1
+    assert f["draft_fault_rate"] > 0
+    assert all(c["tuned"] == c["draft"] for c in f["checkers"].values())
+    assert all(c["draft"] == c["tuned"] for c in f["heldout"])
+    assert f["test"]["fixed"] == f["test"]["broken"] == 0 and f["difference"] == 0
+    assert "no marks: nothing to propose patterns from" in f["notes"]
+
+    # Stored like any run, beside the project it made.
+    assert [r.id for r in list_loop_runs(store, project_id=run.project_id)] == [run.id]
+    stored_run = get_loop_run(store, run.id)
+    assert (stored_run.world, stored_run.status, stored_run.model, stored_run.demo) == (
+        "movie_night", "done", "scripted-model", False)
+    assert stored_run.settings["marks"] is False and stored_run.figures == f
+    assert stored_run.finished_at >= stored_run.created_at
+    assert [p.name for p in list_projects(store)] == ["bench: movie_night (seed 0)"]
+
+
+def test_a_second_run_gets_a_project_of_its_own_and_noise_is_reported(store, make_llm, scripted):
+    world = load_world("support")
+    scripted.respond = FaultWorld(world)
+    first = run_loop(store, make_llm(), world, LoopSettings(seed=1, marks=False, turns=1))
+    noisy = run_loop(store, make_llm(), world, LoopSettings(seed=1, noise=0.4, turns=1, train=10, heldout=3))
+    assert [p.name for p in list_projects(store)] == ["bench: support (seed 1)", "bench: support (seed 1) #2"]
+    assert noisy.project_id != first.project_id
+    marks = noisy.figures["marks"]
+    assert marks["missed"] + marks["wrong"] > 0 and marks["bad_turns"] + marks["good_turns"] == 10
+
+
+def test_a_failed_loop_is_stored_as_failed(store, make_llm, scripted):
+    from tests.scripted_server import Reply
+
+    scripted.respond = lambda request: Reply(status=400)
+    world = load_world("movie_night")
+    with pytest.raises(Exception):
+        run_loop(store, make_llm({"VT_LLM_ATTEMPTS": "1"}), world, TINY)
+    [run] = list_loop_runs(store)
+    assert run.status == "failed" and run.error and run.figures is None
+
+
+def test_the_loop_is_a_job_kind_of_the_worker():
+    from vt_core.worker import HANDLERS
+
+    assert "bench_loop" in HANDLERS
