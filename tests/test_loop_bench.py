@@ -25,6 +25,7 @@ from vt_core.benchmark import (
     bootstrap_difference,
     fault_figures,
     fault_rate,
+    figures_text,
     get_loop_run,
     kappa,
     list_loop_runs,
@@ -46,6 +47,7 @@ from vt_core.designer import (
     run_conversations,
     versions,
 )
+from vt_core.core.store import Store
 from vt_core.designer.transcripts import save_transcript
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,9 +127,9 @@ def test_recall_needs_agreement_with_the_checker_on_a_shown_fault():
 def test_overall_figures_pool_the_worlds():
     worlds = {
         "w1": {"heldout": [{"draft": ["a"], "tuned": []}, {"draft": [], "tuned": []}],
-               "recall": {"faults": {"a": {}, "b": {}}, "found": ["a"]}},
+               "checkers": {"a": {}, "b": {}}, "found": ["a"]},
         "w2": {"heldout": [{"draft": ["c"], "tuned": ["c"]}, {"draft": ["c"], "tuned": []}],
-               "recall": {"faults": {"c": {}}, "found": ["c"]}},
+               "checkers": {"c": {}}, "found": ["c"]},
     }
     overall = overall_figures(worlds, seed=0)
     assert overall["conversations"] == 4
@@ -293,3 +295,114 @@ def test_the_loop_is_a_job_kind_of_the_worker():
     from vt_core.worker import HANDLERS
 
     assert "bench_loop" in HANDLERS
+
+
+# -- the Overview's section, the CLI and the bench script -----------------------------------------
+
+
+def test_the_overview_lists_the_projects_loop_runs(app_env):
+    world = load_world("movie_night")
+    with ScriptedServer(respond=FaultWorld(world)) as server:
+        app_env(server.url)
+        at = AppTest.from_file("../app.py", default_timeout=30).run()
+        store = app_store()
+        from vt_core.core.config import Settings
+        from vt_core.core.llm import LLM
+
+        llm = LLM.from_settings(Settings.from_env({"OPENAI_BASE_URL": server.url, "VT_DB_PATH": str(store.path)}),
+                                store)
+        run = run_loop(store, llm, world, TINY)
+        at.switch_page("views/designer/overview.py").run()
+    assert not at.exception
+    assert "Loop benchmark" in [s.value for s in at.subheader]
+    [table] = [d.value for d in at.dataframe if "world" in d.value.columns]
+    row = table.iloc[0]
+    assert (row["run"], row["world"], row["status"], row["demo model"]) == (run.id, "movie_night", "done", "no")
+    assert row["draft fault rate"] == f"{run.figures['draft_fault_rate']:.0%}"
+    assert row["recall"] == f"{run.figures['recall']:.0%}"
+    assert not [w for w in at.warning if "demo model" in w.value]
+
+
+def command(args: list[str], url: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "VT_"))}
+    env.update({"VT_DB_PATH": str(tmp_path / "vt.duckdb"), "OPENAI_BASE_URL": url})
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_bench_loop_from_the_command_line(tmp_path):
+    world = load_world("support")
+    with ScriptedServer(respond=FaultWorld(world)) as server:
+        as_json = command(["-m", "vt_core", "bench-loop", "--world", "support", "--turns", "2", "--json"],
+                          server.url, tmp_path)
+        assert as_json.returncode == 0, as_json.stderr
+        table = command(["-m", "vt_core", "bench-loop", "--world", "support", "--turns", "2", "--no-marks",
+                         "--seed", "4"], server.url, tmp_path)
+        assert table.returncode == 0, table.stderr
+        unknown = command(["-m", "vt_core", "bench-loop", "--world", "nowhere"], server.url, tmp_path)
+    figures = json.loads(as_json.stdout)
+    assert figures["world"] == "support" and figures["model"] == "scripted-model"
+    assert set(figures["found"]) == {"long_reply", "too_many_steps", "jargon"}
+    assert "marks" in as_json.stderr and "held-out self-play under the tuned prompt" in as_json.stderr  # stages
+    lines = table.stdout.splitlines()
+    assert lines[0] == "Loop benchmark: world support, seed 4, project 'bench: support (seed 4)'"
+    assert any(line.startswith("any fault (the primary figure)") for line in lines)
+    assert "Recall: 0 of 6 planted faults found (0%)" in table.stdout
+    assert "Note: no marks: nothing to propose patterns from" in table.stdout
+    assert unknown.returncode == 1 and "no world 'nowhere'" in unknown.stderr
+    store = Store(tmp_path / "vt.duckdb")
+    assert [(r.world, r.seed, r.settings["marks"]) for r in list_loop_runs(store)] == [
+        ("support", 4, False), ("support", 0, True)]
+
+
+class EveryWorld:
+    """FaultWorld for each world, one after the other as the bench script plays them: a simulated user's
+    prompt names the bot's goal, and so the world whose loop is running."""
+
+    def __init__(self):
+        self.worlds = {load_world(name).goal: FaultWorld(load_world(name)) for name in WORLDS}
+        self.current = None
+
+    def __call__(self, request):
+        first = request["messages"][0]["content"]
+        if "role-playing a USER" in first:
+            self.current = next(w for goal, w in self.worlds.items() if goal in first)
+        return self.current(request)
+
+
+def test_the_bench_script_measures_every_world(tmp_path):
+    with ScriptedServer(respond=EveryWorld()) as server:
+        result = command(["bench/loop_quality.py", "--turns", "2"], server.url, tmp_path)
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(last["worlds"]) == set(WORLDS) and last["model"] == "scripted-model" and last["demo"] is False
+    for name, figures in last["worlds"].items():
+        assert figures["tuned_fault_rate"] <= figures["draft_fault_rate"]
+        assert 0 < figures["recall"] < 1  # the held-out-only faults are not found
+        assert all(f["tuned"] < f["draft"] for f in figures["by_checker"].values() if f["found"])
+        assert set(figures["kappa"]) == {c.name for c in load_world(name).checkers}
+    assert last["overall"]["worlds"] == sorted(WORLDS)
+    assert "Loop benchmark: world movie_night" in result.stderr  # each world's table on the way
+    assert not (tmp_path / "vt.duckdb").exists()  # a fresh database of its own
+
+
+# -- the embedded model -------------------------------------------------------------------------
+
+
+@pytest.mark.embedded
+def test_one_world_end_to_end_on_the_embedded_model(tmp_path):
+    from vt_core.core.config import Settings
+    from vt_core.core.llm import LLM
+
+    store = Store(tmp_path / "vt.duckdb")
+    llm = LLM.from_settings(Settings.from_env({"VT_DB_PATH": str(tmp_path / "vt.duckdb")}), store)
+    assert llm.backend.demo
+    run = run_loop(store, llm, load_world("movie_night"), LoopSettings(k=1, rounds=1, train=2, heldout=1, turns=1))
+    f = run.figures
+    assert run.status == "done" and run.demo and f["demo"]
+    assert f["conversations"] == {"train": 2, "heldout": 1}
+    for share in (f["draft_fault_rate"], f["tuned_fault_rate"], f["recall"]):
+        assert 0.0 <= share <= 1.0
+    assert set(f["checkers"]) == {c.name for c in load_world("movie_night").checkers}
+    assert all(q is None or 1.0 <= q <= 7.0 for q in f["quality"].values())
+    assert f["usage"]["calls"] > 0
+    assert "The small demo model played every part" in figures_text(f)

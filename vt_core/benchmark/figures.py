@@ -149,8 +149,9 @@ def recall_figures(checker_fires: dict[str, Sequence[bool]], pattern_fails: dict
 
 
 def overall_figures(worlds: dict[str, dict], *, seed: int) -> dict:
-    """The figures across worlds: fault rates, test and interval pooled over every world's held-out pairs
-    (the bootstrap resamples within worlds), and recall over every planted fault."""
+    """The figures across worlds (each a loop run's figures, by world name): fault rates, test and interval
+    pooled over every world's held-out pairs (the bootstrap resamples within worlds), and recall over every
+    planted fault."""
     draft, tuned, strata = [], [], []
     faults = found = 0
     for name, figures in worlds.items():
@@ -158,8 +159,8 @@ def overall_figures(worlds: dict[str, dict], *, seed: int) -> dict:
             draft.append(bool(pair["draft"]))
             tuned.append(bool(pair["tuned"]))
             strata.append(name)
-        faults += len(figures["recall"]["faults"])
-        found += len(figures["recall"]["found"])
+        faults += len(figures["checkers"])
+        found += len(figures["found"])
     total = fault_figures([["x"] if d else [] for d in draft], [["x"] if t else [] for t in tuned], [],
                           seed=seed, strata=strata)[TOTAL]
     return {
