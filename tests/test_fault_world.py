@@ -8,12 +8,18 @@ import pytest
 from tests.scripted_worlds import FAULTS, FaultWorld
 from vt_core.benchmark import load_world
 from vt_core.designer.annotations import annotate
-from vt_core.designer.patterns import evaluate_patterns, list_patterns, pattern_report, propose_patterns
-from vt_core.designer.personas import add_persona
+from vt_core.designer.patterns import (
+    evaluate_patterns,
+    list_patterns,
+    pattern_report,
+    propose_patterns,
+    update_pattern,
+)
+from vt_core.designer.personas import add_persona, list_personas
 from vt_core.designer.projects import add_version, create_project
+from vt_core.designer.refinement import approve, leaderboard, refine
 from vt_core.designer.scenarios import add_scenario, list_scenarios
 from vt_core.designer.selfplay import plan_run, run_conversations
-from vt_core.designer.personas import list_personas
 from vt_core.designer.transcripts import get_transcript
 
 # The checkers each scenario's conversation breaks under the draft prompt (3 exchanges).
@@ -117,3 +123,39 @@ def test_the_proposer_proposes_what_the_critiques_show_and_the_judge_agrees_with
     assert sorted(pattern_report(store, jargon.id).evidence_against) == sorted([calm.id, refund.id])
     report = pattern_report(store, refund_pattern.id)
     assert (report.evidence_against, report.passed, report.not_applicable) == ([refund.id], 0, 1)
+
+
+def test_marks_on_training_conversations_fix_only_the_faults_they_show(store, make_llm, scripted):
+    """Refinement from training marks alone: the tuned prompt carries the training faults' rules
+    (a later sample's vaguer rule loses), so held-out conversations lose those faults and keep the
+    held-out-only ones, which no training conversation showed."""
+    world = load_world("support")
+    scripted.respond = fault_world = FaultWorld(world)
+    llm = make_llm()
+    project = world_project(store, world)
+    draft = play(store, llm, project, project.current_version_id)
+    training = {s.title for s in world.scenarios if s.split == "train"}
+    for title, transcript in draft.items():
+        if title in training:  # a turn takes one mark: its critique says everything wrong with it
+            critiques: dict[int, list[str]] = {}
+            for checker in world.checkers:
+                for idx in checker.fires(transcript.turns):
+                    critiques.setdefault(idx, []).append(checker.critique)
+            for idx, said in critiques.items():
+                annotate(store, transcript.id, turn_idx=idx, label="bad", critique=" ".join(said))
+    proposed = propose_patterns(llm, store, project.id)
+    assert sorted(p.statement for p in proposed) == sorted(
+        FAULTS[name].statement for name in ("long_reply", "too_many_steps", "jargon"))
+    for pattern in proposed:
+        update_pattern(store, pattern.id, status="accepted")
+
+    result = refine(store, llm, project.id, rounds=1, k=2, n_train=4, n_heldout=3, max_turns=2, seed=3)
+    board = leaderboard(store, result.refine_run_id)
+    assert [c.train_pass for c in board] == [1.0, pytest.approx(2 / 3), 0.0]  # best, the weak sample, baseline
+    assert fault_world.calls["writer"] == 2 and fault_world.calls["quality"] > 0
+    assert FAULTS["jargon"].rule in result.best.text
+    tuned = approve(store, result.best.id)
+    held_out = {t: fired(world, tr) for t, tr in play(store, llm, project, tuned.id).items()
+                if t not in training}
+    assert held_out == {"Upgrade price": {"quotes_price"}, "Two days offline": {"promises_refund"},
+                        "Wants a person": {"ignores_human_request"}}
