@@ -125,11 +125,23 @@ def test_the_proposer_proposes_what_the_critiques_show_and_the_judge_agrees_with
     assert (report.evidence_against, report.passed, report.not_applicable) == ([refund.id], 0, 1)
 
 
-def test_marks_on_training_conversations_fix_only_the_faults_they_show(store, make_llm, scripted):
+HELD_OUT_ONLY = {
+    "movie_night": ({"too_many_films", "recommends_before_asking", "long_reply"},
+                    {"What will it cost?": {"quotes_price"}, "Introduces herself": {"uses_name"},
+                     "Date night rental": {"quotes_price", "uses_name"}}),
+    "support": ({"long_reply", "too_many_steps", "jargon"},
+                {"Upgrade price": {"quotes_price"}, "Two days offline": {"promises_refund"},
+                 "Wants a person": {"ignores_human_request"}}),
+}
+
+
+@pytest.mark.parametrize("name", ["movie_night", "support"])
+def test_marks_on_training_conversations_fix_only_the_faults_they_show(store, make_llm, scripted, name):
     """Refinement from training marks alone: the tuned prompt carries the training faults' rules
     (a later sample's vaguer rule loses), so held-out conversations lose those faults and keep the
     held-out-only ones, which no training conversation showed."""
-    world = load_world("support")
+    world = load_world(name)
+    training_faults, held_out_faults = HELD_OUT_ONLY[name]
     scripted.respond = fault_world = FaultWorld(world)
     llm = make_llm()
     project = world_project(store, world)
@@ -144,8 +156,7 @@ def test_marks_on_training_conversations_fix_only_the_faults_they_show(store, ma
             for idx, said in critiques.items():
                 annotate(store, transcript.id, turn_idx=idx, label="bad", critique=" ".join(said))
     proposed = propose_patterns(llm, store, project.id)
-    assert sorted(p.statement for p in proposed) == sorted(
-        FAULTS[name].statement for name in ("long_reply", "too_many_steps", "jargon"))
+    assert sorted(p.statement for p in proposed) == sorted(FAULTS[f].statement for f in training_faults)
     for pattern in proposed:
         update_pattern(store, pattern.id, status="accepted")
 
@@ -153,9 +164,8 @@ def test_marks_on_training_conversations_fix_only_the_faults_they_show(store, ma
     board = leaderboard(store, result.refine_run_id)
     assert [c.train_pass for c in board] == [1.0, pytest.approx(2 / 3), 0.0]  # best, the weak sample, baseline
     assert fault_world.calls["writer"] == 2 and fault_world.calls["quality"] > 0
-    assert FAULTS["jargon"].rule in result.best.text
+    assert all(FAULTS[f].rule in result.best.text for f in training_faults)
     tuned = approve(store, result.best.id)
     held_out = {t: fired(world, tr) for t, tr in play(store, llm, project, tuned.id).items()
                 if t not in training}
-    assert held_out == {"Upgrade price": {"quotes_price"}, "Two days offline": {"promises_refund"},
-                        "Wants a person": {"ignores_human_request"}}
+    assert held_out == held_out_faults
