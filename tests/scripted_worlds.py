@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tests.scripted_server import Reply
+from vt_core.benchmark import CHECKERS
 from vt_core.designer import Turn
 
 PROMPT = "# Persona\nYou are MovieBot, a film expert.\n\n# Rules\nRecommend one film at a time.\n"
@@ -280,14 +281,18 @@ class FaultWorld:
     - The judge finds the fault a statement names (`Fault.about`) and checks the conversation in its
       prompt with that fault's checker: not applicable when the situation never arose.
     - The candidate writer writes each listed AVOID pattern as its rule (`Fault.rule`), added under
-      "# Rules". A writer request with a seed of `later_sample_seed` or more is a later sample of its
-      round (the client derives those seeds by hashing; the first sample sends the round's seed): it
-      writes the first pattern's vaguer rule (`Fault.weak_rule`), which the bot does not heed.
+      "# Rules". A writer request with a seed of `later_sample_seed` (2**20) or more is a later sample
+      of its round (the client derives those seeds by hashing into 31 bits; the first sample sends
+      the run's seed plus the round, so run seeds must stay below it): it writes the first pattern's
+      vaguer rule (`Fault.weak_rule`), which the bot does not heed.
+    - Only the judge uses a checker (`vt_core.benchmark.CHECKERS`), on the conversation in its own
+      prompt; no part sees a checker's verdict on anything else, nor the designer's marks except as
+      the proposer's prompt shows them.
     - The quality rater scores 6, one less for long replies on average and one less for a reply with
       more than four list items.
     """
 
-    def __init__(self, world, *, later_sample_seed: int = 1000):
+    def __init__(self, world, *, later_sample_seed: int = 2**20):
         unknown = [c.name for c in world.checkers if c.name not in FAULTS]
         assert not unknown, f"FaultWorld does not know how to plant {unknown}"
         self.world = world
@@ -389,7 +394,6 @@ class FaultWorld:
         said = "\n".join(t.content for t in turns if t.role == "user")
         if fault is None or (fault.arises is not None and not fault.arises.search(said)):
             return json.dumps({"reason": "The conversation never raised this.", "verdict": "not_applicable"})
-        from vt_core.benchmark import CHECKERS  # the judge alone looks at the conversation this way
         shown = CHECKERS[fault.checker].fires(turns)
         return json.dumps({"reason": f"BOT turns {shown} show it." if shown else "No BOT turn shows it.",
                            "verdict": "exhibited" if shown else "not_exhibited"})

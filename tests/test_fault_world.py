@@ -8,12 +8,18 @@ import pytest
 from tests.scripted_worlds import FAULTS, FaultWorld
 from vt_core.benchmark import load_world
 from vt_core.designer.annotations import annotate
-from vt_core.designer.patterns import evaluate_patterns, list_patterns, pattern_report, propose_patterns
-from vt_core.designer.personas import add_persona
+from vt_core.designer.patterns import (
+    evaluate_patterns,
+    list_patterns,
+    pattern_report,
+    propose_patterns,
+    update_pattern,
+)
+from vt_core.designer.personas import add_persona, list_personas
 from vt_core.designer.projects import add_version, create_project
+from vt_core.designer.refinement import approve, leaderboard, refine
 from vt_core.designer.scenarios import add_scenario, list_scenarios
 from vt_core.designer.selfplay import plan_run, run_conversations
-from vt_core.designer.personas import list_personas
 from vt_core.designer.transcripts import get_transcript
 
 # The checkers each scenario's conversation breaks under the draft prompt (3 exchanges).
@@ -114,6 +120,52 @@ def test_the_proposer_proposes_what_the_critiques_show_and_the_judge_agrees_with
 
     evaluate_patterns(llm, store, project.id)
     jargon, refund_pattern = list_patterns(store, project.id)
-    assert pattern_report(store, jargon.id).evidence_against == [calm.id, refund.id]
+    assert sorted(pattern_report(store, jargon.id).evidence_against) == sorted([calm.id, refund.id])
     report = pattern_report(store, refund_pattern.id)
     assert (report.evidence_against, report.passed, report.not_applicable) == ([refund.id], 0, 1)
+
+
+HELD_OUT_ONLY = {
+    "movie_night": ({"too_many_films", "recommends_before_asking", "long_reply"},
+                    {"What will it cost?": {"quotes_price"}, "Introduces herself": {"uses_name"},
+                     "Date night rental": {"quotes_price", "uses_name"}}),
+    "support": ({"long_reply", "too_many_steps", "jargon"},
+                {"Upgrade price": {"quotes_price"}, "Two days offline": {"promises_refund"},
+                 "Wants a person": {"ignores_human_request"}}),
+}
+
+
+@pytest.mark.parametrize("name", ["movie_night", "support"])
+def test_marks_on_training_conversations_fix_only_the_faults_they_show(store, make_llm, scripted, name):
+    """Refinement from training marks alone: the tuned prompt carries the training faults' rules
+    (a later sample's vaguer rule loses), so held-out conversations lose those faults and keep the
+    held-out-only ones, which no training conversation showed."""
+    world = load_world(name)
+    training_faults, held_out_faults = HELD_OUT_ONLY[name]
+    scripted.respond = fault_world = FaultWorld(world)
+    llm = make_llm()
+    project = world_project(store, world)
+    draft = play(store, llm, project, project.current_version_id)
+    training = {s.title for s in world.scenarios if s.split == "train"}
+    for title, transcript in draft.items():
+        if title in training:  # a turn takes one mark: its critique says everything wrong with it
+            critiques: dict[int, list[str]] = {}
+            for checker in world.checkers:
+                for idx in checker.fires(transcript.turns):
+                    critiques.setdefault(idx, []).append(checker.critique)
+            for idx, said in critiques.items():
+                annotate(store, transcript.id, turn_idx=idx, label="bad", critique=" ".join(said))
+    proposed = propose_patterns(llm, store, project.id)
+    assert sorted(p.statement for p in proposed) == sorted(FAULTS[f].statement for f in training_faults)
+    for pattern in proposed:
+        update_pattern(store, pattern.id, status="accepted")
+
+    result = refine(store, llm, project.id, rounds=1, k=2, n_train=4, n_heldout=3, max_turns=2, seed=3)
+    board = leaderboard(store, result.refine_run_id)
+    assert [c.train_pass for c in board] == [1.0, pytest.approx(2 / 3), 0.0]  # best, the weak sample, baseline
+    assert fault_world.calls["writer"] == 2 and fault_world.calls["quality"] > 0
+    assert all(FAULTS[f].rule in result.best.text for f in training_faults)
+    tuned = approve(store, result.best.id)
+    held_out = {t: fired(world, tr) for t, tr in play(store, llm, project, tuned.id).items()
+                if t not in training}
+    assert held_out == held_out_faults

@@ -63,8 +63,8 @@ def _normal(title: str) -> str:
 def film_titles(text: str) -> set[str]:
     """The film titles a reply names, normalised (case, punctuation and year dropped), each once.
 
-    A title is: a list item's head (the item's text up to " - ", " – ", " — ", ": " or " (", Markdown
-    stripped) of at most eight words that is not a question (ends with "?" or starts with a question
+    A title is: a list item's head (its leading quoted or emphasised span, else its text up to " - ",
+    " – ", " — ", ": " or " (", Markdown stripped) of at most eight words that is not a question (ends with "?" or starts with a question
     word); outside list items, a span in double quotes, in *emphasis*, **bold** or _underscores_ (not
     one ending in ":" or "?", which is a heading or a question) that starts with a capital or a digit,
     a run of capitalised words followed by a year in brackets ("Heat (1995)"), or a run of
@@ -74,8 +74,10 @@ def film_titles(text: str) -> set[str]:
     for line in text.splitlines():
         item = _LIST_ITEM.match(line)
         if item:
+            lead = re.match(r"\s*(?:[\"“]([^\"”]{2,60})[\"”]|\*{1,2}([^*]{2,60}?)\*{1,2}(?!\*))", item.group(1))
             body = item.group(1).replace("*", "").replace("_", " ").strip()
-            head = re.split(r"\s+[-–—]\s+|:\s|\s\(|:$", body, maxsplit=1)[0].strip()
+            head = (lead.group(1) or lead.group(2)).strip() if lead else \
+                re.split(r"\s+[-–—]\s+|:\s|\s\(|:$", body, maxsplit=1)[0].strip()
             if head and not body.endswith("?") and not _QUESTION_WORD.match(head) and len(head.split()) <= 8:
                 found.add(_normal(head))
             continue
@@ -131,7 +133,7 @@ def too_many_steps(turns: list[Turn]) -> list[int]:
 
 JARGON = ("DNS", "DHCP", "SSID", "MTU", "subnet", "IP address", "MAC address", "packet loss", "latency",
           "firmware", "traceroute", "QoS", "NAT", "ipconfig", "WPA2", "WPA3", "band steering", "SNR")
-_JARGON = re.compile(r"\b(?:" + "|".join(re.escape(j) for j in JARGON) + r")s?\b", re.I)
+_JARGON = re.compile(r"\b(?:" + "|".join(re.escape(j) for j in JARGON) + r")(?:s|es)?\b", re.I)
 
 
 def jargon(turns: list[Turn]) -> list[int]:
