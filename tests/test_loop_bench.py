@@ -6,6 +6,7 @@ section, the CLI and the bench script end to end, and one world on the embedded 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from vt_core.benchmark import (
     recall_figures,
     run_loop,
 )
+from vt_core.core.store import Store
 from vt_core.designer import (
     Turn,
     create_project,
@@ -43,11 +45,8 @@ from vt_core.designer import (
     get_transcript,
     list_patterns,
     list_projects,
-    plan_for_project,
-    run_conversations,
     versions,
 )
-from vt_core.core.store import Store
 from vt_core.designer.transcripts import save_transcript
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +75,7 @@ def test_the_paired_test_is_exact_mcnemar_as_scipy_computes_it():
     test = paired_test(draft, tuned)
     assert (test.fixed, test.broken) == (9, 3)
     assert test.p == pytest.approx(binomtest(9, 12, 0.5).pvalue)
-    assert test.p == pytest.approx(2 * sum(__import__("math").comb(12, k) for k in range(0, 4)) / 2 ** 12)
+    assert test.p == pytest.approx(2 * sum(math.comb(12, k) for k in range(0, 4)) / 2 ** 12)
     assert paired_test([True, False], [True, False]).p == 1.0  # no discordant pair: no evidence either way
     with pytest.raises(ValueError):
         paired_test([True], [True, False])

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.stats import binomtest
-from statsmodels.stats.inter_rater import cohens_kappa
 
 RECALL_KAPPA = 0.6  # a planted fault counts as found when an accepted pattern agrees with its checker this well
 BOOTSTRAP_REPS = 2000
@@ -91,6 +90,8 @@ def kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
     rows, cols = table.sum(axis=1) / len(a), table.sum(axis=0) / len(a)
     if float((rows * cols).sum()) >= 1.0:  # chance agreement is total: kappa is 0/0
         return None
+    from statsmodels.stats.inter_rater import cohens_kappa  # a second to import: not on every CLI start
+
     return float(cohens_kappa(table, return_results=False))
 
 

@@ -36,7 +36,6 @@ from vt_core.designer import (
     create_project,
     current_annotations,
     evaluate_patterns,
-    get_pattern,
     get_transcript,
     judge_quality,
     judgements_for_transcript,
@@ -246,7 +245,7 @@ def _run(store: Store, llm: LLM, world: World, settings: LoopSettings, loop_run_
     total = by_checker.pop("total")
     verdicts = {(j.pattern_id, j.transcript_id): j.verdict for t in train for j in judgements_for_transcript(store, t.id)}
     fails = {p.name: [(p.id, t.id) in verdicts and passes(p.kind, verdicts[p.id, t.id]) is False for t in train]
-             for p in (get_pattern(store, p.id) for p in accepted)}
+             for p in accepted}
     recall = recall_figures({c.name: [bool(c.fires(t.turns)) for t in train] for c in world.checkers}, fails)
     quality = {name: _quality(llm, store, played[name], notes, name) for name in played}
     usage = llm.usage()
