@@ -31,6 +31,7 @@ def test_film_titles_are_read_from_lists_quotes_emphasis_years_and_cues():
                                        "the princess bride"}
     assert film_titles('Maybe "Heat", or Inception (2010). How about The Matrix? It is *really* good.') == \
         {"heat", "inception", "the matrix"}
+    assert film_titles("I'd recommend the Star Wars films, or watching Alien.") == {"star wars", "alien"}
     # Questions in a list, headings, lowercase emphasis and "I"/"It" after a cue are not titles.
     assert film_titles("- What mood are you in?\n- How long do you have\n**Why these:**\nTry it. I suggest I ask.") \
         == set()
@@ -97,7 +98,7 @@ def test_too_many_steps():
 
 def test_jargon():
     assert fires("jargon", "Slow", "Check your DNS.", "Then?", "Restart it.", "And?", "Update the firmware.",
-                 "What?", "Look at the IP addresses.") == [1, 5, 7]
+                 "What?", "Look at the IP addresses.", "Hm", "Turn off your VPN.") == [1, 5, 7, 9]
     # Near misses: everyday words, and jargon only in the user's words or inside other words.
     assert fires("jargon", "Is it the DNS?", "Let's restart the router and check the cables.",
                  "Ok", "Use the signal booster on the landing (nationally, it helps).") == []
@@ -121,6 +122,8 @@ def test_ignores_human_request():
                  "I'll connect you with a colleague now.", "Thanks, and the router?", "Restart it.") == []
     assert fires("ignores_human_request", "Is this a person?", "I'm a bot; our team can call you back.") == []
     assert fires("ignores_human_request", "The router is red.", "Restart it.") == []
+    # People in general are no handover.
+    assert fires("ignores_human_request", "Can I speak to a real person?", "Many people find a restart helps.") == [1]
 
 
 def test_every_checker_has_a_rule_and_a_critique_of_its_own():
