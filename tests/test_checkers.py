@@ -36,6 +36,8 @@ def test_film_titles_are_read_from_lists_quotes_emphasis_years_and_cues():
     assert film_titles("- What mood are you in?\n- How long do you have\n**Why these:**\nTry it. I suggest I ask.") \
         == set()
     assert film_titles("**Heat** (1995)\n1. **Heat** – again") == {"heat"}  # the same title once
+    assert film_titles("1. The Great Gatsby- A Film About Money, 1974\n2. Heat, 1995\n3. Spider-Man – fun") == \
+        {"the great gatsby", "heat", "spider-man"}
 
 
 def test_too_many_films():

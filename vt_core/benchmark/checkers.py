@@ -63,8 +63,9 @@ def _normal(title: str) -> str:
 def film_titles(text: str) -> set[str]:
     """The film titles a reply names, normalised (case, punctuation and year dropped), each once.
 
-    A title is: a list item's head (its leading quoted or emphasised span, else its text up to " - ",
-    " – ", " — ", ": " or " (", Markdown stripped) of at most eight words that is not a question (ends with "?" or starts with a question
+    A title is: a list item's head (its leading quoted or emphasised span, else its text up to a dash
+    with a space on either side ("Heat - ", "Heat- "), ": ", " (" or ", 1995"; Markdown stripped) of at
+    most eight words that is not a question (ends with "?" or starts with a question
     word); outside list items, a span in double quotes, in *emphasis*, **bold** or _underscores_ (not
     one ending in ":" or "?", which is a heading or a question) that starts with a capital or a digit,
     a run of capitalised words followed by a year in brackets ("Heat (1995)"), or a run of
@@ -77,7 +78,7 @@ def film_titles(text: str) -> set[str]:
             lead = re.match(r"\s*(?:[\"“]([^\"”]{2,60})[\"”]|\*{1,2}([^*]{2,60}?)\*{1,2}(?!\*))", item.group(1))
             body = item.group(1).replace("*", "").replace("_", " ").strip()
             head = (lead.group(1) or lead.group(2)).strip() if lead else \
-                re.split(r"\s+[-–—]\s+|:\s|\s\(|:$", body, maxsplit=1)[0].strip()
+                re.split(r"\s*[-–—]\s+|\s+[-–—]\s*|:\s|\s\(|:$|,\s*(?:19|20)\d\d\b", body, maxsplit=1)[0].strip()
             if head and not body.endswith("?") and not _QUESTION_WORD.match(head) and len(head.split()) <= 8:
                 found.add(_normal(head))
             continue
