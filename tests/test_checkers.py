@@ -175,9 +175,11 @@ split = "heldout"
 
 @pytest.mark.parametrize(("text", "message"), [
     (VALID.replace('audience = "a"', 'audience = "a'), r"tiny\.toml: .*line 3"),
-    (VALID.replace('["long_reply"]', '["long_reply", "no_such_check"]'), r"tiny\.toml: unknown checker\(s\) no_such_check"),
+    (VALID.replace('["long_reply"]', '["long_reply", "no_such_check"]'),
+     r"tiny\.toml: unknown checker\(s\) no_such_check"),
     (VALID.replace('split = "heldout"', 'split = "train"'), r"tiny\.toml: a world needs training and held-out"),
-    (VALID.replace('split = "heldout"', 'split = "test"'), r"(?s)tiny\.toml: .*scenarios\.1\.split.*'train' or 'heldout'"),
+    (VALID.replace('split = "heldout"', 'split = "test"'),
+     r"(?s)tiny\.toml: .*scenarios\.1\.split.*'train' or 'heldout'"),
     (VALID.replace('goal = "g"\n', ""), r"(?s)tiny\.toml: .*\ngoal\n.*Field required"),
 ])
 def test_a_malformed_world_is_refused_with_a_clear_message(tmp_path, text, message):

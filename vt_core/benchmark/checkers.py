@@ -47,11 +47,12 @@ _EMPHASIS = re.compile(r"(?<![*\w])\*{1,2}([^*\n]{2,60}?)\*{1,2}(?![*\w])|(?<!\w
 _WITH_YEAR = re.compile(r"((?:[A-Z0-9][\w'’&:,.-]*\s+(?:(?:of|the|and|in|on|a|an|to|at|for)\s+)*){0,6}"
                         r"[A-Z0-9][\w'’&.-]*)\s*\((?:19|20)\d\d\)")
 _CUED = re.compile(r"\b(?i:recommend|suggest|how about|what about|try|watching|watch|check out|go with|go for)"
-                   r"\s+(?:the\s+)?((?:[A-Z0-9][\w'’&:-]*)(?:\s+(?:(?:of|the|and|in|on|a|an|to|at|for)\s+)*[A-Z0-9][\w'’&:-]*)*)")
+                   r"\s+(?:the\s+)?([A-Z0-9][\w'’&:-]*"
+                   r"(?:\s+(?:(?:of|the|and|in|on|a|an|to|at|for)\s+)*[A-Z0-9][\w'’&:-]*)*)")
 _QUESTION_WORD = re.compile(r"^(?:what|how|which|who|when|where|why|do|does|are|is|would|could|should|any)\b",
                             re.I)
-
-
+# Where a list item's title ends: a dash with a space on either side, ": ", " (", ", 1995".
+_HEAD_END = re.compile(r"\s*[-–—]\s+|\s+[-–—]\s*|:\s|\s\(|:$|,\s*(?:19|20)\d\d\b")
 _NOT_TITLES = frozenset({"I", "It", "It's", "It’s", "This", "That", "These", "Something", "One", "A", "An", "The"})
 
 
@@ -70,15 +71,14 @@ def film_titles(text: str) -> set[str]:
     one ending in ":" or "?", which is a heading or a question) that starts with a capital or a digit,
     a run of capitalised words followed by a year in brackets ("Heat (1995)"), or a run of
     capitalised words after a cue and an optional "the" ("how about", "try", "recommend the", "watch",
-    "check out", ...; "I" and "It" are not titles). A title written in plain words without a cue is not seen."""
+    "check out", ...; not "I", "It", "This", ...). A title in plain words without a cue is not seen."""
     found: set[str] = set()
     for line in text.splitlines():
         item = _LIST_ITEM.match(line)
         if item:
             lead = re.match(r"\s*(?:[\"“]([^\"”]{2,60})[\"”]|\*{1,2}([^*]{2,60}?)\*{1,2}(?!\*))", item.group(1))
             body = item.group(1).replace("*", "").replace("_", " ").strip()
-            head = (lead.group(1) or lead.group(2)).strip() if lead else \
-                re.split(r"\s*[-–—]\s+|\s+[-–—]\s*|:\s|\s\(|:$|,\s*(?:19|20)\d\d\b", body, maxsplit=1)[0].strip()
+            head = (lead.group(1) or lead.group(2) if lead else _HEAD_END.split(body, maxsplit=1)[0]).strip()
             if head and not body.endswith("?") and not _QUESTION_WORD.match(head) and len(head.split()) <= 8:
                 found.add(_normal(head))
             continue
