@@ -31,10 +31,13 @@ def test_film_titles_are_read_from_lists_quotes_emphasis_years_and_cues():
                                        "the princess bride"}
     assert film_titles('Maybe "Heat", or Inception (2010). How about The Matrix? It is *really* good.') == \
         {"heat", "inception", "the matrix"}
+    assert film_titles("I'd recommend the Star Wars films, or watching Alien.") == {"star wars", "alien"}
     # Questions in a list, headings, lowercase emphasis and "I"/"It" after a cue are not titles.
     assert film_titles("- What mood are you in?\n- How long do you have\n**Why these:**\nTry it. I suggest I ask.") \
         == set()
     assert film_titles("**Heat** (1995)\n1. **Heat** – again") == {"heat"}  # the same title once
+    assert film_titles("1. The Great Gatsby- A Film About Money, 1974\n2. Heat, 1995\n3. Spider-Man – fun") == \
+        {"the great gatsby", "heat", "spider-man"}
 
 
 def test_too_many_films():
@@ -97,7 +100,7 @@ def test_too_many_steps():
 
 def test_jargon():
     assert fires("jargon", "Slow", "Check your DNS.", "Then?", "Restart it.", "And?", "Update the firmware.",
-                 "What?", "Look at the IP addresses.") == [1, 5, 7]
+                 "What?", "Look at the IP addresses.", "Hm", "Turn off your VPN.") == [1, 5, 7, 9]
     # Near misses: everyday words, and jargon only in the user's words or inside other words.
     assert fires("jargon", "Is it the DNS?", "Let's restart the router and check the cables.",
                  "Ok", "Use the signal booster on the landing (nationally, it helps).") == []
@@ -121,6 +124,8 @@ def test_ignores_human_request():
                  "I'll connect you with a colleague now.", "Thanks, and the router?", "Restart it.") == []
     assert fires("ignores_human_request", "Is this a person?", "I'm a bot; our team can call you back.") == []
     assert fires("ignores_human_request", "The router is red.", "Restart it.") == []
+    # People in general are no handover.
+    assert fires("ignores_human_request", "Can I speak to a real person?", "Many people find a restart helps.") == [1]
 
 
 def test_every_checker_has_a_rule_and_a_critique_of_its_own():
@@ -170,9 +175,11 @@ split = "heldout"
 
 @pytest.mark.parametrize(("text", "message"), [
     (VALID.replace('audience = "a"', 'audience = "a'), r"tiny\.toml: .*line 3"),
-    (VALID.replace('["long_reply"]', '["long_reply", "no_such_check"]'), r"tiny\.toml: unknown checker\(s\) no_such_check"),
+    (VALID.replace('["long_reply"]', '["long_reply", "no_such_check"]'),
+     r"tiny\.toml: unknown checker\(s\) no_such_check"),
     (VALID.replace('split = "heldout"', 'split = "train"'), r"tiny\.toml: a world needs training and held-out"),
-    (VALID.replace('split = "heldout"', 'split = "test"'), r"(?s)tiny\.toml: .*scenarios\.1\.split.*'train' or 'heldout'"),
+    (VALID.replace('split = "heldout"', 'split = "test"'),
+     r"(?s)tiny\.toml: .*scenarios\.1\.split.*'train' or 'heldout'"),
     (VALID.replace('goal = "g"\n', ""), r"(?s)tiny\.toml: .*\ngoal\n.*Field required"),
 ])
 def test_a_malformed_world_is_refused_with_a_clear_message(tmp_path, text, message):

@@ -47,11 +47,12 @@ _EMPHASIS = re.compile(r"(?<![*\w])\*{1,2}([^*\n]{2,60}?)\*{1,2}(?![*\w])|(?<!\w
 _WITH_YEAR = re.compile(r"((?:[A-Z0-9][\w'’&:,.-]*\s+(?:(?:of|the|and|in|on|a|an|to|at|for)\s+)*){0,6}"
                         r"[A-Z0-9][\w'’&.-]*)\s*\((?:19|20)\d\d\)")
 _CUED = re.compile(r"\b(?i:recommend|suggest|how about|what about|try|watching|watch|check out|go with|go for)"
-                   r"\s+((?:[A-Z0-9][\w'’&:-]*)(?:\s+(?:(?:of|the|and|in|on|a|an|to|at|for)\s+)*[A-Z0-9][\w'’&:-]*)*)")
+                   r"\s+(?:the\s+)?([A-Z0-9][\w'’&:-]*"
+                   r"(?:\s+(?:(?:of|the|and|in|on|a|an|to|at|for)\s+)*[A-Z0-9][\w'’&:-]*)*)")
 _QUESTION_WORD = re.compile(r"^(?:what|how|which|who|when|where|why|do|does|are|is|would|could|should|any)\b",
                             re.I)
-
-
+# Where a list item's title ends: a dash with a space on either side, ": ", " (", ", 1995".
+_HEAD_END = re.compile(r"\s*[-–—]\s+|\s+[-–—]\s*|:\s|\s\(|:$|,\s*(?:19|20)\d\d\b")
 _NOT_TITLES = frozenset({"I", "It", "It's", "It’s", "This", "That", "These", "Something", "One", "A", "An", "The"})
 
 
@@ -63,21 +64,21 @@ def _normal(title: str) -> str:
 def film_titles(text: str) -> set[str]:
     """The film titles a reply names, normalised (case, punctuation and year dropped), each once.
 
-    A title is: a list item's head (its leading quoted or emphasised span, else its text up to " - ",
-    " – ", " — ", ": " or " (", Markdown stripped) of at most eight words that is not a question (ends with "?" or starts with a question
+    A title is: a list item's head (its leading quoted or emphasised span, else its text up to a dash
+    with a space on either side ("Heat - ", "Heat- "), ": ", " (" or ", 1995"; Markdown stripped) of at
+    most eight words that is not a question (ends with "?" or starts with a question
     word); outside list items, a span in double quotes, in *emphasis*, **bold** or _underscores_ (not
     one ending in ":" or "?", which is a heading or a question) that starts with a capital or a digit,
     a run of capitalised words followed by a year in brackets ("Heat (1995)"), or a run of
-    capitalised words after a cue ("how about", "try", "recommend", "watch", "check out", ...;
-    "I" and "It" are not titles). A title written in plain words without a cue is not seen."""
+    capitalised words after a cue and an optional "the" ("how about", "try", "recommend the", "watch",
+    "check out", ...; not "I", "It", "This", ...). A title in plain words without a cue is not seen."""
     found: set[str] = set()
     for line in text.splitlines():
         item = _LIST_ITEM.match(line)
         if item:
             lead = re.match(r"\s*(?:[\"“]([^\"”]{2,60})[\"”]|\*{1,2}([^*]{2,60}?)\*{1,2}(?!\*))", item.group(1))
             body = item.group(1).replace("*", "").replace("_", " ").strip()
-            head = (lead.group(1) or lead.group(2)).strip() if lead else \
-                re.split(r"\s+[-–—]\s+|:\s|\s\(|:$", body, maxsplit=1)[0].strip()
+            head = (lead.group(1) or lead.group(2) if lead else _HEAD_END.split(body, maxsplit=1)[0]).strip()
             if head and not body.endswith("?") and not _QUESTION_WORD.match(head) and len(head.split()) <= 8:
                 found.add(_normal(head))
             continue
@@ -132,7 +133,8 @@ def too_many_steps(turns: list[Turn]) -> list[int]:
 
 
 JARGON = ("DNS", "DHCP", "SSID", "MTU", "subnet", "IP address", "MAC address", "packet loss", "latency",
-          "firmware", "traceroute", "QoS", "NAT", "ipconfig", "WPA2", "WPA3", "band steering", "SNR")
+          "firmware", "traceroute", "QoS", "NAT", "ipconfig", "WPA2", "WPA3", "band steering", "SNR",
+          "VPN", "ISP", "LTE", "IPv4", "IPv6", "port forwarding")
 _JARGON = re.compile(r"\b(?:" + "|".join(re.escape(j) for j in JARGON) + r")(?:s|es)?\b", re.I)
 
 
@@ -220,15 +222,16 @@ _ASKS_FOR_HUMAN = re.compile(
     r"|someone|somebody|customer service)\b"
     r"|\bhuman\b|\boperator\b|\brepresentative\b", re.I)
 _HANDS_OVER = re.compile(
-    r"\b(?:human|person|people|agent|agents|colleague|colleagues|team|transfer\w*|connect\w* you|put you through"
-    r"|call you back|callback|call-back|representative|specialist|operator|escalat\w*|someone)\b", re.I)
+    r"\b(?:human|person|agent|agents|colleague|colleagues|team|staff|advis[eo]r|transfer\w*|connect\w* you"
+    r"|put you through|call you back|callback|call-back|representative|specialist|operator|escalat\w*|someone)\b",
+    re.I)
 
 
 def ignores_human_request(turns: list[Turn]) -> list[int]:
     """Bot turns that answer a user turn asking for a person (a "real person", "speak to a human /
     an agent / someone", "operator", "representative") without mentioning a handover: none of human,
-    person, agent, colleague, team, transfer, connect you, put you through, call you back,
-    representative, specialist, operator, escalate, someone."""
+    person, agent, colleague, team, staff, adviser, transfer, connect you, put you through, call you
+    back, representative, specialist, operator, escalate, someone ("people" in general is not one)."""
     fired = []
     for i, text in _bot_turns(turns):
         previous = turns[i - 1] if i else None
