@@ -9,6 +9,8 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+from vt_core.benchmark import JOBS as BENCHMARK_JOBS
+from vt_core.benchmark import LoopSettings, figures_text, get_loop_run, submit_loop
 from vt_core.core.config import DEFAULT_WORKERS, Settings
 from vt_core.core.jobs import JobError, list_jobs, run_here, worker_name
 from vt_core.core.llm import LLM, EmbeddedServerError, LLMError, get_call, list_calls, prune_calls
@@ -161,6 +163,18 @@ def cmd_refine(args: argparse.Namespace) -> int:
               f"held-out {score(c.heldout_pass)} quality {c.quality or 0:.1f}")
     print(f"refine run {run_id}: best candidate {job.result['best']} ({job.result['stopped']}); "
           f"approve it with: python -m vt_core approve {job.result['best']}")
+    return 0
+
+
+def cmd_bench_loop(args: argparse.Namespace) -> int:
+    """The designer loop on a world with planted faults, in the foreground; its figures as a table or JSON."""
+    store, llm = _open()
+    settings = LoopSettings(seed=args.seed, k=args.k, rounds=args.rounds, noise=args.noise, marks=not args.no_marks,
+                            train=args.train, heldout=args.heldout, turns=args.turns)
+    job = run_here(store, llm, submit_loop(store, args.world, settings), BENCHMARK_JOBS, ProgressBar().stage)
+    run = get_loop_run(store, job.result["loop_run_id"])
+    print(json.dumps(run.figures, indent=2) if args.json else figures_text(run.figures))
+    print(f"loop run {run.id} stored with project {run.figures['project']!r}", file=sys.stderr)
     return 0
 
 
@@ -506,6 +520,20 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--turns", type=int, default=3)
     command.add_argument("--seed", type=int, default=0)
     command.set_defaults(run=cmd_refine)
+
+    command = commands.add_parser("bench-loop", help="measure the designer loop on a world with planted faults")
+    command.add_argument("--world", required=True, help="the world's name (a file in vt_core/benchmark/worlds)")
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--k", type=int, default=2, help="candidates per refinement round")
+    command.add_argument("--rounds", type=int, default=1, help="refinement rounds at most")
+    command.add_argument("--noise", type=float, default=0.0, help="share of the oracle's marks flipped (0-1)")
+    command.add_argument("--no-marks", action="store_true", help="no one marks the transcripts (a control)")
+    command.add_argument("--train", type=int, help="training conversations (default: 2 per training scenario)")
+    command.add_argument("--heldout", type=int, help="held-out conversations under each prompt (default: 2 per "
+                                                     "held-out scenario)")
+    command.add_argument("--turns", type=int, default=3, help="exchanges per conversation at most")
+    command.add_argument("--json", action="store_true", help="print the figures as JSON")
+    command.set_defaults(run=cmd_bench_loop)
 
     command = commands.add_parser("approve", help="make a refinement candidate the current prompt")
     command.add_argument("candidate", type=int)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 
+from vt_core.benchmark import JOBS as BENCHMARK_JOBS
 from vt_core.core.jobs import Handler, Runner, count_jobs
 from vt_core.core.llm import LLM
 from vt_core.core.store import Store
@@ -17,7 +18,7 @@ from vt_core.critic import JOBS as CRITIC_JOBS
 from vt_core.crowd import JOBS as CROWD_JOBS
 from vt_core.designer import JOBS as DESIGNER_JOBS
 
-HANDLERS: dict[str, Handler] = {**DESIGNER_JOBS, **CROWD_JOBS, **CRITIC_JOBS}
+HANDLERS: dict[str, Handler] = {**DESIGNER_JOBS, **CROWD_JOBS, **CRITIC_JOBS, **BENCHMARK_JOBS}
 
 IDLE_POLL_S = 0.5
 

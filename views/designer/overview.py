@@ -3,6 +3,7 @@ import streamlit as st
 from views.shared.candidates import share
 from views.shared.designer import choose_project, current_project
 from views.shared.services import services
+from vt_core.benchmark import list_loop_runs
 from vt_core.core.text import escape_markdown
 from vt_core.designer import DEMO_PROJECT, list_projects, project_status, seed_demo
 
@@ -53,6 +54,26 @@ with st.container(border=True):
     st.markdown(f"**Next step:** {step.why}")
     page, title = PAGES[step.step]
     st.page_link(page, label=f"Go to {title}")
+
+loop_runs = list_loop_runs(store, project_id=project.id)
+if loop_runs:
+    st.subheader("Loop benchmark")
+    st.caption("The loop benchmark (`python -m vt_core bench-loop`) made this project from a world with planted "
+               "faults: an oracle marked the training transcripts, and the loop proposed, judged and accepted "
+               "patterns, refined and approved a prompt. Fault rates are shares of held-out conversations in which "
+               "a rule checker (not a model) found the fault, under the draft and under the tuned prompt.")
+    if any(run.demo for run in loop_runs):
+        st.warning("Runs marked *demo model* come from the bundled SmolLM2-135M: their figures show that the loop "
+                   "runs end to end, not that it works. Measure your own endpoint with `OPENAI_BASE_URL`.", icon="⚠️")
+    st.dataframe([{
+        "run": run.id, "world": run.world, "seed": run.seed, "status": run.status, "model": run.model,
+        "demo model": "yes" if run.demo else "no",
+        "draft fault rate": share(f["draft_fault_rate"]) if (f := run.figures) else "",
+        "tuned fault rate": share(f["tuned_fault_rate"]) if f else "",
+        "95% CI of the difference": f"{f['ci95'][0]:+.0%} to {f['ci95'][1]:+.0%}" if f and f["ci95"] else "",
+        "p (McNemar)": f"{f['test']['p']:.3f}" if f else "",
+        "recall": share(f["recall"]) if f else "", "error": run.error or "",
+    } for run in loop_runs], hide_index=True)
 
 if len(projects) > 1:
     st.subheader("All projects")

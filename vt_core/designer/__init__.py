@@ -13,6 +13,7 @@ from vt_core.designer.annotations import (
     annotate,
     current_annotations,
     mark,
+    transcript_labels,
 )
 from vt_core.designer.cleanup import KINDS, CleanupError, Deleted, archive, blockers, delete, describe
 from vt_core.designer.demo import seed_demo
@@ -31,12 +32,14 @@ from vt_core.designer.exchange import (
 from vt_core.designer.jobs import JOBS, submit_judging, submit_refine, submit_selfplay
 from vt_core.designer.patterns import (
     PATTERN_KINDS,
+    PatternReport,
     add_pattern,
     evaluate_patterns,
     get_pattern,
     judgements_for_transcript,
     list_patterns,
     merge_patterns,
+    passes,
     pattern_report,
     propose_patterns,
     update_pattern,
@@ -84,9 +87,11 @@ from vt_core.designer.refinement import (
     RefineError,
     Removal,
     approve,
+    judge_quality,
     leaderboard,
     linked_diff,
     list_refine_runs,
+    mean_quality,
     planned_calls,
     refine,
     removal,
@@ -119,7 +124,7 @@ from vt_core.designer.selfplay import (
 )
 from vt_core.designer.sessions import log_event, session_events, session_measures, session_run_id
 from vt_core.designer.status import ProjectStatus, project_status
-from vt_core.designer.transcripts import Turn, get_transcript, list_transcripts
+from vt_core.designer.transcripts import Transcript, Turn, get_transcript, list_transcripts
 
 __all__ = [
     "add_message",
@@ -166,6 +171,7 @@ __all__ = [
     "import_project",
     "JOBS",
     "judgements_for_transcript",
+    "judge_quality",
     "KINDS",
     "leaderboard",
     "linked_diff",
@@ -178,11 +184,14 @@ __all__ = [
     "list_transcripts",
     "log_event",
     "mark",
+    "mean_quality",
     "merge_patterns",
     "new_playground_chat",
     "next_to_review",
     "PATTERN_KINDS",
     "pattern_report",
+    "PatternReport",
+    "passes",
     "persona_drafts",
     "PersonaDraft",
     "plan_for_project",
@@ -224,6 +233,8 @@ __all__ = [
     "submit_judging",
     "submit_refine",
     "submit_selfplay",
+    "Transcript",
+    "transcript_labels",
     "Turn",
     "unified_diff",
     "UNLABELLED",
