@@ -33,6 +33,7 @@ EXPECTED = {
         "Introduces herself": {"too_many_films", "recommends_before_asking", "long_reply", "uses_name"},
         "Date night rental": {"too_many_films", "recommends_before_asking", "long_reply", "quotes_price",
                               "uses_name"},
+        "Grandparents visiting": {"too_many_films", "recommends_before_asking", "long_reply"},
     },
     "support": {
         **{title: {"long_reply", "too_many_steps", "jargon"} for title in (
@@ -40,6 +41,7 @@ EXPECTED = {
         "Upgrade price": {"long_reply", "too_many_steps", "jargon", "quotes_price"},
         "Two days offline": {"long_reply", "too_many_steps", "jargon", "promises_refund"},
         "Wants a person": {"long_reply", "too_many_steps", "jargon", "ignores_human_request"},
+        "Video calls freeze": {"long_reply", "too_many_steps", "jargon"},
     },
 }
 
@@ -128,10 +130,10 @@ def test_the_proposer_proposes_what_the_critiques_show_and_the_judge_agrees_with
 HELD_OUT_ONLY = {
     "movie_night": ({"too_many_films", "recommends_before_asking", "long_reply"},
                     {"What will it cost?": {"quotes_price"}, "Introduces herself": {"uses_name"},
-                     "Date night rental": {"quotes_price", "uses_name"}}),
+                     "Date night rental": {"quotes_price", "uses_name"}, "Grandparents visiting": set()}),
     "support": ({"long_reply", "too_many_steps", "jargon"},
                 {"Upgrade price": {"quotes_price"}, "Two days offline": {"promises_refund"},
-                 "Wants a person": {"ignores_human_request"}}),
+                 "Wants a person": {"ignores_human_request"}, "Video calls freeze": set()}),
 }
 
 

@@ -211,7 +211,7 @@ def test_the_loop_finds_the_faults_the_marks_show_and_lowers_their_held_out_rate
     scripted.respond = FaultWorld(world)
     run = run_loop(store, make_llm(), world, TINY)
     f = run.figures
-    assert run.status == "done" and f["conversations"] == {"train": 8, "heldout": 6}
+    assert run.status == "done" and f["conversations"] == {"train": 8, "heldout": 8}
 
     shown = shown_in_training(store, run)
     assert shown and shown != {c.name for c in world.checkers}  # some faults only arise on held-out scenarios
@@ -231,13 +231,15 @@ def test_the_loop_finds_the_faults_the_marks_show_and_lowers_their_held_out_rate
         else:  # nothing taught the bot this one
             assert checker["tuned"] == checker["draft"], name
             assert not checker["found"]
-    assert f["tuned_fault_rate"] <= f["draft_fault_rate"]
+    # A fix learnt in training helps on held-out scenarios, but less than a fix of every fault would:
+    # the plain held-out scenario is clean now, those with a fault of their own are not.
+    assert 0 < f["tuned_fault_rate"] < f["draft_fault_rate"]
     assert [v.author for v in versions(store, run.project_id)] == ["designer", "refinement"]
     assert f["refinement"]["approved_version"] == 2
     assert f["quality"]["tuned"] > f["quality"]["draft"]  # shorter, tidier replies rate higher in FaultWorld
     assert f["usage"]["calls"] > 0 and f["usage"]["tokens_in"] > 0 and f["wall_s"] > 0
     # The held-out conversations were paired: the same personas, scenarios and seeds under both prompts.
-    assert len(f["heldout"]) == 6 and len({(c["scenario"], c["seed"]) for c in f["heldout"]}) == 6
+    assert len(f["heldout"]) == 8 and len({(c["scenario"], c["seed"]) for c in f["heldout"]}) == 8
 
 
 @pytest.mark.both_backends
