@@ -50,7 +50,7 @@ def test_from_self_play_to_an_approved_prompt(store):
     finish_jobs(store)  # self-play runs as a job, in the server's threads
     at.run()
     assert at.success[0].value.startswith("Self-play run 1: 2 transcripts, 4 calls")
-    transcript = min(list_transcripts(store, 1), key=lambda t: t.id)  # the Review page opens on the first id
+    transcript = min(list_transcripts(store, 1), key=lambda t: t.number)  # Review opens on transcript #1
 
     at.button(key="sp_repeat").click().run()  # the same run again: all from the cache
     finish_jobs(store)
