@@ -105,7 +105,7 @@ def test_the_designer_loop_headless(tmp_path):
         summary = step("refine", "--project", "Movie bot", "--rounds", "1", "--candidates", "1",
                        "--train", "2", "--heldout", "1", "--turns", "1")
         assert summary.startswith("refine run 1: best candidate 2 (ran every round (1))")
-        assert step("approve", "2") == "candidate 2 is now prompt version 2, current for its project"
+        assert step("approve", "2") == "candidate 2 is now prompt version v2, current for its project"
 
         # The long commands ran as jobs, in the foreground, recorded like the app's.
         listed = cli(["jobs"], {"OPENAI_BASE_URL": server.url}, tmp_path).stdout.splitlines()

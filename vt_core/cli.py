@@ -127,7 +127,7 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
                    JOBS, ProgressBar().stage)
     run_id, transcripts = job.result["run_id"], job.result["transcript_ids"]
     usage = llm.usage(f"{job.run_id}/selfplay:{run_id}")
-    print(f"self-play run {run_id}: {len(transcripts)} transcripts, {usage.calls} calls "
+    print(f"self-play run {job.result['number']}: {len(transcripts)} transcripts, {usage.calls} calls "
           f"({usage.cache_hits} cached), {usage.tokens_in} tokens in, {usage.tokens_out} out, "
           f"{time.perf_counter() - started:.1f} s")
     return 0
@@ -143,7 +143,7 @@ def cmd_patterns(args: argparse.Namespace) -> int:
     for report in reports:
         pattern = get_pattern(store, report.pattern_id)
         kappa = "n/a" if report.kappa is None else f"{report.kappa:.2f}"
-        print(f"[{pattern.id}] {pattern.status:9} {pattern.kind:5} pass {report.passed} fail {report.failed} "
+        print(f"P{pattern.number} {pattern.status:9} {pattern.kind:5} pass {report.passed} fail {report.failed} "
               f"n/a {report.not_applicable} kappa {kappa}: {pattern.statement}")
     print(f"patterns: {len(proposed)} proposed, {len(reports)} evaluated for project {project.name!r}")
     return 0
@@ -161,7 +161,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         score = lambda v: "  n/a" if v is None else f"{v:5.0%}"  # noqa: E731
         print(f"candidate {c.id:4} round {c.round} {c.status:9} train {score(c.train_pass)} "
               f"held-out {score(c.heldout_pass)} quality {c.quality or 0:.1f}")
-    print(f"refine run {run_id}: best candidate {job.result['best']} ({job.result['stopped']}); "
+    print(f"refine run {job.result['number']}: best candidate {job.result['best']} ({job.result['stopped']}); "
           f"approve it with: python -m vt_core approve {job.result['best']}")
     return 0
 
@@ -243,7 +243,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_approve(args: argparse.Namespace) -> int:
     store, _ = _open()
     version = approve(store, args.candidate)
-    print(f"candidate {args.candidate} is now prompt version {version.id}, current for its project")
+    print(f"candidate {args.candidate} is now prompt version v{version.number}, current for its project")
     return 0
 
 
