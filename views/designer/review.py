@@ -18,7 +18,6 @@ from vt_core.designer import (
     list_personas,
     list_scenarios,
     list_selfplay_runs,
-    list_transcripts,
     mark,
     next_to_review,
     review_entries,
@@ -53,11 +52,7 @@ with st.sidebar.expander("Filters", expanded=True):
     outcome = st.selectbox("Judged", [None, "fail", "pass"], key="rv_outcome", disabled=pattern_id is None,
                            format_func=lambda v: "any" if v is None else f"{v}s the pattern")
 
-# The transcripts archived one by one (those of an archived run are shown again with their run, on Self-play).
-shown, runs = set(filter_transcripts(store, project.id)), {r.id for r in list_selfplay_runs(store, project.id)}
-archived_rows(store, "transcript", {t.id: f"#{t.number} · {personas[t.persona_id].name} · {scenarios[t.scenario_id].title}"
-                                    for t in list_transcripts(store, project.id, include_archived=True)
-                                    if t.run_id in runs and t.id not in shown},
+archived_rows(store, "transcript", {i: e.title for i, e in review_entries(store, project.id, archived=True).items()},
               "transcripts", title="Archived transcripts", goes_with="its marks, verdicts and score")
 ids = filter_transcripts(store, project.id, label=label, scenario_id=scenario_id, persona_id=persona_id,
                          pattern_id=pattern_id, pattern_verdict=outcome if pattern_id else None)

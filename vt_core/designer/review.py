@@ -57,13 +57,20 @@ class ReviewEntry:
         return f"#{self.number} · {self.persona} · {self.scenario} · {self.label.replace('_', ' ')}"
 
 
-def review_entries(store: Store, project_id: int) -> dict[int, ReviewEntry]:
-    """The designer's transcripts of the project by id, each with its number, persona, scenario and label."""
+# The designer's transcripts archived one by one (those of an archived run come back with their run).
+_ARCHIVED_ALONE = ("SELECT id FROM transcripts WHERE archived_at IS NOT NULL AND run_id IN"
+                   " (SELECT id FROM selfplay_runs WHERE purpose = 'selfplay' AND archived_at IS NULL)")
+
+
+def review_entries(store: Store, project_id: int, *, archived: bool = False) -> dict[int, ReviewEntry]:
+    """The designer's transcripts of the project by id, each with its number, persona, scenario and label;
+    with `archived`, those archived one by one instead."""
     labels = transcript_labels(store, project_id)
     rows = store.cursor().execute(
         "SELECT t.id, t.number, p.name, s.title FROM transcripts t LEFT JOIN personas p ON p.id = t.persona_id"
-        f" LEFT JOIN scenarios s ON s.id = t.scenario_id WHERE t.project_id = ? AND t.id IN ({DESIGNER_TRANSCRIPT_IDS})",
-        [project_id]).fetchall()
+        " LEFT JOIN scenarios s ON s.id = t.scenario_id"
+        f" WHERE t.project_id = ? AND t.id IN ({_ARCHIVED_ALONE if archived else DESIGNER_TRANSCRIPT_IDS})"
+        " ORDER BY t.number, t.id", [project_id]).fetchall()
     return {tid: ReviewEntry(tid, number, persona, scenario, labels.get(tid, UNLABELLED))
             for tid, number, persona, scenario in rows}
 
