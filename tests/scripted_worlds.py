@@ -115,6 +115,11 @@ REFUND_ASKED = re.compile(r"\b(?:refund|money back|compensat\w*)\b", re.I)
 HUMAN_ASKED = re.compile(r"\b(?:real person|a human|someone real|an agent)\b", re.I)
 NAME_GIVEN = re.compile(r"\b(?:I'm|I am|my name is)\s+([A-Z][a-z]+)\b")
 INTRODUCES = re.compile(r"\bintroduces (?:herself|himself|themselves) as ([A-Z][a-z]+)")
+# The situations that tempt the bot into two training faults, so that the designer's marks (and the
+# judge) see those faults in some training conversations and not in others: a film for a group gets a
+# long list, a connection that is down or a router to set up gets the whole checklist.
+GROUP_PICK = re.compile(r"\b(?:both|family|everyone|kids)\b", re.I)
+FULL_CHECKLIST = re.compile(r"\b(?:working again|set up|freez\w*)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -272,8 +277,9 @@ class FaultWorld:
     - The simulated user acts out the situation in its prompt: it asks what it costs, asks for a
       refund or for a real person, or introduces itself by name (as the scenario's description says,
       "introduces herself as Maya"), in its first message, then follows up and leaves.
-    - The bot shows each fault of the world whose situation arises (a price asked, a name given, ...;
-      long replies, lists and so on always), unless its system prompt carries a rule against it in
+    - The bot shows each fault of the world whose situation arises (a price asked, a name given; a
+      long list of films for a group, the whole checklist for a connection that is down or a router
+      to set up; long replies, jargon and recommending before asking always), unless its system prompt carries a rule against it in
       words it looks for (`Fault.heeds`, a small vocabulary per fault, not a token of the proposer).
     - The pattern proposer reads the critiques of the bot turns and conversations marked bad in its
       prompt and proposes a fault's AVOID pattern only when a critique's words show it; with no bad
@@ -366,12 +372,12 @@ class FaultWorld:
             if "recommends_before_asking" in heeded and not asked_before:
                 parts.append("Before I suggest anything: what are you in the mood for, and how much time do you have?")
             else:
-                films = FILMS[:2] if "too_many_films" in heeded else FILMS[:5]
+                films = FILMS[:5] if "too_many_films" in shows and GROUP_PICK.search(said) else FILMS[:3]
                 parts.append("Here are my picks:\n" + "\n".join(
                     f"{i}. **{title}** ({year}) – {why}." for i, (title, year, why) in enumerate(films, 1)))
         else:
             steps = [bad if "jargon" in shows else plain for bad, plain in STEPS.values()]
-            steps = steps[:3] if "too_many_steps" in heeded else steps
+            steps = steps if "too_many_steps" in shows and FULL_CHECKLIST.search(said) else steps[:3]
             parts.append("Let's try this:\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1)))
             parts.append("Let me know how it goes.")
         if "long_reply" in shows:

@@ -22,25 +22,27 @@ from vt_core.designer.scenarios import add_scenario, list_scenarios
 from vt_core.designer.selfplay import plan_run, run_conversations
 from vt_core.designer.transcripts import get_transcript
 
-# The checkers each scenario's conversation breaks under the draft prompt (3 exchanges).
+# The checkers each scenario's conversation breaks under the draft prompt (3 exchanges): some training
+# faults only in some training situations (a film for a group, a connection to get working again).
 EXPECTED = {
     "movie_night": {
-        "Ninety minutes, no idea": {"too_many_films", "recommends_before_asking", "long_reply"},
-        "Twist-ending fan": {"too_many_films", "recommends_before_asking", "long_reply"},
+        "Ninety minutes, no idea": {"recommends_before_asking", "long_reply"},
+        "Twist-ending fan": {"recommends_before_asking", "long_reply"},
         "Partner hates horror": {"too_many_films", "recommends_before_asking", "long_reply"},
         "Rainy Sunday with kids": {"too_many_films", "recommends_before_asking", "long_reply"},
-        "What will it cost?": {"too_many_films", "recommends_before_asking", "long_reply", "quotes_price"},
-        "Introduces herself": {"too_many_films", "recommends_before_asking", "long_reply", "uses_name"},
-        "Date night rental": {"too_many_films", "recommends_before_asking", "long_reply", "quotes_price",
-                              "uses_name"},
+        "What will it cost?": {"recommends_before_asking", "long_reply", "quotes_price"},
+        "Introduces herself": {"recommends_before_asking", "long_reply", "uses_name"},
+        "Date night rental": {"recommends_before_asking", "long_reply", "quotes_price", "uses_name"},
         "Grandparents visiting": {"too_many_films", "recommends_before_asking", "long_reply"},
     },
     "support": {
-        **{title: {"long_reply", "too_many_steps", "jargon"} for title in (
-            "No connection this morning", "Slow in the evenings", "Wi-Fi drops upstairs", "New router setup")},
-        "Upgrade price": {"long_reply", "too_many_steps", "jargon", "quotes_price"},
-        "Two days offline": {"long_reply", "too_many_steps", "jargon", "promises_refund"},
-        "Wants a person": {"long_reply", "too_many_steps", "jargon", "ignores_human_request"},
+        "No connection this morning": {"long_reply", "too_many_steps", "jargon"},
+        "Slow in the evenings": {"long_reply", "jargon"},
+        "Wi-Fi drops upstairs": {"long_reply", "jargon"},
+        "New router setup": {"long_reply", "too_many_steps", "jargon"},
+        "Upgrade price": {"long_reply", "jargon", "quotes_price"},
+        "Two days offline": {"long_reply", "jargon", "promises_refund"},
+        "Wants a person": {"long_reply", "jargon", "ignores_human_request"},
         "Video calls freeze": {"long_reply", "too_many_steps", "jargon"},
     },
 }
@@ -136,6 +138,13 @@ HELD_OUT_ONLY = {
                  "Wants a person": {"ignores_human_request"}, "Video calls freeze": set()}),
 }
 
+# Training pass rates of the weak sample and of the baseline: 3 patterns judged on 4 training
+# conversations, one per training scenario. The baseline passes only the situational fault's pattern, on
+# the two conversations that do not raise its situation (2 of 12). The weak sample misses the rule of its
+# first pattern: in movie_night that is the situational too_many_films (failed on 2 of 12), in support
+# long_reply (failed on 4 of 12).
+TRAIN_PASS = {"movie_night": (10 / 12, 2 / 12), "support": (8 / 12, 2 / 12)}
+
 
 @pytest.mark.parametrize("name", ["movie_night", "support"])
 def test_marks_on_training_conversations_fix_only_the_faults_they_show(store, make_llm, scripted, name):
@@ -164,7 +173,7 @@ def test_marks_on_training_conversations_fix_only_the_faults_they_show(store, ma
 
     result = refine(store, llm, project.id, rounds=1, k=2, n_train=4, n_heldout=3, max_turns=2, seed=3)
     board = leaderboard(store, result.refine_run_id)
-    assert [c.train_pass for c in board] == [1.0, pytest.approx(2 / 3), 0.0]  # best, the weak sample, baseline
+    assert [c.train_pass for c in board] == pytest.approx([1.0, *TRAIN_PASS[name]])  # best, weak sample, baseline
     assert fault_world.calls["writer"] == 2 and fault_world.calls["quality"] > 0
     assert all(FAULTS[f].rule in result.best.text for f in training_faults)
     tuned = approve(store, result.best.id)

@@ -39,9 +39,12 @@ from vt_core.benchmark import (
 )
 from vt_core.core.store import Store
 from vt_core.designer import (
+    CleanupError,
     Turn,
+    blockers,
     create_project,
     current_annotations,
+    delete,
     get_transcript,
     list_patterns,
     list_projects,
@@ -281,6 +284,28 @@ def test_a_second_run_gets_a_project_of_its_own_and_noise_is_reported(store, mak
     assert marks["missed"] + marks["wrong"] > 0 and marks["bad_turns"] + marks["good_turns"] == 10
 
 
+def test_a_running_loops_project_is_not_deleted_and_its_figures_outlive_the_project(store, make_llm, scripted):
+    world = load_world("support")
+    scripted.respond = FaultWorld(world)
+    seen = []
+
+    def progress(stage, done, total):  # while the loop runs, its project exists and is in use
+        if stage == "marks":
+            project_id = list_loop_runs(store)[0].project_id
+            seen.extend(blockers(store, "project", project_id))
+            with pytest.raises(CleanupError, match="still running"):
+                delete(store, "project", project_id)
+
+    run = run_loop(store, make_llm(), world, LoopSettings(seed=2, turns=1, train=2, heldout=2), progress=progress)
+    assert seen == [f"project 'bench: support (seed 2)' is played by loop benchmark run {run.id} on world "
+                    "'support', still running"]
+    assert blockers(store, "project", run.project_id) == []
+    delete(store, "project", run.project_id)
+    assert list_projects(store) == [] and list_loop_runs(store, project_id=run.project_id) == []
+    kept = get_loop_run(store, run.id)  # the measurement stays, without the link to a project that is gone
+    assert (kept.project_id, kept.status, kept.figures) == (None, "done", run.figures)
+
+
 def test_a_failed_loop_is_stored_as_failed(store, make_llm, scripted):
     from tests.scripted_server import Reply
 
@@ -370,6 +395,9 @@ class EveryWorld:
         return self.current(request)
 
 
+SITUATIONAL = {"movie_night": "too_many_films", "support": "too_many_steps"}
+
+
 def test_the_bench_script_measures_every_world(tmp_path):
     with ScriptedServer(respond=EveryWorld()) as server:
         result = command(["bench/loop_quality.py", "--turns", "2"], server.url, tmp_path)
@@ -381,6 +409,9 @@ def test_the_bench_script_measures_every_world(tmp_path):
         assert 0 < figures["recall"] < 1  # the held-out-only faults are not found
         assert all(f["tuned"] < f["draft"] for f in figures["by_checker"].values() if f["found"])
         assert set(figures["kappa"]) == {c.name for c in load_world(name).checkers}
+        # A fault that some training conversations show and others do not gives kappa a value: the judge
+        # agrees with its checker on every one. (One shown everywhere leaves kappa undefined.)
+        assert figures["kappa"][SITUATIONAL[name]] == pytest.approx(1.0)
     assert last["overall"]["worlds"] == sorted(WORLDS)
     assert "Loop benchmark: world movie_night" in result.stderr  # each world's table on the way
     assert not (tmp_path / "vt.duckdb").exists()  # a fresh database of its own
