@@ -101,6 +101,10 @@ def blockers(store: Store, kind: str, row_id: int) -> list[str]:
         reasons += [f"{what} has a job still {status}: {title}" for title, status in db.execute(
             "SELECT title, status FROM jobs WHERE project_id = ? AND status IN ('queued', 'running') ORDER BY id",
             [row_id]).fetchall()]
+        reasons += [f"{what} is played by loop benchmark run {run} on world '{world}', still running"
+                    for run, world in db.execute(
+                        f"SELECT id, world FROM loop_runs WHERE project_id = ? AND {run_status('loop_runs')} = 'running'"
+                        " ORDER BY id", [row_id]).fetchall()]
     if kind in ("selfplay_run", "refine_run"):
         table = _TABLES[kind]
         status = db.execute(f"SELECT {run_status(table)} FROM {table} WHERE id = ?", [row_id]).fetchone()[0]
@@ -127,6 +131,8 @@ def _delete_project(db, row_id: int) -> None:
     for table in ("refine_runs", "selfplay_runs", "patterns", "personas", "scenarios", "prompt_versions",
                   "session_events", "jobs", "project_counters", "playground_chats"):
         db.execute(f"DELETE FROM {table} WHERE project_id = ?", [row_id])
+    # A loop benchmark's figures are a measurement of the loop, not part of the project: they stay.
+    db.execute("UPDATE loop_runs SET project_id = NULL WHERE project_id = ?", [row_id])
 
 
 def delete(store: Store, kind: str, row_id: int) -> Deleted:
