@@ -4,6 +4,7 @@ demo study."""
 
 from vt_core.crowd.assignment import (
     RATER_KINDS,
+    REASON_MAX_CHARS,
     StudyFull,
     active_raters,
     check_platform,
@@ -28,14 +29,19 @@ from vt_core.crowd.items import (
     add_check_items,
     add_items_from_selfplay,
     import_items_jsonl,
+    import_pairs_jsonl,
     list_items,
     unresolved_prompts,
 )
 from vt_core.crowd.monitoring import dimension_agreement, fingerprint, monitor, monitor_summary
+from vt_core.crowd.pairs import CHOICES, Pair, Side, item_pair, pair_orders
 from vt_core.crowd.pilot import run_pilot
 from vt_core.crowd.studies import (
     CHECKS_CONDITION,
     DEFAULT_LABELS,
+    PAIR_CONDITION,
+    SIDE_BY_SIDE,
+    SIDE_LABELS,
     Condition,
     Study,
     StudyError,
@@ -65,5 +71,6 @@ __all__ = [
     "parse_definition", "parse_study", "parse_toml", "RATER_KINDS", "rater_progress", "read_toml",
     "record_comprehension", "register_rater", "repeated", "room", "run_pilot", "seed_demo_study",
     "set_rater_status", "set_study_status", "Study", "StudyError", "StudyFull", "submit", "submit_pilot", "submit_study_items",
-    "Text", "unresolved_prompts"
+    "Text", "unresolved_prompts", "CHOICES", "import_pairs_jsonl", "item_pair", "Pair", "PAIR_CONDITION",
+    "pair_orders", "REASON_MAX_CHARS", "Side", "SIDE_BY_SIDE", "SIDE_LABELS",
 ]

@@ -57,7 +57,7 @@ from vt_core.core.design import balanced_latin_square
 from vt_core.core.store import KEY_TAKEN, Store, insert_rows, naive_utc
 from vt_core.crowd.exclusion import Reason
 from vt_core.crowd.items import ITEM_COLUMNS, StudyItem
-from vt_core.crowd.studies import DEFAULT_DIMENSIONS
+from vt_core.crowd.studies import DEFAULT_DIMENSIONS, PAIR_CONDITION
 
 __all__ = [
     "MTURK_SUBMIT_HOSTS",
@@ -70,6 +70,7 @@ __all__ = [
     "RaterProgress",
     "RATER_KINDS",
     "RATER_STATUSES",
+    "REASON_MAX_CHARS",
     "Rater",
     "SubmitResult",
     "balanced_latin_square",
@@ -101,6 +102,7 @@ RATER_KINDS = ("human", "llm")  # people, and the pilot's simulated raters: neve
 RATER_STATUSES = ("consent", "comprehension", "rating", "completed", "failed_checks", "screened_out")
 FINAL_STATUSES = ("completed", "screened_out", "failed_checks")
 ATTENTION_FAILURES_TO_FAIL = 2
+REASON_MAX_CHARS = 1000  # a rater's optional reason with a rating (side-by-side studies ask for one)
 GOLD_TOLERANCE = 1  # a gold answer more than this many scale points from the known one is a miss
 STUDY_LOCK = "crowd-study"  # Store.lock name: lease-taking, arrivals and late submits of one study take turns
 
@@ -477,6 +479,7 @@ def _plan(db, rater_row: tuple, *, items_per_rater: int, k: int, now: datetime, 
             [study_id, now, rater_id, count_leases, study_id, kind]).fetchall())
         block = _block_condition(order, items_per_rater, regular_done)
         rank = {name: (i - block) % len(order) for i, name in enumerate(order)}
+        rank[PAIR_CONDITION] = 0  # a side-by-side item shows every condition: it belongs to each block
         regular_candidates = sorted(
             (item for item in items
              if item.kind == "regular" and item.id not in rated and item.condition in rank
@@ -703,7 +706,7 @@ def _validate_values(values: Mapping[str, int], scales: Mapping[str, int]) -> di
 def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int], *,
            now: datetime | None = None, min_seconds: float | None = None,
            expected: Mapping[str, int] | None = None, dimensions: Sequence[str] | None = None,
-           k: int | None = None) -> SubmitResult:
+           k: int | None = None, reason: str | None = None) -> SubmitResult:
     """Store one rating (a row per dimension) in one transaction and release the lease.
 
     A second submit of the same (rater, item) stores nothing: ``duplicate=True``. ``seconds``
@@ -714,7 +717,8 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
     study definition, else adherence and quality), each from 1 to 7 (to the number of labels
     when the definition gives a dimension its own), or ValueError is raised before anything
     is written. A late submit on an expired lease is stored only if nobody took the
-    lease over and, when ``k`` is given, the item still has room.
+    lease over and, when ``k`` is given, the item still has room. A ``reason`` (free text, at most
+    REASON_MAX_CHARS; blank means none) is stored with the rating, in the same transaction.
     """
     now = naive_utc(now)
     db = store.cursor()
@@ -724,6 +728,9 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
     study_id, status, rater_kind = row
     scales = dict.fromkeys(dimensions, SCALE_MAX) if dimensions else _study_scales(db, study_id)
     values = _validate_values(values, scales)
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > REASON_MAX_CHARS:
+        raise ValueError(f"the reason has {len(reason):,} characters; at most {REASON_MAX_CHARS:,} are kept")
     if expected is not None:
         expected = dict(expected)
 
@@ -763,6 +770,9 @@ def submit(store: Store, rater_id: int, item_id: int, values: Mapping[str, int],
             db, "INSERT INTO ratings (study_id, rater_id, item_id, dimension, value, seconds, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [[study_id, rater_id, item_id, d, v, seconds, now] for d, v in values.items()])
+        if reason is not None:
+            db.execute("INSERT INTO rating_reasons (rater_id, item_id, reason, created_at) VALUES (?, ?, ?, ?)",
+                       [rater_id, item_id, reason, now])
         flags = []
         if min_seconds is not None and seconds is not None and seconds < min_seconds:
             flags.append(("too_fast", {"item_id": item_id, "seconds": round(seconds, 3),

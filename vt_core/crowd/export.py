@@ -5,7 +5,10 @@ condition (CHECKS_CONDITION '_checks' for attention and gold items), item_kind (
 'attention' | 'gold'), match_key, dimension, value, seconds (server-side, render to submit),
 created_at, flags (the rater's quality flags on this item, comma-separated, e.g.
 'attention_failed,too_fast'; flags without an item apply to every row of the rater), excluded
-(bool: the rater is excluded by the exclusion rules, see vt_core.crowd.exclusion) and exclusion_reasons.
+(bool: the rater is excluded by the exclusion rules, see vt_core.crowd.exclusion), exclusion_reasons,
+and for side-by-side items (condition '_pair') left_condition and right_condition (the order the rater saw),
+choice ('left', 'same' or 'right': what value 1, 2 or 3 means there; empty for other items), then reason
+(the rater's optional reason with the item, repeated on each dimension's row).
 
 Excluded raters stay in the export, flagged; nothing is ever dropped. The query is
 parameterised; its rows, from either database, are written to CSV and Parquet by an in-memory DuckDB
@@ -30,7 +33,8 @@ FORMATS = ("csv", "parquet", "jsonl")
 _TYPES = {"rater_id": "BIGINT", "rater_kind": "VARCHAR", "platform": "VARCHAR", "external_id": "VARCHAR",
           "item_id": "BIGINT", "condition": "VARCHAR", "item_kind": "VARCHAR", "match_key": "VARCHAR",
           "dimension": "VARCHAR", "value": "INTEGER", "seconds": "DOUBLE", "created_at": "TIMESTAMP",
-          "flags": "VARCHAR", "excluded": "BOOLEAN", "exclusion_reasons": "VARCHAR"}
+          "flags": "VARCHAR", "excluded": "BOOLEAN", "exclusion_reasons": "VARCHAR",
+          "left_condition": "VARCHAR", "right_condition": "VARCHAR", "choice": "VARCHAR", "reason": "VARCHAR"}
 COLUMNS = tuple(_TYPES)
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
 
@@ -42,10 +46,17 @@ SELECT r.rater_id, ra.kind AS rater_kind, ra.platform, ra.external_id, r.item_id
                    AND (f.detail->>'item_id' = CAST(r.item_id AS VARCHAR) OR f.detail->>'item_id' IS NULL)),
                 '') AS flags,
        r.rater_id = ANY(CAST(? AS BIGINT[])) AS excluded,
-       coalesce((CAST(? AS VARCHAR[]))[array_position(CAST(? AS BIGINT[]), r.rater_id)], '') AS exclusion_reasons
+       coalesce((CAST(? AS VARCHAR[]))[array_position(CAST(? AS BIGINT[]), r.rater_id)], '') AS exclusion_reasons,
+       coalesce(sl.condition, '') AS left_condition, coalesce(sr.condition, '') AS right_condition,
+       CASE WHEN sl.condition IS NULL THEN '' WHEN r.value = 1 THEN 'left' WHEN r.value = 2 THEN 'same'
+            ELSE 'right' END AS choice,
+       coalesce(rr.reason, '') AS reason
 FROM ratings r
 JOIN raters ra ON ra.id = r.rater_id
 JOIN study_items si ON si.id = r.item_id
+LEFT JOIN study_item_sides sl ON sl.item_id = r.item_id AND sl.side = 'left'
+LEFT JOIN study_item_sides sr ON sr.item_id = r.item_id AND sr.side = 'right'
+LEFT JOIN rating_reasons rr ON rr.rater_id = r.rater_id AND rr.item_id = r.item_id
 WHERE r.study_id = ?
 ORDER BY r.id
 """

@@ -18,6 +18,7 @@ import duckdb
 from vt_core.core.llm import LLM
 from vt_core.core.progress import Progress
 from vt_core.core.store import Store, insert_rows
+from vt_core.crowd.pairs import Conversation, insert_pairs, plan_pairs
 from vt_core.crowd.studies import CHECKS_CONDITION, Study, StudyDefinition, StudyError
 from vt_core.designer import (
     ProjectError,
@@ -117,6 +118,7 @@ def add_items_from_selfplay(store: Store, llm: LLM, study: Study, *, n: int, max
     plan = plan_for_project(store, project_id, n, seed)
     total, done_before = n * len(study.definition.conditions), 0
     rows = []
+    played: dict[str, dict[str, Conversation]] = {}
     for condition in study.definition.conditions:
         offset = done_before
         report = (lambda done, _total, offset=offset: progress(offset + done, total)) if progress else None
@@ -124,10 +126,15 @@ def add_items_from_selfplay(store: Store, llm: LLM, study: Study, *, n: int, max
                                    version_id=find_version(store, project_id, condition.version).id,
                                    progress=report)
         for transcript in list_transcripts(store, project_id, run_id=result.run_id):
-            rows.append((condition.name, "regular", f"{transcript.scenario_id}:{transcript.seed}",
-                         transcript.id, transcript.turns, None))
+            match_key = f"{transcript.scenario_id}:{transcript.seed}"
+            rows.append((condition.name, "regular", match_key, transcript.id, transcript.turns, None))
+            played.setdefault(condition.name, {})[match_key] = Conversation(transcript.id, transcript.turns)
         done_before += n
-    store.transaction(lambda db: _insert_items(db, study.id, rows))
+    if study.definition.side_by_side:  # one item per match_key, both conversations in it
+        planned = plan_pairs(study.definition, played, seed)
+        store.transaction(lambda db: insert_pairs(db, study.id, planned))
+    else:
+        store.transaction(lambda db: _insert_items(db, study.id, rows))
     return list_items(store, study.id, kind="regular")
 
 
@@ -183,27 +190,58 @@ def _read_lines(source: str | Path | bytes | Iterable[str], name: str | None) ->
     return name or "JSONL input", list(source)
 
 
+def _parse_lines(source: str | Path | bytes | Iterable[str], name: str | None) -> list[tuple[list[Turn], str | None]]:
+    """(turns, match_key) of every line of a JSONL source; StudyError naming every bad line by number."""
+    source, lines = _read_lines(source, name)
+    parsed, problems = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            parsed.append(_parse_line(line))
+        except _BadLine as exc:
+            problems.append(f"{source} line {number}: {exc}")
+    if problems:
+        raise StudyError("nothing was imported:\n" + "\n".join(problems))
+    if not parsed:
+        raise StudyError(f"{source}: no transcripts found")
+    return parsed
+
+
+def import_pairs_jsonl(store: Store, study: Study, sources: dict[str, str | Path | bytes | Iterable[str]],
+                       seed: int = 0) -> list[StudyItem]:
+    """Import a side-by-side study's pairs: one JSONL file per condition (condition name -> path, bytes or
+    lines), every line with a match_key that the other file has too. All pairs or none."""
+    _require_draft(study)
+    if not study.definition.side_by_side:
+        raise StudyError(f"study {study.name!r} rates one transcript per item; import each condition with "
+                         f"import_items_jsonl")
+    conversations: dict[str, dict[str, Conversation]] = {}
+    for condition, source in sources.items():
+        study.definition.condition(condition)
+        by_key = conversations[condition] = {}
+        for number, (turns, match_key) in enumerate(_parse_lines(source, None), start=1):
+            if match_key is None:
+                raise StudyError(f"condition {condition!r}, transcript {number}: a side-by-side pair needs a "
+                                 f"match_key on every line, to find the other condition's conversation")
+            if match_key in by_key:
+                raise StudyError(f"condition {condition!r}: match_key {match_key!r} appears twice")
+            by_key[match_key] = Conversation(None, turns)
+    planned = plan_pairs(study.definition, conversations, seed)
+    ids = set(store.transaction(lambda db: insert_pairs(db, study.id, planned)))
+    return [item for item in list_items(store, study.id, kind="regular") if item.id in ids]
+
+
 def import_items_jsonl(store: Store, study: Study, condition: str, source: str | Path | bytes | Iterable[str],
                        name: str | None = None) -> list[StudyItem]:
     """Import one condition's transcripts from a JSONL file's path, an upload's bytes (named `name`) or
     lines; all lines or none (every bad line is reported by its number)."""
     _require_draft(study)
     study.definition.condition(condition)
-    source, lines = _read_lines(source, name)
-    rows, problems = [], []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            turns, match_key = _parse_line(line)
-        except _BadLine as exc:
-            problems.append(f"{source} line {number}: {exc}")
-            continue
-        rows.append((condition, "regular", match_key, None, turns, None))
-    if problems:
-        raise StudyError("nothing was imported:\n" + "\n".join(problems))
-    if not rows:
-        raise StudyError(f"{source}: no transcripts found")
+    if study.definition.side_by_side:
+        raise StudyError(f"study {study.name!r} is side by side: import both conditions' files together "
+                         f"(import_pairs_jsonl), so that each match_key becomes one pair")
+    rows = [(condition, "regular", match_key, None, turns, None) for turns, match_key in _parse_lines(source, name)]
     def insert(db) -> int:
         before = db.execute("SELECT max(id) FROM study_items").fetchone()[0] or 0
         _insert_items(db, study.id, rows)

@@ -38,6 +38,11 @@ Definition = TypeVar("Definition", bound=BaseModel)
 # Attention-check and gold items belong to no condition; the column is NOT NULL, so they are stored
 # under this name, which condition names may not take (they may not start with "_").
 CHECKS_CONDITION = "_checks"
+# A side-by-side item shows both conditions at once; it is stored under this name (see vt_core.crowd.pairs).
+PAIR_CONDITION = "_pair"
+PER_TRANSCRIPT, SIDE_BY_SIDE = "per_transcript", "side_by_side"  # the study designs
+# A side-by-side question's answers, by value: sides, not conditions (the item records which is where)
+SIDE_LABELS = ("Left", "About the same", "Right")
 DEFAULT_LABELS = ("Strongly disagree", "Disagree", "Somewhat disagree", "Neither agree nor disagree",
                   "Somewhat agree", "Agree", "Strongly agree")
 MAX_STUDY_FILE_BYTES = 1_000_000
@@ -106,6 +111,12 @@ DEFAULT_DIMENSIONS = [
     Dimension(key="quality", question="The bot's replies are helpful and well written."),
 ]
 
+PREFERENCE_DIMENSIONS = [
+    Dimension(key="adherence", question="Which conversation better follows the instructions listed above?",
+              labels=list(SIDE_LABELS), show_instructions=True),
+    Dimension(key="quality", question="Which conversation is better overall?", labels=list(SIDE_LABELS)),
+]
+
 
 class AttentionCheck(_Model):
     """An instructed-response check: `instruction` is shown in place of a transcript."""
@@ -160,6 +171,10 @@ class StudyDefinition(_Model):
 
     name: Text
     description: str = ""
+    # per_transcript: one transcript per item, rated on scales. side_by_side: the two conditions'
+    # transcripts of one scenario, persona and seed side by side, each question answered Left / About
+    # the same / Right (values 1, 2, 3), with an optional reason.
+    design: Literal["per_transcript", "side_by_side"] = PER_TRANSCRIPT
     platform: Literal["prolific", "mturk", "anonymous"] = "prolific"
     conditions: list[Condition]
     instructions: list[Text] = Field(default_factory=list)  # the designer's instructions, for adherence
@@ -204,10 +219,18 @@ class StudyDefinition(_Model):
             raise ValueError(f"dimension keys must be unique; repeated: {', '.join(duplicates)}")
         return dimensions
 
+    @model_validator(mode="before")
+    @classmethod
+    def _preference_questions(cls, data: Any) -> Any:
+        """A side-by-side study without its own dimensions asks the two preference questions."""
+        if isinstance(data, dict) and data.get("design") == SIDE_BY_SIDE and "dimensions" not in data:
+            data = {**data, "dimensions": [d.model_dump() for d in PREFERENCE_DIMENSIONS]}
+        return data
+
     @model_validator(mode="after")
     def _cross_checks(self) -> StudyDefinition:
         """Checks between fields; each problem names its own path (pydantic cannot place it)."""
-        problems = [*self._check_answers(), *self._check_instructions()]
+        problems = [*self._check_answers(), *self._check_instructions(), *self._check_side_by_side()]
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -227,6 +250,24 @@ class StudyDefinition(_Model):
         if needing and not self.instructions:
             yield (f"instructions: dimension {needing[0]!r} shows the designer's instructions to raters, "
                    f"so list at least one")
+
+    def _check_side_by_side(self) -> Iterator[str]:
+        if self.design != SIDE_BY_SIDE:
+            return
+        if len(self.conditions) != 2:
+            yield (f"conditions: a side-by-side study compares exactly 2 conditions (the baseline and the one "
+                   f"compared with it), found {len(self.conditions)}")
+        for i, dimension in enumerate(self.dimensions):
+            if dimension.points != len(SIDE_LABELS):
+                yield (f"dimensions[{i}].labels: a side-by-side question has 3 answers, in this order: left, "
+                       f"about the same, right (e.g. {', '.join(SIDE_LABELS)}), found {dimension.points}")
+        if self.gold_items:
+            yield ("gold_items: a side-by-side study has no gold items (a gold item is one transcript); "
+                   "use attention checks")
+
+    @property
+    def side_by_side(self) -> bool:
+        return self.design == SIDE_BY_SIDE
 
     @property
     def items_in_all(self) -> int:
@@ -452,7 +493,11 @@ def set_study_status(store: Store, study_id: int, status: str) -> Study:
 def _check_ready(store: Store, study: Study) -> None:
     counts = dict(store.cursor().execute(
         "SELECT condition, count(*) FROM study_items WHERE study_id = ? GROUP BY condition", [study.id]).fetchall())
-    empty = [c.name for c in study.definition.conditions if not counts.get(c.name)]
+    if study.definition.side_by_side:
+        if not counts.get(PAIR_CONDITION):
+            raise StudyError(f"study {study.name!r} cannot open: it has no side-by-side pairs of transcripts yet")
+    empty = [] if study.definition.side_by_side else \
+        [c.name for c in study.definition.conditions if not counts.get(c.name)]
     if empty:
         raise StudyError(f"study {study.name!r} cannot open: no items yet for condition(s) {', '.join(empty)}")
     if not counts.get(CHECKS_CONDITION):
