@@ -4,6 +4,7 @@ the mixed logistic model's direction, and Krippendorff's alpha on a hand-made re
 
 from __future__ import annotations
 
+import io
 import math
 
 import krippendorff
@@ -122,3 +123,26 @@ def test_excluded_raters_are_left_out_and_counted():
     quality = analysis.results["human"][0]
     assert quality.prefer_a + quality.prefer_b == 36
     assert analysis.counts["human"].analysed == 9 and sum(analysis.counts["human"].excluded.values()) == 1
+
+
+def test_the_report_says_the_figures_in_apa_style_and_carries_charts_and_tables():
+    from vt_core.analysis.preference import PreferenceData
+    from vt_core.analysis.preference_report import preference_paragraphs, preference_report_files
+
+    frame, left = hand_made()
+    analysis = analyse_preference_frame(frame, left, [A, B], ["quality"], mixed=True, study_id=3, study_name="pref")
+    quality = analysis.results["human"][0]
+    text = preference_paragraphs(quality)
+    p = stats.binomtest(24, 40).pvalue
+    assert text[0].startswith("On quality, tuned was preferred in 24 of 40 choices, baseline in 16, and 0 were rated "
+                              "about the same. Of the 40 non-tied choices, 60.0%, 95% CI [")
+    assert f"exact binomial test against .50, *p* = {f'{p:.3f}'[1:]}" in text[0]
+    assert "the left conversation was chosen in 26 of 40 non-tied choices (65.0%" in text[4]
+    assert f"*β* = {quality.bradley_terry.beta:.2f}" in text[2]
+    files = preference_report_files(PreferenceData(analysis, preference_frame(frame, left, [A, B])), "svg")
+    assert {"report.md", "charts/preference.svg", "charts/position.svg", "tables/preference.csv",
+            "tables/counts.csv", "tables/choices.csv"} <= set(files)
+    report = files["report.md"].decode()
+    assert text[0] in report and "(charts/position.svg)" in report and "(charts/preference.svg)" in report
+    table = pd.read_csv(io.BytesIO(files["tables/preference.csv"]))
+    assert table.loc[0, ["prefer_a", "ties", "prefer_b", "left", "non_tied"]].tolist() == [16, 0, 24, 26, 40]

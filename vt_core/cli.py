@@ -406,10 +406,19 @@ def cmd_study_report(args: argparse.Namespace) -> int:
     rules = _rules(args)
     store = _study_store()
     study = get_study(store, _study_key(args.study))
-    from vt_core.analysis import study_data, write_report  # statsmodels, altair: a second to import
+    from vt_core.analysis import (  # statsmodels, altair: a second to import
+        preference_data,
+        study_data,
+        write_preference_report,
+        write_report,
+    )
 
-    data = study_data(store, study.id, rules, mixed=args.mixed)
-    path = write_report(data.analysis, data.frame, args.out, args.format, labels=data.labels)
+    if study.definition.side_by_side:
+        path = write_preference_report(preference_data(store, study.id, rules, mixed=args.mixed is not False),
+                                       args.out, args.format)
+    else:
+        data = study_data(store, study.id, rules, mixed=args.mixed)
+        path = write_report(data.analysis, data.frame, args.out, args.format, labels=data.labels)
     print(f"wrote the report of study {study.id} {study.name!r} to {path} (charts as {args.format.upper()} in "
           f"{path.parent / 'charts'}, tables as CSV in {path.parent / 'tables'})")
     return 0

@@ -10,6 +10,15 @@ from vt_core.analysis.charts import (
     likert_chart,
     slope_chart,
 )
+from vt_core.analysis.preference import PreferenceData, preference_data
+from vt_core.analysis.preference_report import (
+    preference_charts,
+    preference_methods,
+    preference_paragraphs,
+    preference_report_zip,
+    preference_tables,
+    write_preference_report,
+)
 from vt_core.analysis.report import (
     DASH,
     MINUS,
@@ -55,5 +64,7 @@ __all__ = [
     "human_llm_sentences", "KIND_NAMES", "likert_chart", "load_ratings", "markdown_table", "measure_name",
     "methods_paragraph", "MINUS", "mixed_frame", "MIXED_MAX_RATINGS", "mixed_model", "number", "p_value",
     "per_unit_means", "report_zip", "result_paragraphs", "rules_sentence", "slope_chart", "study_data",
-    "StudyData", "tables", "write_report",
+    "StudyData", "tables", "write_report", "PreferenceData", "preference_charts", "preference_data",
+    "preference_methods", "preference_paragraphs", "preference_report_zip", "preference_tables",
+    "write_preference_report",
 ]
