@@ -11,6 +11,7 @@ from html import escape
 
 import streamlit as st
 
+from views.rater.side_by_side import rate_pair
 from views.shared.links import keep_in_rater_link, rater_link
 from views.shared.services import services
 from vt_core.core.text import escape_markdown
@@ -201,6 +202,9 @@ if rater.status == "rating":
         st.rerun()
     total = definition.items_in_all
     st.progress(min((item.position - 1) / total, 1.0), text=f"Conversation {min(item.position, total)} of {total}")
+    if definition.side_by_side:
+        rate_pair(store, rater, item, definition, _NOTICE)
+        st.stop()
 
     show_turns(item.turns)
     keys = {d.key: f"rating-{item.id}-{d.key}" for d in definition.dimensions}

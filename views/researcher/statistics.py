@@ -6,6 +6,7 @@ from views.shared.userstudy_tab import render as user_studies
 from vt_core.analysis import (
     KIND_NAMES,
     MIXED_MAX_RATINGS,
+    PreferenceData,
     StudyData,
     comparisons_frame,
     counts_sentence,
@@ -16,6 +17,12 @@ from vt_core.analysis import (
     measure_name,
     methods_paragraph,
     mixed_frame,
+    preference_charts,
+    preference_data,
+    preference_methods,
+    preference_paragraphs,
+    preference_report_zip,
+    preference_tables,
     report_zip,
     result_paragraphs,
     rules_sentence,
@@ -34,6 +41,14 @@ def analysed(study_id: int, rules: ExclusionRules, mixed: bool | None,
     rerun on unchanged data costs a cache lookup."""
     data = study_data(services().store, study_id, rules, mixed=mixed)
     return data, {name: chart.to_dict() for name, chart in crowd_charts(data.analysis, data.frame, data.labels).items()}
+
+
+@st.cache_data(max_entries=16, show_spinner="Analysing the choices…")
+def preferences(study_id: int, rules: ExclusionRules, mixed: bool,
+                fingerprint: tuple) -> tuple[PreferenceData, dict[str, dict]]:
+    """A side-by-side study's analysis and charts, cached like `analysed`."""
+    data = preference_data(services().store, study_id, rules, mixed=mixed)
+    return data, {name: chart.to_dict() for name, chart in preference_charts(data.analysis).items()}
 
 
 def chart(specs: dict[str, dict], name: str, where=st) -> None:
@@ -69,6 +84,9 @@ def crowd_studies() -> None:
                          "ratings of one dimension; larger fits take minutes)", list(MIXED_CHOICES),
                          horizontal=True, key="sx_mixed")
     st.caption(rules_sentence(rules))
+    if study.definition.side_by_side:
+        side_by_side(study.id, rules, MIXED_CHOICES[mixed] is not False)
+        return
     try:
         data, specs = analysed(study.id, rules, MIXED_CHOICES[mixed], data_fingerprint(store, study.id))
     except ValueError as exc:  # no ratings yet
@@ -122,6 +140,42 @@ def crowd_studies() -> None:
         col.download_button(f"{name}.csv", data=lambda table=table: table.to_csv(index=False),
                             file_name=f"study-{study.id}-{name}.csv", mime="text/csv", on_click="ignore",
                             key=f"sx_csv_{name}")
+
+
+def side_by_side(study_id: int, rules: ExclusionRules, mixed: bool) -> None:
+    """A side-by-side study: which condition raters preferred, the models, the position check, agreement."""
+    store = services().store
+    try:
+        data, specs = preferences(study_id, rules, mixed, data_fingerprint(store, study_id))
+    except ValueError as exc:  # no choices yet
+        st.info(f"Nothing to analyse yet: {exc}. Choices appear here as raters submit them.")
+        return
+    analysis = data.analysis
+    with st.expander("Method"):
+        st.markdown(preference_methods(analysis))
+    st.subheader("Raters")
+    for kind, counts in analysis.counts.items():
+        st.markdown(counts_sentence(counts, KIND_NAMES.get(kind, kind)))
+    kinds = list(analysis.results)
+    tabs = st.tabs([KIND_NAMES.get(kind, kind)[:1].upper() + KIND_NAMES.get(kind, kind)[1:] for kind in kinds])
+    for kind, tab in zip(kinds, tabs, strict=True):
+        with tab:
+            for result in analysis.results[kind]:
+                st.subheader(measure_name(result.dimension).capitalize())
+                for paragraph in preference_paragraphs(result):
+                    st.markdown(paragraph)
+    st.subheader("Preference and position")
+    chart(specs, "preference")
+    chart(specs, "position")
+    found = preference_tables(analysis)
+    with st.expander("Every figure, unrounded"):
+        st.dataframe(found["preference"], hide_index=True, key="sx_pref_table")
+    st.subheader("Download")
+    fmt = st.radio("Chart format in the report", ["png", "svg"], horizontal=True, key="sx_format",
+                   format_func=str.upper)
+    st.download_button(f"Report (Markdown, {fmt.upper()} charts, CSV tables) as a zip",
+                       data=lambda: preference_report_zip(data, fmt), file_name=f"study-{study_id}-report.zip",
+                       mime="application/zip", on_click="ignore", type="primary", key="sx_zip")
 
 
 st.title("Statistics")
