@@ -10,9 +10,12 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
+from scipy import stats
 
+from tests.scripted_server import Reply
 from tests.test_studies import minimal, project, scripted_conversation  # noqa: F401 - project is a fixture
-from vt_core.crowd import export_bytes
+from vt_core.analysis.preference import preference_data
+from vt_core.crowd import export_bytes, run_pilot
 from vt_core.crowd.assignment import (
     REASON_MAX_CHARS,
     Identity,
@@ -231,3 +234,36 @@ def test_a_wrong_answer_on_a_check_is_flagged_and_a_long_reason_stores_nothing(s
         assert ("attention_failed" in result.flags) == (item.kind == "attention")
         now += timedelta(seconds=20)
     assert flagged
+
+
+def pick_b(request: dict) -> Reply:
+    """A simulated rater who reads both sides and picks the one where b speaks; follows the checks."""
+    text = request["messages"][-1]["content"]
+    if "This is a check" in text:
+        values = {"adherence": 2, "quality": 2} | ({"adherence": 3} if "Right to the first" in text else {"quality": 1})
+    else:
+        left = text.split("RIGHT conversation:")[0]
+        side = 1 if "b says" in left else 3
+        values = {"adherence": side, "quality": side}
+    return Reply(content=json.dumps({"reason": "read both", **values}))
+
+
+def test_simulated_raters_read_both_sides_and_the_analysis_of_the_store_finds_their_preference(store, make_llm,
+                                                                                               scripted):
+    scripted.respond = pick_b
+    study = open_study(store, name="piloted")
+    run_pilot(store, make_llm(), study, raters=3, seed=2)
+    assert store.cursor().execute("SELECT count(*) FROM rater_flags").fetchone()[0] == 0
+
+    data = preference_data(store, study.id)
+    analysis = data.analysis
+    assert analysis.conditions == ["a", "b"] and list(analysis.results) == ["llm"]
+    for result in analysis.results["llm"]:
+        n = 3 * study.definition.items_per_rater
+        assert (result.prefer_b, result.prefer_a, result.ties) == (n, 0, 0)
+        assert result.preference.p == pytest.approx(stats.binomtest(n, n).pvalue)
+        left = int((data.frame[(data.frame["dimension"] == result.dimension)]["side"] == "left").sum())
+        assert (result.position.k, result.position.n) == (left, n)
+    orders = pair_orders(store, study.id)
+    choices = data.frame[["item_id", "value"]].drop_duplicates()
+    assert all(value == (1 if orders[item] == "b" else 3) for item, value in choices.itertuples(index=False))

@@ -27,7 +27,8 @@ from vt_core.crowd.assignment import (
     set_rater_status,
     submit,
 )
-from vt_core.crowd.studies import Study, StudyDefinition
+from vt_core.crowd.pairs import item_pair
+from vt_core.crowd.studies import PAIR_CONDITION, Study, StudyDefinition
 
 PERSONAS = [
     {"name": "careful reader", "style": "reads every turn closely and rates strictly by the instructions"},
@@ -51,12 +52,23 @@ def _answer_model(definition: StudyDefinition) -> type[BaseModel]:
     return create_model("Ratings", **fields)
 
 
-def rate(llm: LLM, definition: StudyDefinition, persona: dict, item: Item, *, seed: int) -> dict[str, int]:
-    """One simulated rater's values for one item."""
+def _transcript(turns) -> str:
+    return "\n".join(f"{'USER' if t.role == 'user' else 'BOT'}: {t.content}" for t in turns)
+
+
+def conversation_text(store: Store, item: Item) -> str:
+    """What a simulated rater reads: the transcript, or a side-by-side pair's two, labelled LEFT and RIGHT."""
+    if item.condition != PAIR_CONDITION:
+        return _transcript(item.turns)
+    pair = item_pair(store, item.id)
+    return f"LEFT conversation:\n{_transcript(pair.left.turns)}\n\nRIGHT conversation:\n{_transcript(pair.right.turns)}"
+
+
+def rate(llm: LLM, definition: StudyDefinition, persona: dict, conversation: str, *, seed: int) -> dict[str, int]:
+    """One simulated rater's values for one item's conversation text (conversation_text)."""
     questions = "\n".join(
         f'- {d.key}: "{d.question}" ' + ", ".join(f"{i} = {label}" for i, label in enumerate(d.labels, start=1))
         for d in definition.dimensions)
-    conversation = "\n".join(f"{'USER' if t.role == 'user' else 'BOT'}: {t.content}" for t in item.turns)
     messages = [
         {"role": "system", "content": render(
             "pilot_rater", persona=f"{persona['name']}: {persona['style']}", task=definition.instruction_text,
@@ -85,7 +97,7 @@ def run_pilot(store: Store, llm: LLM, study: Study, *, raters: int, seed: int = 
         rated = 0
         while (item := next_item(store, rater.id, items_per_rater=definition.items_per_rater,
                                  k=definition.ratings_per_item, lease_minutes=definition.lease_minutes)):
-            values = rate(llm, definition, persona, item, seed=seed * 1000 + index)
+            values = rate(llm, definition, persona, conversation_text(store, item), seed=seed * 1000 + index)
             result = submit(store, rater.id, item.id, values,
                             expected=item.expected if item.kind == "attention" else None, k=definition.ratings_per_item)
             rated += result.stored
