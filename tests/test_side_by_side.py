@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from scipy import stats
@@ -34,6 +35,7 @@ from vt_core.crowd.studies import (
     StudyFileError,
     create_study,
     definition_to_toml,
+    load_study_file,
     parse_study,
     parse_toml,
     set_study_status,
@@ -84,6 +86,25 @@ def test_a_bad_side_by_side_definition_is_refused_with_its_field_named(changes, 
     with pytest.raises(StudyFileError) as caught:
         parse_study({**sbs(), **changes}, "study.toml")
     assert f"study.toml: {expected}" in str(caught.value).splitlines()
+
+
+def test_the_shipped_side_by_side_study_loads_and_a_bad_variant_names_its_problems(tmp_path):
+    shipped = Path(__file__).parent.parent / "studies" / "side_by_side_study.toml"
+    definition = load_study_file(shipped)
+    assert definition.side_by_side and [c.name for c in definition.conditions] == ["baseline", "tuned"]
+    assert [d.labels for d in definition.dimensions] == [list(SIDE_LABELS)] * 2
+    bad = tmp_path / "study.toml"
+    bad.write_text(shipped.read_text().replace('labels = ["Left", "About the same", "Right"]\nshow',
+                                               'labels = ["Left", "Right"]\nshow')
+                   + '\n[[conditions]]\nname = "third"\n')
+    with pytest.raises(StudyFileError) as caught:
+        load_study_file(bad)
+    assert str(caught.value).splitlines()[1:] == [
+        f"{bad}: attention_checks[0].expected: 3 is off the scale of 'adherence', which runs from 1 to 2",
+        f"{bad}: conditions: a side-by-side study compares exactly 2 conditions (the baseline and the one compared "
+        "with it), found 3",
+        f"{bad}: dimensions[0].labels: a side-by-side question has 3 answers, in this order: left, about the same, "
+        "right (e.g. Left, About the same, Right), found 2"]
 
 
 # -- items ---------------------------------------------------------------------------------------
