@@ -1,5 +1,5 @@
 """A side-by-side study end to end in a real Chromium against `streamlit run app.py`: two Prolific raters
-(each in a browser context of their own) read pairs of conversations labelled Left and Right, with turns
+(each in a browser context of their own, one at a desktop's width and one at a phone's) read pairs of conversations labelled Left and Right, with turns
 labelled User and Chatbot, answer the two questions with a reason and pass the attention checks; the
 database then holds each choice with the order the rater saw, and the Statistics page shows the
 preference and the position-bias check."""
@@ -86,6 +86,11 @@ def rate_pairs(page, url: str, token: str, pid: str, adherence_for_tuned: bool) 
             expect(left.get_by_text("User", exact=True)).to_be_visible()
             expect(left.get_by_text("Chatbot", exact=True)).to_be_visible()
             expect(right.get_by_text("<b>as text</b>", exact=False)).to_be_visible()  # plain text, not HTML
+            one, two = left.bounding_box(), right.bounding_box()
+            if page.viewport_size["width"] < 640:  # a phone: Right comes below Left
+                assert two["y"] >= one["y"] + one["height"] - 1, (one, two)
+            else:
+                assert two["y"] == pytest.approx(one["y"], abs=2) and two["x"] > one["x"] + one["width"] - 1
             tuned = "Left" if "Short reply" in left.inner_text() else "Right"
             answers = (tuned if adherence_for_tuned else "About the same", tuned)
             reason = f"{pid}: the {tuned.lower()} one is <i>shorter</i>"
@@ -105,8 +110,8 @@ def test_two_raters_compare_side_by_side_and_the_analysis_shows_preference_and_p
     token = build_study(db)
     with ScriptedServer(Reply(content="unused")) as model, \
             streamlit_app(tmp_path, {"OPENAI_BASE_URL": model.url}) as url, chromium() as browser:
-        for pid, adherence in (("pidsbs1", True), ("pidsbs2", False)):
-            with browser_page(browser, tmp_path, timeout_ms=RERUN_MS, width=1200) as page:
+        for pid, adherence, width in (("pidsbs1", True, 1200), ("pidsbs2", False, 400)):  # a desktop, a phone
+            with browser_page(browser, tmp_path, timeout_ms=RERUN_MS, width=width, height=900) as page:
                 rate_pairs(page, url, token, pid, adherence)
         with browser_page(browser, tmp_path, timeout_ms=RERUN_MS, width=1400) as page:
             page.goto(url)

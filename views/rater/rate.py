@@ -11,7 +11,7 @@ from html import escape
 
 import streamlit as st
 
-from views.rater.side_by_side import rate_pair
+from views.rater.side_by_side import rate_pair, show_pair
 from views.shared.links import keep_in_rater_link, rater_link
 from views.shared.services import services
 from vt_core.core.text import escape_markdown
@@ -103,7 +103,10 @@ if identity.preview:
     sample = next(iter(list_items(store, study.id, kind="regular")), None)
     if sample is not None:
         st.subheader("An example conversation")
-        show_turns(sample.turns)
+        if definition.side_by_side:
+            show_pair(store, sample)
+        else:
+            show_turns(sample.turns)
         if any(d.show_instructions for d in definition.dimensions):
             show_instructions()
         for dimension in definition.dimensions:

@@ -16,23 +16,28 @@ ROLE_NAMES = {"user": "User", "assistant": "Chatbot"}
 
 
 def show_conversation(side: str, turns) -> None:
-    st.subheader(side)
+    st.subheader(side, anchor=False)
     for turn in turns:
         with st.chat_message("user" if turn.role == "user" else "assistant"):
             st.caption(ROLE_NAMES.get(turn.role, "Chatbot"))
             st.text(turn.content)
 
 
+def show_pair(store: Store, item) -> None:
+    """A pair's two conversations, Left and Right (one above the other on a narrow screen)."""
+    pair = item_pair(store, item.id)
+    left, right = st.columns(2, border=True)
+    with left:
+        show_conversation("Left", pair.left.turns)
+    with right:
+        show_conversation("Right", pair.right.turns)
+
+
 def rate_pair(store: Store, rater, item, definition, notice_key: str) -> None:
     """Show a leased side-by-side item (a pair, or an attention check in its place) and its form; the
     form's callback stores the choices and the reason before the page is drawn again."""
     if item.kind == "regular":
-        pair = item_pair(store, item.id)
-        left, right = st.columns(2, border=True)
-        with left:
-            show_conversation("Left", pair.left.turns)
-        with right:
-            show_conversation("Right", pair.right.turns)
+        show_pair(store, item)
     else:  # an attention check: an instruction in place of the conversations
         with st.container(border=True):
             st.caption("Instruction")
