@@ -14,8 +14,10 @@ import pytest
 from scipy import stats
 
 from tests.scripted_server import Reply
+from tests.test_cli import cli
 from tests.test_studies import minimal, project, scripted_conversation  # noqa: F401 - project is a fixture
 from vt_core.analysis.preference import preference_data
+from vt_core.core.store import Store
 from vt_core.crowd import export_bytes, run_pilot
 from vt_core.crowd.assignment import (
     REASON_MAX_CHARS,
@@ -288,3 +290,27 @@ def test_simulated_raters_read_both_sides_and_the_analysis_of_the_store_finds_th
     orders = pair_orders(store, study.id)
     choices = data.frame[["item_id", "value"]].drop_duplicates()
     assert all(value == (1 if orders[item] == "b" else 3) for item, value in choices.itertuples(index=False))
+
+
+def test_the_report_command_writes_the_preference_report(tmp_path):
+    store = Store(tmp_path / "vt.duckdb")
+    try:
+        study = open_study(store, name="reported")
+        for name in ("r1", "r2", "r3"):
+            rater = rater_in(store, study, name)
+            now = T0
+            while item := next_item(store, rater, now=now, items_per_rater=4, k=3, lease_minutes=30):
+                tuned_side = 1 if item.kind == "regular" and pair_orders(store, study.id)[item.id] == "b" else 3
+                values = {"adherence": 2, "quality": 2} | item.expected if item.kind == "attention" else \
+                    {"adherence": tuned_side, "quality": 2}
+                assert submit(store, rater.id, item.id, values, now=now + timedelta(seconds=9)).stored
+                now += timedelta(seconds=20)
+    finally:
+        store.close()
+    out = tmp_path / "report"
+    result = cli(["report", str(study.id), "--out", str(out), "--format", "svg"], {}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = (out / "report.md").read_text()
+    assert "On adherence, b was preferred in 12 of 12 choices, a in 0, and 0 were rated about the same." in report
+    assert "On quality, b was preferred in 0 of 12 choices, a in 0, and 12 were rated about the same." in report
+    assert (out / "charts" / "position.svg").exists() and (out / "tables" / "choices.csv").exists()

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import krippendorff
 import numpy as np
@@ -270,8 +270,7 @@ def analyse_preference_frame(frame: pd.DataFrame, left: dict[int, str], conditio
             if not sub.empty:
                 results[kind].append(_result(sub, dimension, kind, a, b, mixed))
         adjusted = holm(r.preference.p for r in results[kind])
-        results[kind] = [PreferenceResult(**{**r.__dict__, "p_holm": p}) for r, p in zip(results[kind], adjusted,
-                                                                                          strict=True)]
+        results[kind] = [replace(r, p_holm=p) for r, p in zip(results[kind], adjusted, strict=True)]
     return PreferenceAnalysis(study_id, study_name, list(conditions), list(dimensions), counts, results, exclusion)
 
 
