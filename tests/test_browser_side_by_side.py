@@ -1,8 +1,8 @@
 """A side-by-side study end to end in a real Chromium against `streamlit run app.py`: two Prolific raters
-(each in a browser context of their own, one at a desktop's width and one at a phone's) read pairs of conversations labelled Left and Right, with turns
-labelled User and Chatbot, answer the two questions with a reason and pass the attention checks; the
-database then holds each choice with the order the rater saw, and the Statistics page shows the
-preference and the position-bias check."""
+(each in a browser context of their own, one at a desktop's width and one at a phone's) read pairs of
+conversations labelled Left and Right, with turns labelled User and Chatbot, answer the two questions
+with a reason and pass the attention checks; the database then holds each choice with the order the rater
+saw, and the Statistics page shows the preference and the position-bias check."""
 
 import json
 
@@ -147,7 +147,8 @@ def test_two_raters_compare_side_by_side_and_the_analysis_shows_preference_and_p
             assert value == expected, (pid, item_id, dimension)
         reasons = cur.execute("SELECT ra.external_id, rr.item_id, rr.reason FROM rating_reasons rr"
                               " JOIN raters ra ON ra.id = rr.rater_id ORDER BY 1, 2").fetchall()
-        assert [(pid, item) for pid, item, _ in reasons] == [(p, i) for p in ("pidsbs1", "pidsbs2") for i in sorted(orders)]
+        assert [(pid, item) for pid, item, _ in reasons] == \
+            [(p, i) for p in ("pidsbs1", "pidsbs2") for i in sorted(orders)]
         for pid, item_id, reason in reasons:
             side = "left" if orders[item_id] == "tuned" else "right"
             assert reason == f"{pid}: the {side} one is <i>shorter</i>"

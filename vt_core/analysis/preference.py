@@ -189,9 +189,9 @@ def bradley_terry(choices: pd.DataFrame) -> BradleyTerry:
     if raters < 2:
         notes.insert(0, "one rater: standard errors are not clustered")
     gamma = (params[1], se[1], p[1]) if both_sides else (math.nan, math.nan, math.nan)
-    return BradleyTerry(float(params[0]), float(se[0]), (float(params[0] - Z95 * se[0]), float(params[0] + Z95 * se[0])),
-                        float(p[0]), float(gamma[0]), float(gamma[1]), float(gamma[2]), n, raters,
-                        "; ".join(notes) or None)
+    beta, beta_se = float(params[0]), float(se[0])
+    return BradleyTerry(beta, beta_se, (beta - Z95 * beta_se, beta + Z95 * beta_se), float(p[0]), float(gamma[0]),
+                        float(gamma[1]), float(gamma[2]), n, raters, "; ".join(notes) or None)
 
 
 def mixed_logit(choices: pd.DataFrame) -> MixedLogit | None:

@@ -130,6 +130,8 @@ def preference_tables(analysis: PreferenceAnalysis) -> dict[str, pd.DataFrame]:
 
 # -- charts --------------------------------------------------------------------------------------
 
+_PERCENT_AXIS = alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1])
+
 
 def preference_chart(analysis: PreferenceAnalysis) -> alt.Chart:
     """One 100% bar per question and rater kind: choices for a, about the same, for b."""
@@ -146,7 +148,7 @@ def preference_chart(analysis: PreferenceAnalysis) -> alt.Chart:
     frame = pd.DataFrame(rows)
     return alt.Chart(alt.Data(values=frame.to_dict("records"))).mark_bar().encode(
         y=alt.Y("question:N", title="Question"),
-        x=alt.X("share:Q", title="Share of choices", stack="normalize", axis=alt.Axis(format="%")),
+        x=alt.X("share:Q", title="Share of choices", stack="normalize", axis=_PERCENT_AXIS),
         color=alt.Color("answer:N", title="Answer", sort=order, scale=alt.Scale(domain=order),
                         legend=alt.Legend(orient="bottom")),
         order=alt.Order("rank:Q"),
@@ -163,9 +165,9 @@ def position_chart(analysis: PreferenceAnalysis) -> alt.LayerChart:
             for kind, results in analysis.results.items() for r in results if r.position.n]
     data = alt.Data(values=rows)
     y = alt.Y("question:N", title="Question")
-    rules = alt.Chart(data).mark_rule().encode(y=y, x=alt.X("low:Q", title="Share choosing the left side",
-                                                            scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-                                               x2="high:Q")
+    rules = alt.Chart(data).mark_rule().encode(
+        y=y, x=alt.X("low:Q", title="Share choosing the left side", scale=alt.Scale(domain=[0, 1]), axis=_PERCENT_AXIS),
+        x2="high:Q")
     points = alt.Chart(data).mark_point(filled=True, size=90).encode(
         y=y, x="share:Q", tooltip=["question:N", alt.Tooltip("share:Q", format=".1%"), "choices:Q"])
     half = alt.Chart(alt.Data(values=[{"x": 0.5}])).mark_rule(strokeDash=[4, 4], color="black").encode(x="x:Q")

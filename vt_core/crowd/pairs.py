@@ -89,7 +89,8 @@ def insert_pairs(db, study_id: int, planned: Sequence[tuple[str, Side, Side]]) -
     for key, left, right in planned:
         item_id = db.execute(
             "INSERT INTO study_items (study_id, condition, kind, match_key, transcript_id, turns, expected)"
-            " VALUES (?, ?, 'regular', ?, NULL, '[]', NULL) RETURNING id", [study_id, PAIR_CONDITION, key]).fetchone()[0]
+            " VALUES (?, ?, 'regular', ?, NULL, '[]', NULL) RETURNING id",
+            [study_id, PAIR_CONDITION, key]).fetchone()[0]
         ids.append(item_id)
         sides += [[item_id, s.side, s.condition, s.transcript_id, _turns_json(s.turns)] for s in (left, right)]
     insert_rows(db, "INSERT INTO study_item_sides (item_id, side, condition, transcript_id, turns)"
