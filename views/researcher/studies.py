@@ -1,6 +1,7 @@
 import streamlit as st
 
 from views.shared.jobs import current_job, ended_once, follow, job_panel
+from views.shared.launch import launch_section, replacement_controls
 from views.shared.services import demo_notice, flash, services, show_errors, show_flash
 from views.shared.studies import (
     STUDIES_DIR,
@@ -24,15 +25,13 @@ from vt_core.crowd import (
     list_studies,
     load_study_file,
     parse_study,
+    not_ready,
     parse_toml,
-    set_study_status,
     submit_pilot,
     submit_study_items,
     unresolved_prompts,
 )
 from vt_core.designer import current_version, list_projects, versions
-
-PROLIFIC_PARAMS = "&PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
 
 app = services()
 
@@ -249,34 +248,10 @@ if study.status == "draft":
             flash(f"Added {len(added)} check items.")
             st.rerun()
 
-# -- status and link -----------------------------------------------------------------------------
-
-st.subheader("Status and link")
-st.write(f"This study is **{study.status}**.")
-target = {"draft": ("open", "Open the study to raters"), "open": ("closed", "Close the study"),
-          "closed": ("open", "Reopen the study")}[study.status]
-if st.button(target[1], key="rs_status", type="primary" if target[0] == "open" else "secondary"):
-    try:
-        set_study_status(store, study.id, target[0])
-    except StudyError as exc:
-        show_errors(exc)
-    else:
-        flash(f"Study {study.name!r} is now {target[0]}.")
-        st.rerun()
-link = f"/?study={study.token}"
-if definition.platform == "prolific":
-    st.caption("Prolific study URL (append it to this app's address; Prolific fills in the placeholders):")
-    st.code(link + PROLIFIC_PARAMS, language=None)
-elif definition.platform == "mturk":
-    st.caption("MTurk external question URL (MTurk adds workerId, assignmentId, hitId and turkSubmitTo):")
-    st.code(link, language=None)
-else:
-    st.caption("Rater link (each visitor gets an anonymous id):")
-    st.code(link, language=None)
-
 # -- pilot ---------------------------------------------------------------------------------------
 
 st.subheader("Pilot with simulated raters")
+unready = not_ready(store, study)
 st.caption("Before paying people: LLM raters with varied personas rate the study through the same "
            "assignment. They are stored as rater kind 'llm', kept apart from people, and use their own "
            "capacity, so they take no items away from human raters.")
@@ -285,7 +260,7 @@ with st.form("rs_pilot"):
     pilot_seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="rs_pilot_seed")
     pilot_job = current_job("pilot", study_id=study.id)
     if st.form_submit_button("Run the pilot", key="rs_pilot_run",
-                             disabled=study.status == "draft" or (pilot_job is not None and pilot_job.active)):
+                             disabled=bool(unready) or (pilot_job is not None and pilot_job.active)):
         follow(submit_pilot(store, study, raters=int(pilot_raters), seed=int(pilot_seed)))
         st.rerun()
 if pilot_job is not None:
@@ -293,8 +268,12 @@ if pilot_job is not None:
         st.success(f"Pilot finished: {len(pilot_job.result['rater_ids'])} simulated raters rated "
                    f"{pilot_job.result['ratings']} items.")
     job_panel(pilot_job, "rs_pilot")
-if study.status == "draft":
-    st.caption("Open the study first: the pilot rates its items as they will be handed out.")
+if unready:
+    st.caption("Add the items and the attention checks first: the pilot rates them as they will be handed out.")
+
+# -- launch --------------------------------------------------------------------------------------
+
+launch_section(store, study, app.settings.public_url)
 
 # -- monitor -------------------------------------------------------------------------------------
 
@@ -313,10 +292,7 @@ st.dataframe([{"raters": kind, "started": m.raters[kind].started, "rating": m.ra
 st.markdown("**Ratings per condition**")
 st.dataframe([{"condition": row["condition"], "items": row["items"], "human ratings": row["human"],
                "LLM ratings": row["llm"]} for row in m.per_condition], hide_index=True, key="rs_per_condition")
-lacking = [row["lacking"] for row in m.per_item if row["lacking"]]
-st.caption(f"{len(lacking)} regular items lack {sum(lacking)} valid human ratings of their "
-           f"{definition.ratings_per_item} (ratings of excluded raters are not valid)." if lacking else
-           f"Every regular item has its {definition.ratings_per_item} valid human ratings.")
+replacement_controls(store, study, m.rules)
 with st.expander("Ratings per item"):
     st.dataframe([{"item": row["item_id"], "condition": row["condition"], "kind": row["kind"],
                    "match key": row["match_key"], "human ratings": row["human"], "valid human ratings": row["valid"],

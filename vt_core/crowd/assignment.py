@@ -55,7 +55,7 @@ from urllib.parse import quote, urlsplit
 
 from vt_core.core.design import balanced_latin_square
 from vt_core.core.store import KEY_TAKEN, Store, insert_rows, naive_utc
-from vt_core.crowd.exclusion import Reason
+from vt_core.crowd.exclusion import REPLACED, Reason
 from vt_core.crowd.items import ITEM_COLUMNS, StudyItem
 from vt_core.crowd.studies import DEFAULT_DIMENSIONS
 
@@ -105,10 +105,11 @@ GOLD_TOLERANCE = 1  # a gold answer more than this many scale points from the kn
 STUDY_LOCK = "crowd-study"  # Store.lock name: lease-taking, arrivals and late submits of one study take turns
 
 # Whether rater `ra` counts towards an item's k: not once they failed an attention check, since the
-# default exclusion rule (crowd.exclusion) leaves their ratings out of the analysis; the item then
-# goes on to another rater. The flag's name is a constant, not a parameter.
+# default exclusion rule (crowd.exclusion) leaves their ratings out of the analysis, nor once the
+# researcher replaced them (crowd.replacement); the item then goes on to another rater. The flags'
+# names are constants, not parameters.
 _FILLS_K = (f"NOT EXISTS (SELECT 1 FROM rater_flags f WHERE f.rater_id = ra.id"
-            f" AND f.flag = '{Reason.ATTENTION_FAILED.value}')")
+            f" AND f.flag IN ('{Reason.ATTENTION_FAILED.value}', '{REPLACED}'))")
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ANON_PREFIX = "anon-"
