@@ -10,9 +10,12 @@ from views.shared.studies import (
     exclusion_rules,
     export_download,
     study_file_picker,
+    study_picker,
 )
 from vt_core.crowd import (
     CHECKS_CONDITION,
+    DEFAULT_DIMENSIONS,
+    DEFAULT_LABELS,
     FORMATS,
     MEDIA_TYPES,
     RATER_KINDS,
@@ -31,7 +34,7 @@ from vt_core.crowd import (
     submit_study_items,
     unresolved_prompts,
 )
-from vt_core.designer import current_version, list_projects, versions
+from vt_core.designer import current_version, get_transcript, list_projects, review_entries, versions
 
 app = services()
 
@@ -90,6 +93,45 @@ def lines_of(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def scale_inputs() -> list[dict]:
+    """The rating scales, as study dimensions (the definition validates them); the defaults to start."""
+    st.markdown("**Rating scales** (raters answer each question on its labels, from the lowest to the highest)")
+    n = st.number_input("Questions", 1, 6, len(DEFAULT_DIMENSIONS), key="rs_b_scales")
+    scales = []
+    for i in range(int(n)):
+        default = DEFAULT_DIMENSIONS[i] if i < len(DEFAULT_DIMENSIONS) else None
+        cols = st.columns([1, 3, 4, 1], vertical_alignment="bottom")
+        scales.append({
+            "key": cols[0].text_input("Short name", default.key if default else "", key=f"rs_b_scale_{i}_key",
+                                      help="How the data names it: lowercase letters, digits and _").strip(),
+            "question": cols[1].text_input("Question", default.question if default else "",
+                                           key=f"rs_b_scale_{i}_question"),
+            "labels": [label.strip() for label in cols[2].text_input(
+                "Labels, lowest first, separated by /", " / ".join(default.labels if default else DEFAULT_LABELS),
+                key=f"rs_b_scale_{i}_labels").split("/") if label.strip()],
+            "show_instructions": cols[3].checkbox("With the instructions", default.show_instructions if default
+                                                  else False, key=f"rs_b_scale_{i}_instructions"),
+        })
+    return scales
+
+
+def gold_inputs(entries: dict, keys: list[str]) -> list[dict]:
+    """Gold items: transcripts of the project whose right answers the researcher knows, with those answers."""
+    st.markdown("**Gold items** (optional: conversations whose right answers you know, e.g. one that plainly "
+                "breaks the instructions; raters who miss them can be excluded)")
+    chosen = st.multiselect("Transcripts of this project", list(entries), key="rs_b_gold",
+                            format_func=lambda i: entries[i].title)
+    gold = []
+    for transcript_id in chosen:
+        cols = st.columns(max(len(keys), 1))
+        expected = {key: int(col.number_input(f"{entries[transcript_id].title}: {key}", 1, 11, 1,
+                                              key=f"rs_b_gold_{transcript_id}_{key}"))
+                    for col, key in zip(cols, keys)}
+        turns = get_transcript(store, transcript_id).turns
+        gold.append({"turns": [{"role": t.role, "content": t.content} for t in turns], "expected": expected})
+    return gold
+
+
 def build_study_form(projects) -> None:
     by_project = {p.id: p for p in projects}
     if st.session_state.get("rs_b_project") not in by_project:
@@ -102,6 +144,9 @@ def build_study_form(projects) -> None:
                             list(project_versions), key="rs_b_versions",
                             format_func=lambda n: f"v{n} ({project_versions[n].author}, "
                                                   f"{project_versions[n].created_at:%Y-%m-%d %H:%M})")
+    scales = scale_inputs()
+    keys = [scale["key"] for scale in scales if scale["key"]]
+    gold = gold_inputs(review_entries(store, project.id), keys)
     with st.form("rs_build"):
         name = st.text_input("Study name", key="rs_b_name")
         description = st.text_area("Description (for you; raters do not see it)", key="rs_b_description")
@@ -125,8 +170,8 @@ def build_study_form(projects) -> None:
             cols = st.columns([4, 1, 1])
             checks.append({
                 "instruction": cols[0].text_input(f"Check {i + 1}", text, key=f"rs_b_check_{i}_instruction"),
-                "dimension": cols[1].selectbox("Dimension", ["adherence", "quality"],
-                                               ["adherence", "quality"].index(dimension), key=f"rs_b_check_{i}_dimension"),
+                "dimension": cols[1].selectbox("Question", keys, keys.index(dimension) if dimension in keys else (0 if keys else None),
+                                               key=f"rs_b_check_{i}_dimension"),
                 "expected": cols[2].number_input("Expected answer", 1, 7, expected, key=f"rs_b_check_{i}_expected"),
             })
         st.markdown("**Comprehension check** (two attempts)")
@@ -152,6 +197,8 @@ def build_study_form(projects) -> None:
                 "items_per_rater": int(items_per_rater), "ratings_per_item": int(ratings_per_item),
                 "lease_minutes": int(lease_minutes), "min_seconds_per_item": float(min_seconds),
                 "attention_checks": [{**check, "expected": int(check["expected"])} for check in checks],
+                "dimensions": scales,
+                "gold_items": gold,
                 "comprehension": {"question": question, "options": lines_of(options), "answer": answer.strip()},
                 "consent_text": consent_text, "instruction_text": instruction_text, "completion_codes": codes,
             }
@@ -185,11 +232,7 @@ if not studies:
 st.dataframe([{"id": s.id, "name": s.name, "status": s.status, "platform": s.definition.platform,
                "conditions": ", ".join(c.name for c in s.definition.conditions),
                "created": f"{s.created_at:%Y-%m-%d %H:%M}"} for s in studies], hide_index=True)
-by_id = {s.id: s for s in studies}
-if st.session_state.get("rs_study") not in by_id:
-    st.session_state["rs_study"] = studies[-1].id
-study = by_id[st.selectbox("Study", list(by_id), key="rs_study",
-                           format_func=lambda i: f"#{i} {by_id[i].name} ({by_id[i].status})")]
+study = study_picker(studies, "rs_study")
 definition = study.definition
 
 # -- items (draft only) --------------------------------------------------------------------------

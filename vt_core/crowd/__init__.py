@@ -54,6 +54,7 @@ from vt_core.crowd.pilot import run_pilot
 from vt_core.crowd.replacement import Shortfall, replace_excluded, shortfall
 from vt_core.crowd.studies import (
     CHECKS_CONDITION,
+    DEFAULT_DIMENSIONS,
     DEFAULT_LABELS,
     Condition,
     Study,
@@ -88,6 +89,7 @@ __all__ = [
     "create_study",
     "create_study_from_file",
     "CURRENCIES",
+    "DEFAULT_DIMENSIONS",
     "DEFAULT_LABELS",
     "definition_to_toml",
     "dimension_agreement",
