@@ -30,6 +30,8 @@ class Settings:
     attempts: int
     response_format: str  # "auto", "json_schema", "json_object" or "none"
     workers: int = DEFAULT_WORKERS  # threads that run jobs in the server process (VT_WORKERS; 0: none)
+    prolific_token: str | None = field(default=None, repr=False)  # PROLIFIC_TOKEN, a secret; None: no Prolific API
+    prolific_api_url: str | None = None  # PROLIFIC_API_URL: another base URL than Prolific's (a test server)
 
     @property
     def database(self) -> str:
@@ -83,4 +85,6 @@ class Settings:
             attempts=int(number("VT_LLM_ATTEMPTS", 4)),
             response_format=response_format,
             workers=workers,
+            prolific_token=text("PROLIFIC_TOKEN"),
+            prolific_api_url=text("PROLIFIC_API_URL"),
         )

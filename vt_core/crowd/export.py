@@ -2,7 +2,8 @@
 
 Columns (in this order): rater_id, rater_kind ('human' | 'llm'), platform, external_id, item_id,
 condition (CHECKS_CONDITION '_checks' for attention and gold items), item_kind ('regular' |
-'attention' | 'gold'), match_key, dimension, value, seconds (server-side, render to submit),
+'attention' | 'gold'), match_key, transcript (the item as the rater read it, one 'User: ...' or 'Chatbot: ...'
+line per turn), dimension, value, seconds (server-side, render to submit),
 created_at, flags (the rater's quality flags on this item, comma-separated, e.g.
 'attention_failed,too_fast'; flags without an item apply to every row of the rater), excluded
 (bool: the rater is excluded by the exclusion rules, see vt_core.crowd.exclusion) and exclusion_reasons.
@@ -29,6 +30,7 @@ from vt_core.crowd.studies import StudyError, get_study
 FORMATS = ("csv", "parquet", "jsonl")
 _TYPES = {"rater_id": "BIGINT", "rater_kind": "VARCHAR", "platform": "VARCHAR", "external_id": "VARCHAR",
           "item_id": "BIGINT", "condition": "VARCHAR", "item_kind": "VARCHAR", "match_key": "VARCHAR",
+          "transcript": "VARCHAR",
           "dimension": "VARCHAR", "value": "INTEGER", "seconds": "DOUBLE", "created_at": "TIMESTAMP",
           "flags": "VARCHAR", "excluded": "BOOLEAN", "exclusion_reasons": "VARCHAR"}
 COLUMNS = tuple(_TYPES)
@@ -36,7 +38,7 @@ MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "
 
 _QUERY = """
 SELECT r.rater_id, ra.kind AS rater_kind, ra.platform, ra.external_id, r.item_id, si.condition,
-       si.kind AS item_kind, si.match_key, r.dimension, r.value, r.seconds, r.created_at,
+       si.kind AS item_kind, si.match_key, CAST(si.turns AS VARCHAR) AS transcript, r.dimension, r.value, r.seconds, r.created_at,
        coalesce((SELECT string_agg(DISTINCT f.flag, ',' ORDER BY f.flag) FROM rater_flags f
                  WHERE f.rater_id = r.rater_id
                    AND (f.detail->>'item_id' = CAST(r.item_id AS VARCHAR) OR f.detail->>'item_id' IS NULL)),
@@ -59,8 +61,21 @@ def _parameters(store: Store, study_id: int, exclusion: ExclusionRules | None) -
     return [ids, reasons, ids, study_id]
 
 
+_SPEAKERS = {"user": "User", "assistant": "Chatbot"}
+_TRANSCRIPT = COLUMNS.index("transcript")
+
+
+def transcript_text(turns_json: str) -> str:
+    """An item's turns as plain text, one 'User: ...' or 'Chatbot: ...' line per turn."""
+    return "\n".join(f"{_SPEAKERS.get(t['role'], t['role'])}: {t['content']}" for t in json.loads(turns_json))
+
+
 def _rows(store: Store, study_id: int, exclusion: ExclusionRules | None) -> list[tuple]:
-    return store.cursor().execute(_QUERY, _parameters(store, study_id, exclusion)).fetchall()
+    rows = store.cursor().execute(_QUERY, _parameters(store, study_id, exclusion)).fetchall()
+    texts: dict[str, str] = {}  # an item's text once, however many ratings it has
+    for turns in {row[_TRANSCRIPT] for row in rows}:
+        texts[turns] = transcript_text(turns)
+    return [(*row[:_TRANSCRIPT], texts[row[_TRANSCRIPT]], *row[_TRANSCRIPT + 1:]) for row in rows]
 
 
 def ratings_rows(store: Store, study_id: int, exclusion: ExclusionRules | None = None) -> list[dict]:
@@ -70,7 +85,9 @@ def ratings_rows(store: Store, study_id: int, exclusion: ExclusionRules | None =
 
 def ratings_frame(store: Store, study_id: int, exclusion: ExclusionRules | None = None):
     """The export's rows as a pandas DataFrame (for the page's table)."""
-    return store.frame(_QUERY, _parameters(store, study_id, exclusion))
+    import pandas as pd  # here, as in Store.frame: the rater's pages never load pandas
+
+    return pd.DataFrame.from_records(_rows(store, study_id, exclusion), columns=list(COLUMNS))
 
 
 def _check_format(fmt: str) -> str:
