@@ -1,6 +1,6 @@
 """The crowd-rating workflow: study definitions, their items, the assignment of items to raters (leases,
-counterbalancing, quality flags), exclusion rules, the live monitor, LLM-rater pilots, export and the
-demo study."""
+counterbalancing, quality flags), exclusion rules, the live monitor, LLM-rater pilots, export, the demo
+study, and running a study on Prolific (its API client, decisions and bonuses)."""
 
 from vt_core.crowd.assignment import (
     RATER_KINDS,
@@ -22,7 +22,7 @@ from vt_core.crowd.assignment import (
 )
 from vt_core.crowd.demo import is_demo_study, seed_demo_study
 from vt_core.crowd.exclusion import ExcludedRater, ExclusionRules, excluded_raters, exclusion_label
-from vt_core.crowd.export import FORMATS, MEDIA_TYPES, export_bytes, export_ratings
+from vt_core.crowd.export import FORMATS, MEDIA_TYPES, RATER_COLUMNS, export_bytes, export_ratings, raters_csv, raters_rows
 from vt_core.crowd.jobs import JOBS, submit_pilot, submit_study_items
 from vt_core.crowd.items import (
     add_check_items,
@@ -32,7 +32,34 @@ from vt_core.crowd.items import (
     unresolved_prompts,
 )
 from vt_core.crowd.monitoring import dimension_agreement, fingerprint, monitor, monitor_summary
+from vt_core.crowd.payouts import (
+    BONUS_STATES,
+    Bonus,
+    Decision,
+    DecisionResult,
+    ProlificLink,
+    Proposal,
+    add_places,
+    apply_decisions,
+    create_on_prolific,
+    keep_within_cap,
+    list_bonuses,
+    pay_bonus,
+    prolific_link,
+    propose_decisions,
+    publish_on_prolific,
+    set_paused_on_prolific,
+    set_up_bonus,
+    settle_bonus,
+)
 from vt_core.crowd.pilot import run_pilot
+from vt_core.crowd.prolific import (
+    MIN_REJECTION_MESSAGE,
+    REJECTION_CATEGORIES,
+    ProlificClient,
+    ProlificError,
+    check_rejection,
+)
 from vt_core.crowd.studies import (
     CHECKS_CONDITION,
     DEFAULT_LABELS,
@@ -65,5 +92,11 @@ __all__ = [
     "parse_definition", "parse_study", "parse_toml", "RATER_KINDS", "rater_progress", "read_toml",
     "record_comprehension", "register_rater", "repeated", "room", "run_pilot", "seed_demo_study",
     "set_rater_status", "set_study_status", "Study", "StudyError", "StudyFull", "submit", "submit_pilot", "submit_study_items",
-    "Text", "unresolved_prompts"
+    "Text", "unresolved_prompts",
+    # Prolific from the platform
+    "add_places", "apply_decisions", "Bonus", "BONUS_STATES", "check_rejection", "create_on_prolific", "Decision",
+    "DecisionResult", "keep_within_cap", "list_bonuses", "MIN_REJECTION_MESSAGE", "pay_bonus", "ProlificClient",
+    "ProlificError", "ProlificLink", "prolific_link", "Proposal", "propose_decisions", "publish_on_prolific",
+    "RATER_COLUMNS", "raters_csv", "raters_rows", "REJECTION_CATEGORIES", "set_paused_on_prolific", "set_up_bonus",
+    "settle_bonus",
 ]

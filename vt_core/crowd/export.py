@@ -1,4 +1,5 @@
-"""Export a study's ratings: one row per rating and dimension, as CSV, Parquet or JSONL.
+"""Export a study's ratings: one row per rating and dimension, as CSV, Parquet or JSONL; and its raters, one row
+each, as CSV (`raters_csv`).
 
 Columns (in this order): rater_id, rater_kind ('human' | 'llm'), platform, external_id, item_id,
 condition (CHECKS_CONDITION '_checks' for attention and gold items), item_kind ('regular' |
@@ -16,6 +17,8 @@ json.dumps per row, timestamps in ISO 8601.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import tempfile
 from datetime import datetime
@@ -130,3 +133,67 @@ def export_bytes(store: Store, study_id: int, fmt: str, exclusion: ExclusionRule
         path = Path(folder) / f"ratings.{fmt}"
         export_ratings(store, study_id, path, fmt, exclusion)
         return path.read_bytes()
+
+
+# -- one row per rater ----------------------------------------------------------------------------
+
+RATER_COLUMNS = ("rater_id", "rater_kind", "platform", "status", "started_at", "finished_at", "seconds",
+                 "completion_code", "items_rated", "excluded", "exclusion_reasons", "prolific_pid",
+                 "prolific_study_id", "prolific_session_id", "mturk_worker_id", "mturk_assignment_id", "mturk_hit_id",
+                 "submission_id", "submission_status", "decision")
+
+_RATERS_QUERY = """
+SELECT ra.id, ra.kind, ra.platform, ra.status, ra.started_at, ra.finished_at, ra.external_id, ra.platform_study_id,
+       ra.session_id, ra.assignment_id, ra.hit_id,
+       (SELECT count(DISTINCT r.item_id) FROM ratings r WHERE r.rater_id = ra.id),
+       (SELECT d.action FROM prolific_decisions d WHERE d.rater_id = ra.id AND d.outcome = 'done'
+        ORDER BY d.id DESC LIMIT 1)
+FROM raters ra
+WHERE ra.study_id = ?
+ORDER BY ra.id
+"""
+
+
+def raters_rows(store: Store, study_id: int, exclusion: ExclusionRules | None = None,
+                submissions: list[dict] | None = None) -> list[dict]:
+    """One row per rater (RATER_COLUMNS), for approving, rejecting and paying by hand: status, times, the
+    completion code the end screen showed, the exclusion reasons, the platform's ids (Prolific's PROLIFIC_PID,
+    STUDY_ID and SESSION_ID, which is also the submission's id; MTurk's workerId, assignmentId and hitId) and,
+    when `submissions` (as Prolific lists them) are given, the submission's status; the decision sent from the
+    platform, if any."""
+    study = get_study(store, study_id)
+    codes = study.definition.completion_codes
+    excluded = {r.rater_id: r.details for r in excluded_raters(store, study_id, exclusion)}
+    by_participant = {s.get("participant_id") or s.get("participant"): s for s in submissions or []}
+    rows = []
+    for (rater_id, kind, platform, status, started, finished, external, platform_study, session, assignment, hit,
+         rated, decision) in store.cursor().execute(_RATERS_QUERY, [study_id]).fetchall():
+        prolific, mturk = platform == "prolific", platform == "mturk"
+        submission = by_participant.get(external, {}) if prolific else {}
+        rows.append(dict(zip(RATER_COLUMNS, (
+            rater_id, kind, platform, status, started, finished,
+            (finished - started).total_seconds() if finished and started else None,
+            getattr(codes, status) if status in ("completed", "screened_out", "failed_checks") and kind == "human"
+            else None,
+            rated, rater_id in excluded, excluded.get(rater_id, ""),
+            external if prolific else None, _platform_study_id(platform_study, submission),
+            session if prolific else None, external if mturk else None, assignment, hit,
+            submission.get("id") or (session if prolific else None), submission.get("status"), decision,
+        ), strict=True)))
+    return rows
+
+
+def _platform_study_id(stored: str | None, submission: dict) -> str | None:
+    """The STUDY_ID the rater's link carried, else the study of their Prolific submission."""
+    return stored or submission.get("study_id")
+
+
+def raters_csv(store: Store, study_id: int, exclusion: ExclusionRules | None = None,
+               submissions: list[dict] | None = None) -> bytes:
+    """raters_rows as a CSV file's bytes (UTF-8, a header row; empty cells for unknown values)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=RATER_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in raters_rows(store, study_id, exclusion, submissions):
+        writer.writerow({c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in row.items()})
+    return out.getvalue().encode("utf-8")
