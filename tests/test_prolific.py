@@ -160,7 +160,8 @@ def test_proposals_follow_the_rules_and_only_confirmed_decisions_are_sent(store,
     assert prolific.submissions[subs["fast"]["id"]]["status"] == "AWAITING REVIEW"  # proposed, never confirmed
     rows = store.cursor().execute(
         "SELECT participant_id, action, category, confirmed_by, outcome FROM prolific_decisions ORDER BY id").fetchall()
-    assert rows == [("good", "APPROVE", None, "dr. lee", "done"), ("careless", "REJECT", "FAILED_CHECK", "dr. lee", "done")]
+    assert rows == [("good", "APPROVE", None, "dr. lee", "done"),
+                    ("careless", "REJECT", "FAILED_CHECK", "dr. lee", "done")]
     again = {p.participant_id: p for p in propose_decisions(store, study, client.submissions(prolific_id), rules)}
     assert again["good"].action is None and again["fast"].action == "REJECT"
 
@@ -199,7 +200,8 @@ def test_prolifics_own_error_is_reported_and_recorded(store, client, prolific):
                                                                    category="LOW_EFFORT")],
                                confirmed={other["id"]}, confirmed_by="dr. lee")
     assert not result.done and "message: It must be at least 100 chars long." in result.error
-    assert store.cursor().execute("SELECT outcome, error FROM prolific_decisions").fetchone() == ("failed", result.error)
+    recorded = store.cursor().execute("SELECT outcome, error FROM prolific_decisions").fetchone()
+    assert recorded == ("failed", result.error)
     with pytest.raises(ProlificError, match=r"reading study nope failed \(HTTP 404\): Not Found: Not found\."):
         client.get_study("nope")
 

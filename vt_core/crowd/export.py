@@ -41,7 +41,8 @@ MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "
 
 _QUERY = """
 SELECT r.rater_id, ra.kind AS rater_kind, ra.platform, ra.external_id, r.item_id, si.condition,
-       si.kind AS item_kind, si.match_key, CAST(si.turns AS VARCHAR) AS transcript, r.dimension, r.value, r.seconds, r.created_at,
+       si.kind AS item_kind, si.match_key, CAST(si.turns AS VARCHAR) AS transcript, r.dimension, r.value,
+       r.seconds, r.created_at,
        coalesce((SELECT string_agg(DISTINCT f.flag, ',' ORDER BY f.flag) FROM rater_flags f
                  WHERE f.rater_id = r.rater_id
                    AND (f.detail->>'item_id' = CAST(r.item_id AS VARCHAR) OR f.detail->>'item_id' IS NULL)),

@@ -352,8 +352,9 @@ def set_up_bonus(store: Store, client: ProlificClient, study_id: int, rater_id: 
     if amount_cents < 1:
         raise ValueError(f"a bonus must be at least 1 cent, not {amount_cents}")
     link = _link(store, study_id)
-    row = store.cursor().execute("SELECT external_id FROM raters WHERE id = ? AND study_id = ? AND platform = 'prolific'",
-                                 [rater_id, study_id]).fetchone()
+    row = store.cursor().execute(
+        "SELECT external_id FROM raters WHERE id = ? AND study_id = ? AND platform = 'prolific'",
+        [rater_id, study_id]).fetchone()
     if row is None:
         raise StudyError(f"rater {rater_id} is not a Prolific participant of study {study_id}")
     try:

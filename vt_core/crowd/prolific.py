@@ -152,7 +152,8 @@ class ProlificClient:
         """PUBLISH, PAUSE, START or STOP the study."""
         if action not in STUDY_ACTIONS:
             raise ValueError(f"unknown study transition {action!r}; expected one of {', '.join(STUDY_ACTIONS)}")
-        return self._call(f"{STUDY_ACTIONS[action]} study {study_id}", "POST", f"/api/v1/studies/{study_id}/transition/",
+        return self._call(f"{STUDY_ACTIONS[action]} study {study_id}", "POST",
+                          f"/api/v1/studies/{study_id}/transition/",
                           body={"action": action})
 
     def set_places(self, study_id: str, total: int) -> dict:
