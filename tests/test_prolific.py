@@ -18,7 +18,7 @@ from tests.test_monitor import build_study, flag, item_ids, rate
 from vt_core.core.config import Settings
 from vt_core.crowd.assignment import Identity, register_rater, set_rater_status
 from vt_core.crowd.exclusion import ExclusionRules
-from vt_core.crowd.export import RATER_COLUMNS, raters_csv, raters_rows
+from vt_core.crowd.export import PER_RATER_COLUMNS, raters_csv, raters_rows
 from vt_core.crowd.payouts import (
     Decision,
     add_places,
@@ -219,6 +219,8 @@ def bonus_for(store, client, prolific, pid="good"):
 def test_a_bonus_is_paid_once_however_often_pay_is_asked(store, client, prolific):
     study, bonus = bonus_for(store, client, prolific)
     assert set_up_bonus(store, client, study.id, bonus.rater_id, 150, requested_by="dr. lee").id == bonus.id
+    with pytest.raises(ValueError, match="who asks"):
+        set_up_bonus(store, client, study.id, bonus.rater_id, 150, requested_by=" ")
     assert len(prolific.bonuses) == 1  # asking again set up nothing new
     paid = pay_bonus(store, client, bonus.id, now=T0)
     assert paid.state == "paid" and paid.paid_at == T0
@@ -384,7 +386,7 @@ def test_the_per_rater_csv_carries_status_times_codes_reasons_and_platform_ids(s
             mturk["prolific_pid"], mturk["completion_code"]) == ("mturk", "W1", "A1", "H1", None, None)
 
     read = list(csv.DictReader(raters_csv(store, study.id, rules, listed).decode("utf-8").splitlines()))
-    assert list(read[0]) == list(RATER_COLUMNS) and len(read) == 5
+    assert list(read[0]) == list(PER_RATER_COLUMNS) and len(read) == 5
     by_id = {int(r["rater_id"]): r for r in read}
     assert by_id[raters["good"].id]["prolific_study_id"] == "PSTUDY"
     assert by_id[raters["good"].id]["submission_status"] == "APPROVED"

@@ -86,8 +86,9 @@ def prolific_section(store: Store, study: Study, study_url: str, rules: Exclusio
         _create_form(store, client, study, study_url)
         return
     _study_controls(store, client, study, link)
-    _submissions(store, client, study, rules)
-    _bonuses(store, client, study)
+    who = st.text_input("Your name (recorded with each decision and bonus)", key="pl_who")
+    _submissions(store, client, study, rules, who)
+    _bonuses(store, client, study, who)
 
 
 def _create_form(store: Store, client: ProlificClient, study: Study, study_url: str) -> None:
@@ -124,7 +125,8 @@ def _study_controls(store: Store, client: ProlificClient, study: Study, link) ->
             _act(lambda: add_places(store, client, study.id, int(more)), "The study has {result} places now.")
 
 
-def _submissions(store: Store, client: ProlificClient, study: Study, rules: ExclusionRules | None) -> None:
+def _submissions(store: Store, client: ProlificClient, study: Study, rules: ExclusionRules | None,
+                 who: str) -> None:
     st.markdown("**Submissions**")
     link = prolific_link(store, study.id)
     if st.button("Read the submissions from Prolific", key="pl_read"):
@@ -148,7 +150,6 @@ def _submissions(store: Store, client: ProlificClient, study: Study, rules: Excl
         st.caption("Nothing to decide now.")
         return
     with st.form("pl_decide"):
-        who = st.text_input("Your name (recorded with each decision)", key="pl_who")
         approvals = [p for p in open_ if p.action == "APPROVE"]
         approve = st.multiselect("Approve these submissions", [p.submission_id for p in approvals],
                                  default=[p.submission_id for p in approvals], key="pl_approve",
@@ -184,7 +185,7 @@ def _submissions(store: Store, client: ProlificClient, study: Study, rules: Excl
                 st.rerun()
 
 
-def _bonuses(store: Store, client: ProlificClient, study: Study) -> None:
+def _bonuses(store: Store, client: ProlificClient, study: Study, who: str) -> None:
     st.markdown("**Bonuses** (each paid once: an unclear payment is not paid again until you say what Prolific shows)")
     raters = {rater_id: pid for rater_id, pid in store.cursor().execute(
         "SELECT id, external_id FROM raters WHERE study_id = ? AND platform = 'prolific' ORDER BY id",
@@ -194,9 +195,8 @@ def _bonuses(store: Store, client: ProlificClient, study: Study) -> None:
                              key="pl_bonus_rater")
         amount = st.number_input("Bonus (in your Prolific currency)", 0.01, 1000.0, 0.50, step=0.25, format="%.2f",
                                  key="pl_bonus_amount")
-        who = st.text_input("Your name", key="pl_bonus_who")
         if st.form_submit_button("Set up the bonus on Prolific", key="pl_bonus_go") and rater is not None:
-            _act(lambda: set_up_bonus(store, client, study.id, rater, round(amount * 100), requested_by=who or "?"),
+            _act(lambda: set_up_bonus(store, client, study.id, rater, round(amount * 100), requested_by=who),
                  "Bonus set up on Prolific; pay it below.")
     bonuses = list_bonuses(store, study.id)
     if not bonuses:
@@ -213,7 +213,7 @@ def _bonuses(store: Store, client: ProlificClient, study: Study) -> None:
             st.warning(f"Bonus {b.id}: the pay call got no clear answer. Check the participant's bonuses on Prolific.")
             paid, unpaid = st.columns(2)
             if paid.button("Prolific shows it paid", key=f"pl_paid_{b.id}"):
-                _act(lambda b=b: settle_bonus(store, b.id, paid=True, resolved_by="researcher"), "Marked as paid.")
+                _act(lambda b=b: settle_bonus(store, b.id, paid=True, resolved_by=who), "Marked as paid.")
             if unpaid.button("Prolific shows it not paid", key=f"pl_unpaid_{b.id}"):
-                _act(lambda b=b: settle_bonus(store, b.id, paid=False, resolved_by="researcher"),
+                _act(lambda b=b: settle_bonus(store, b.id, paid=False, resolved_by=who),
                      "Marked as not paid: it can be paid again.")

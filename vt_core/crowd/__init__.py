@@ -22,7 +22,15 @@ from vt_core.crowd.assignment import (
 )
 from vt_core.crowd.demo import is_demo_study, seed_demo_study
 from vt_core.crowd.exclusion import ExcludedRater, ExclusionRules, excluded_raters, exclusion_label
-from vt_core.crowd.export import FORMATS, MEDIA_TYPES, RATER_COLUMNS, export_bytes, export_ratings, raters_csv, raters_rows
+from vt_core.crowd.export import (
+    FORMATS,
+    MEDIA_TYPES,
+    PER_RATER_COLUMNS,
+    export_bytes,
+    export_ratings,
+    raters_csv,
+    raters_rows,
+)
 from vt_core.crowd.jobs import JOBS, submit_pilot, submit_study_items
 from vt_core.crowd.items import (
     add_check_items,
@@ -96,7 +104,7 @@ __all__ = [
     # Prolific from the platform
     "add_places", "apply_decisions", "Bonus", "BONUS_STATES", "check_rejection", "create_on_prolific", "Decision",
     "DecisionResult", "keep_within_cap", "list_bonuses", "MIN_REJECTION_MESSAGE", "pay_bonus", "ProlificClient",
-    "ProlificError", "ProlificLink", "prolific_link", "Proposal", "propose_decisions", "publish_on_prolific",
-    "RATER_COLUMNS", "raters_csv", "raters_rows", "REJECTION_CATEGORIES", "set_paused_on_prolific", "set_up_bonus",
-    "settle_bonus",
+    "PER_RATER_COLUMNS", "ProlificError", "ProlificLink", "prolific_link", "Proposal", "propose_decisions",
+    "publish_on_prolific", "raters_csv", "raters_rows", "REJECTION_CATEGORIES", "set_paused_on_prolific",
+    "set_up_bonus", "settle_bonus",
 ]

@@ -138,7 +138,7 @@ def export_bytes(store: Store, study_id: int, fmt: str, exclusion: ExclusionRule
 
 # -- one row per rater ----------------------------------------------------------------------------
 
-RATER_COLUMNS = ("rater_id", "rater_kind", "platform", "status", "started_at", "finished_at", "seconds",
+PER_RATER_COLUMNS = ("rater_id", "rater_kind", "platform", "status", "started_at", "finished_at", "seconds",
                  "completion_code", "items_rated", "excluded", "exclusion_reasons", "prolific_pid",
                  "prolific_study_id", "prolific_session_id", "mturk_worker_id", "mturk_assignment_id", "mturk_hit_id",
                  "submission_id", "submission_status", "decision")
@@ -157,7 +157,7 @@ ORDER BY ra.id
 
 def raters_rows(store: Store, study_id: int, exclusion: ExclusionRules | None = None,
                 submissions: list[dict] | None = None) -> list[dict]:
-    """One row per rater (RATER_COLUMNS), for approving, rejecting and paying by hand: status, times, the
+    """One row per rater (PER_RATER_COLUMNS), for approving, rejecting and paying by hand: status, times, the
     completion code the end screen showed, the exclusion reasons, the platform's ids (Prolific's PROLIFIC_PID,
     STUDY_ID and SESSION_ID, which is also the submission's id; MTurk's workerId, assignmentId and hitId) and,
     when `submissions` (as Prolific lists them) are given, the submission's status; the decision sent from the
@@ -171,7 +171,7 @@ def raters_rows(store: Store, study_id: int, exclusion: ExclusionRules | None = 
          rated, decision) in store.cursor().execute(_RATERS_QUERY, [study_id]).fetchall():
         prolific, mturk = platform == "prolific", platform == "mturk"
         submission = by_participant.get(external, {}) if prolific else {}
-        rows.append(dict(zip(RATER_COLUMNS, (
+        rows.append(dict(zip(PER_RATER_COLUMNS, (
             rater_id, kind, platform, status, started, finished,
             (finished - started).total_seconds() if finished and started else None,
             getattr(codes, status) if status in ("completed", "screened_out", "failed_checks") and kind == "human"
@@ -193,7 +193,7 @@ def raters_csv(store: Store, study_id: int, exclusion: ExclusionRules | None = N
                submissions: list[dict] | None = None) -> bytes:
     """raters_rows as a CSV file's bytes (UTF-8, a header row; empty cells for unknown values)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=RATER_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=PER_RATER_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in raters_rows(store, study_id, exclusion, submissions):
         writer.writerow({c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in row.items()})

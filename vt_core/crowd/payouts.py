@@ -351,6 +351,8 @@ def set_up_bonus(store: Store, client: ProlificClient, study_id: int, rater_id: 
     per rater and study; asking again returns the one recorded (set up on Prolific if it was not yet)."""
     if amount_cents < 1:
         raise ValueError(f"a bonus must be at least 1 cent, not {amount_cents}")
+    if not requested_by.strip():
+        raise ValueError("say who asks for the bonus")
     link = _link(store, study_id)
     row = store.cursor().execute(
         "SELECT external_id FROM raters WHERE id = ? AND study_id = ? AND platform = 'prolific'",
@@ -361,7 +363,7 @@ def set_up_bonus(store: Store, client: ProlificClient, study_id: int, rater_id: 
         store.transaction(lambda db: db.execute(
             "INSERT INTO prolific_bonuses (study_id, rater_id, participant_id, amount_cents, state, requested_by,"
             " created_at) VALUES (?, ?, ?, ?, 'new', ?, ?)",
-            [study_id, rater_id, row[0], amount_cents, requested_by, naive_utc(now)]))
+            [study_id, rater_id, row[0], amount_cents, requested_by.strip(), naive_utc(now)]))
     except KEY_TAKEN:
         pass  # recorded before: carry on with that one
     bonus = next(b for b in list_bonuses(store, study_id) if b.rater_id == rater_id)

@@ -234,7 +234,7 @@ class ProlificClient:
         headers = {"Authorization": f"Token {self._token}", "Accept": "application/json"}
         try:
             response = self._http.request(method, path, json=body, params=params, headers=headers)
-        except httpx2.ConnectError as exc:  # nothing reached Prolific
+        except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:  # nothing reached Prolific
             raise _Failed(ProlificError(what, self._scrub(f"cannot connect to {self.base_url}: {exc}")),
                           transient=True) from None
         except httpx2.TimeoutException:
