@@ -137,15 +137,20 @@ def rated_raters(store, study):
 def test_proposals_follow_the_rules_and_only_confirmed_decisions_are_sent(store, client, prolific):
     study, prolific_id = launched(store, client, prolific)
     raters = rated_raters(store, study)
-    subs = {pid: prolific.add_submission(prolific_id, pid, study_code=code)
-            for pid, code in (("good", "DONE"), ("careless", "FAIL"), ("out", "OUT"), ("fast", "DONE"))}
+    once = arrive(store, study, "once")
+    flag(store, once.id, "attention_failed", item_ids(store, study.id, "attention")[0])
+    set_rater_status(store, once.id, "completed", now=T0)
+    subs = {pid: prolific.add_submission(prolific_id, pid, study_code=code) for pid, code in (
+        ("good", "DONE"), ("careless", "FAIL"), ("out", "OUT"), ("fast", "DONE"), ("once", "DONE"))}
     prolific.add_submission(prolific_id, "stranger", study_code="DONE")
     prolific.add_submission(prolific_id, "early", status="APPROVED")
     rules = ExclusionRules(max_too_fast_share=0.5)
     proposals = {p.participant_id: p for p in propose_decisions(store, study, client.submissions(prolific_id), rules)}
     assert {pid: (p.action, p.category) for pid, p in proposals.items()} == {
         "good": ("APPROVE", None), "careless": ("REJECT", "FAILED_CHECK"), "out": (None, None),
-        "fast": ("REJECT", "TOO_QUICKLY"), "stranger": (None, None), "early": (None, None)}
+        "fast": ("REJECT", "TOO_QUICKLY"), "once": ("APPROVE", None), "stranger": (None, None),
+        "early": (None, None)}
+    assert "only after two failed checks" in proposals["once"].reason
     assert proposals["good"].rater_id == raters["good"].id and proposals["careless"].entered_code == "FAIL"
     assert "screened out" in proposals["out"].reason and "no rater" in proposals["stranger"].reason
     assert len(proposals["careless"].message) >= 100

@@ -348,7 +348,8 @@ def list_bonuses(store: Store, study_id: int) -> list[Bonus]:
 def set_up_bonus(store: Store, client: ProlificClient, study_id: int, rater_id: int, amount_cents: int, *,
                  requested_by: str, now: datetime | None = None) -> Bonus:
     """Record a bonus for a Prolific rater and set it up on Prolific (not paid yet: see pay_bonus). One bonus
-    per rater and study; asking again returns the one recorded (set up on Prolific if it was not yet)."""
+    per rater and study; asking again returns the one recorded (set up on Prolific if it was not yet). A set-up
+    that failed or got no answer stays 'new' and is set up again next time: an unpaid set-up costs nothing."""
     if amount_cents < 1:
         raise ValueError(f"a bonus must be at least 1 cent, not {amount_cents}")
     if not requested_by.strip():
