@@ -31,6 +31,8 @@ class Settings:
     response_format: str  # "auto", "json_schema", "json_object" or "none"
     workers: int = DEFAULT_WORKERS  # threads that run jobs in the server process (VT_WORKERS; 0: none)
     public_url: str | None = None  # the address raters reach this app at (VT_PUBLIC_URL), for study links
+    prolific_token: str | None = field(default=None, repr=False)  # PROLIFIC_TOKEN, a secret; None: no Prolific API
+    prolific_api_url: str | None = None  # PROLIFIC_API_URL: another base URL than Prolific's (a test server)
 
     @property
     def database(self) -> str:
@@ -88,4 +90,6 @@ class Settings:
             response_format=response_format,
             workers=workers,
             public_url=public_url,
+            prolific_token=text("PROLIFIC_TOKEN"),
+            prolific_api_url=text("PROLIFIC_API_URL"),
         )

@@ -1,6 +1,6 @@
 """The crowd-rating workflow: study definitions, their items, the assignment of items to raters (leases,
-counterbalancing, quality flags), exclusion rules, the live monitor, LLM-rater pilots, export and the
-demo study."""
+counterbalancing, quality flags), exclusion rules, the live monitor, LLM-rater pilots, export, the demo
+study, and running a study on Prolific (its API client, decisions and bonuses)."""
 
 from vt_core.crowd.assignment import (
     RATER_KINDS,
@@ -22,7 +22,15 @@ from vt_core.crowd.assignment import (
 )
 from vt_core.crowd.demo import is_demo_study, seed_demo_study
 from vt_core.crowd.exclusion import ExcludedRater, ExclusionRules, excluded_raters, exclusion_label
-from vt_core.crowd.export import FORMATS, MEDIA_TYPES, export_bytes, export_ratings
+from vt_core.crowd.export import (
+    FORMATS,
+    MEDIA_TYPES,
+    PER_RATER_COLUMNS,
+    export_bytes,
+    export_ratings,
+    raters_csv,
+    raters_rows,
+)
 from vt_core.crowd.jobs import JOBS, submit_pilot, submit_study_items
 from vt_core.crowd.items import (
     add_check_items,
@@ -50,7 +58,34 @@ from vt_core.crowd.launch import (
     save_launch,
 )
 from vt_core.crowd.monitoring import dimension_agreement, fingerprint, monitor, monitor_summary
+from vt_core.crowd.payouts import (
+    BONUS_STATES,
+    Bonus,
+    Decision,
+    DecisionResult,
+    ProlificLink,
+    Proposal,
+    add_places,
+    apply_decisions,
+    create_on_prolific,
+    keep_within_cap,
+    list_bonuses,
+    pay_bonus,
+    prolific_link,
+    propose_decisions,
+    publish_on_prolific,
+    set_paused_on_prolific,
+    set_up_bonus,
+    settle_bonus,
+)
 from vt_core.crowd.pilot import run_pilot
+from vt_core.crowd.prolific import (
+    MIN_REJECTION_MESSAGE,
+    REJECTION_CATEGORIES,
+    ProlificClient,
+    ProlificError,
+    check_rejection,
+)
 from vt_core.crowd.replacement import Shortfall, replace_excluded, shortfall
 from vt_core.crowd.studies import (
     CHECKS_CONDITION,
@@ -80,15 +115,23 @@ __all__ = [
     "active_raters",
     "add_check_items",
     "add_items_from_selfplay",
+    "add_places",
+    "apply_decisions",
+    "Bonus",
+    "BONUS_STATES",
     "Check",
     "check_platform",
+    "check_rejection",
     "checklist",
     "CHECKS_CONDITION",
     "completion_url",
     "Condition",
+    "create_on_prolific",
     "create_study",
     "create_study_from_file",
     "CURRENCIES",
+    "Decision",
+    "DecisionResult",
     "DEFAULT_DIMENSIONS",
     "DEFAULT_LABELS",
     "definition_to_toml",
@@ -112,13 +155,16 @@ __all__ = [
     "import_items_jsonl",
     "is_demo_study",
     "JOBS",
+    "keep_within_cap",
     "launch_pay",
     "launch_settings",
     "LaunchSettings",
+    "list_bonuses",
     "list_items",
     "list_studies",
     "load_study_file",
     "MEDIA_TYPES",
+    "MIN_REJECTION_MESSAGE",
     "MINIMUM_HOURLY",
     "monitor",
     "monitor_summary",
@@ -128,22 +174,37 @@ __all__ = [
     "parse_study",
     "parse_toml",
     "Pay",
+    "pay_bonus",
+    "PER_RATER_COLUMNS",
     "places_needed",
+    "prolific_link",
+    "ProlificClient",
+    "ProlificError",
+    "ProlificLink",
+    "Proposal",
+    "propose_decisions",
+    "publish_on_prolific",
     "RATER_KINDS",
     "rater_progress",
     "rater_url",
+    "raters_csv",
+    "raters_rows",
     "read_toml",
     "record_comprehension",
     "record_preview",
     "register_rater",
+    "REJECTION_CATEGORIES",
     "repeated",
     "replace_excluded",
     "room",
     "run_pilot",
     "save_launch",
     "seed_demo_study",
+    "set_paused_on_prolific",
     "set_rater_status",
     "set_study_status",
+    "set_up_bonus",
+    "settle_bonus",
     "shortfall",
     "Shortfall",
     "Study",

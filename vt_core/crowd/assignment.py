@@ -128,7 +128,7 @@ class Identity:
     hit_id: str | None = None
     submit_to: str | None = None   # MTurk turkSubmitTo, checked to be an mturk.com https origin
     preview: bool = False          # MTurk preview: show the task, register nobody
-    platform_study_id: str | None = None  # Prolific STUDY_ID (not stored; the link's token names the study)
+    platform_study_id: str | None = None  # Prolific STUDY_ID (stored on the rater for exports)
 
 
 def _check_id(name: str, value: str | None, *, required: bool) -> str | None:
@@ -302,11 +302,13 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
     db = store.cursor()
     existing = _find_rater(db, study_id, identity.platform, identity.external_id)
     if existing:
+        _keep_platform_study_id(store, existing.id, identity.platform_study_id)
         return existing
     square = balanced_latin_square(len(conditions))
     with store.lock(STUDY_LOCK, study_id):  # arrival counts stay distinct, so the square stays balanced
         existing = _find_rater(db, study_id, identity.platform, identity.external_id)
         if existing:
+            _keep_platform_study_id(store, existing.id, identity.platform_study_id)
             return existing
         if max_active is not None and active_raters(store, study_id, kind=kind, lease_minutes=lease_minutes,
                                                     now=now) >= max_active:
@@ -317,10 +319,10 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
         try:
             store.transaction(lambda db: db.execute(
                 "INSERT INTO raters (study_id, kind, platform, external_id, session_id, assignment_id,"
-                " hit_id, submit_to, persona, seed, condition_order, status, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'consent', ?)",
+                " hit_id, submit_to, platform_study_id, persona, seed, condition_order, status, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'consent', ?)",
                 [study_id, kind, identity.platform, identity.external_id, identity.session_id,
-                 identity.assignment_id, identity.hit_id, identity.submit_to,
+                 identity.assignment_id, identity.hit_id, identity.submit_to, identity.platform_study_id,
                  json.dumps(persona) if persona is not None else None,
                  seed if seed is not None else secrets.randbits(62), json.dumps(order), naive_utc(now)],
             ))
@@ -330,6 +332,15 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
     if rater is None:  # pragma: no cover - the insert failed for another reason
         raise RuntimeError(f"could not register rater {identity.external_id!r}")
     return rater
+
+
+def _keep_platform_study_id(store: Store, rater_id: int, platform_study_id: str | None) -> None:
+    """Store Prolific's STUDY_ID on a rater who arrived without one (an older link, or before it was kept)."""
+    if platform_study_id and store.cursor().execute(
+            "SELECT 1 FROM raters WHERE id = ? AND platform_study_id IS NULL", [rater_id]).fetchone():
+        store.transaction(lambda db: db.execute(
+            "UPDATE raters SET platform_study_id = ? WHERE id = ? AND platform_study_id IS NULL",
+            [platform_study_id, rater_id]))
 
 
 def active_raters(store: Store, study_id: int, *, kind: str = "human", lease_minutes: float = 30,
