@@ -113,3 +113,25 @@ def test_the_exports_download_when_clicked(tmp_path):
             == (3 * len(items) * 2, len(items) * 2)
     finally:
         store.close()
+
+
+def test_the_study_pickers_status_follows_opening_and_closing(tmp_path):
+    store = Store(tmp_path / "vt.duckdb")
+    try:
+        build_study(store)  # open, with its items and checks
+    finally:
+        store.close()
+    with ScriptedServer(Reply(content="unused")) as model, \
+            streamlit_app(tmp_path, {"OPENAI_BASE_URL": model.url}) as url, chromium() as browser, \
+            browser_page(browser, tmp_path, timeout_ms=RERUN_MS, width=1300) as page:
+        page.goto(f"{url}/researcher_studies")
+        picker = page.get_by_role("combobox", name="Study", exact=True)
+        expect(picker).to_have_value("#1 monitor study (open)")
+        page.get_by_role("button", name="Close the study").click()
+        expect(page.get_by_text("Study 'monitor study' is now closed.")).to_be_visible()
+        expect(picker).to_have_value("#1 monitor study (closed)")
+        page.get_by_text("Open although", exact=False).click()  # no pilot, preview or reward yet
+        page.get_by_role("button", name="Reopen the study").click()
+        expect(page.get_by_text("Study 'monitor study' is now open.")).to_be_visible()
+        expect(picker).to_have_value("#1 monitor study (open)")
+        assert page.get_by_test_id("stException").count() == 0

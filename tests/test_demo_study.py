@@ -72,7 +72,7 @@ def test_the_statistics_page_adds_and_shows_the_demo_study(open_page):  # noqa: 
     at.button(key="sx_demo").click().run(timeout=120)
     assert not at.exception, at.exception
 
-    assert at.selectbox(key="sx_study").value == 1
+    assert at.session_state["sx_study"] == 1
     assert [w.value for w in at.warning if w.value.startswith("**Simulated data.**")]
     assert "not collected from people" in at.warning[0].value
     text = markdown(at)
@@ -90,3 +90,20 @@ def test_the_statistics_page_adds_and_shows_the_demo_study(open_page):  # noqa: 
     assert descriptives["items"].tolist() == [8, 8]
     titles = [json.loads(c.proto.spec)["title"]["text"] for c in at.get("vega_lite_chart")]
     assert len(titles) == 2 * 2 * 2 + 3 and titles[0] == "Adherence per rater (human raters)"
+
+
+def test_the_demo_study_is_offered_whenever_it_is_missing(open_page, tmp_path):  # noqa: F811
+    from tests.test_monitor import definition
+    from vt_core.core.store import Store
+    from vt_core.crowd.studies import create_study, parse_study
+
+    store = Store(tmp_path / "vt.duckdb")
+    create_study(store, parse_study(definition(name="my study")))
+    store.close()
+    at = open_page()
+    assert at.session_state["sx_study"] == 1  # the researcher's own study is shown
+    at.button(key="sx_demo").click().run(timeout=120)
+    assert not at.exception, at.exception
+    assert at.session_state["sx_study"] == 2  # the demo study, chosen
+    assert [s.name for s in list_studies(Store(tmp_path / "vt.duckdb"))] == ["my study", DEMO_STUDY_NAME]
+    assert not [b for b in at.button if b.key == "sx_demo"]  # present now: no longer offered

@@ -134,3 +134,13 @@ def test_unknown_format_and_study(store, study, tmp_path):
         export_ratings(store, study.id, tmp_path / "x.xlsx", "xlsx")
     with pytest.raises(StudyError, match="no study"):
         export_ratings(store, 999, tmp_path / "x.csv", "csv")
+
+
+def test_the_transcript_is_exported_as_the_rater_read_it(store, study):
+    rows = ratings_rows(store, study.id)
+    good = next(r for r in rows if r["external_id"] == "good" and r["item_kind"] == "regular")
+    assert good["transcript"] == "User: a question 0\nChatbot: a answer 0"
+    check = next(r for r in rows if r["item_kind"] == "attention")
+    assert check["transcript"] == "Chatbot: Answer 2 for adherence."
+    with_csv = list(csv.DictReader(export_bytes(store, study.id, "csv").decode().splitlines(keepends=True)))
+    assert {r["transcript"] for r in with_csv} == {r["transcript"] for r in rows}

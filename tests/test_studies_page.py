@@ -71,6 +71,12 @@ def test_the_whole_study_from_the_page(app):
     assert at.success[0].value == "Created draft study 1 'page study'."
     assert table(at, "status")["status"].tolist() == ["draft"]
 
+    # the checklist says what is missing, and opening waits for the researcher to say "anyway"
+    checks = [t.value for t in at.text if t.value[:1] in "✓✗"]
+    assert "✗ Items in every condition: no items yet in a, b" in checks
+    assert "✗ Attention checks present: 0 in the study; add them (at least 2)" in checks
+    assert at.button(key="rs_status").disabled
+    at.checkbox(key="launch_anyway_1").check().run()
     # opening needs items: the error is shown, nothing changes
     at.button(key="rs_status").click().run()
     assert any("no items yet for condition(s) a, b" in shown(e) for e in at.error)
@@ -87,10 +93,14 @@ def test_the_whole_study_from_the_page(app):
     at.button(key="rs_checks").click().run()
     assert at.success[0].value == "Added 2 check items."
     assert table(at, "source")["items"].tolist() == [3, 3, 2]
+    checks = [t.value for t in at.text if t.value[:1] in "✓✗"]
+    assert "✓ Items in every condition: a: 3, b: 3" in checks and "✓ Attention checks present: 2 in the study" in checks
+    assert "✗ Pilot run: no simulated rater has finished the study yet" in checks
+    at.checkbox(key="launch_anyway_1").check().run()
     at.button(key="rs_status").click().run()
     assert at.success[0].value == "Study 'page study' is now open."
     token = app_store().cursor().execute("SELECT token FROM studies").fetchone()[0]
-    assert at.code[0].value == (f"/?study={token}&PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}"
+    assert at.code[0].value == (f"http://localhost:8501/?study={token}&PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}"
                                 f"&STUDY_ID={{{{%STUDY_ID%}}}}&SESSION_ID={{{{%SESSION_ID%}}}}")
 
     # two raters through the real assignment functions; one fails both checks, too fast
@@ -177,8 +187,9 @@ def test_a_pilot_from_the_page(app_env):
             at.file_uploader(key="rs_jsonl").upload(f"{condition}.jsonl", "\n".join(jsonl(condition, 4)).encode()).run()
             at.button(key="rs_import").click().run()
         at.button(key="rs_checks").click().run()
-        at.button(key="rs_status").click().run()
-        at.number_input(key="rs_pilot_raters").set_value(2)
+        assert [t.value for t in at.text if t.value.startswith(("✓ Pilot", "✗ Pilot"))] == [
+            "✗ Pilot run: no simulated rater has finished the study yet"]
+        at.number_input(key="rs_pilot_raters").set_value(2)  # a pilot before the study opens
         at.button(key="rs_pilot_run").click().run()
         assert not at.exception
         finish_jobs(app_store())  # the pilot runs in a job
@@ -187,6 +198,7 @@ def test_a_pilot_from_the_page(app_env):
         counts = table(at, "started")
         llm_row = counts[counts["raters"] == "llm"].iloc[0]
         assert (llm_row["started"], llm_row["completed"]) == (2, 2)
+        assert "✓ Pilot run: 2 simulated raters finished" in [t.value for t in at.text]
 
 
 EXPORT_LABELS = ["Download CSV", "Download Parquet", "Download JSONL"]

@@ -15,7 +15,11 @@ from vt_core.crowd.studies import (
     load_study_file,
     parse_study,
 )
+from vt_core.designer.personas import add_persona
 from vt_core.designer.projects import add_version, create_project, versions
+from vt_core.designer.scenarios import add_scenario
+from vt_core.designer.selfplay import new_run
+from vt_core.designer.transcripts import Turn, save_transcript
 
 PAGE = "views/researcher/studies.py"
 
@@ -53,7 +57,7 @@ def fill(at: AppTest, **changes) -> AppTest:
 
 
 def _widget(at: AppTest, key: str):
-    for kind in ("text_input", "text_area", "number_input", "selectbox"):
+    for kind in ("text_input", "text_area", "number_input", "selectbox", "checkbox", "multiselect"):
         try:
             return getattr(at, kind)(key=key)
         except KeyError:
@@ -88,7 +92,7 @@ def test_a_study_built_in_the_form_is_a_draft_on_the_chosen_versions(app, tmp_pa
     assert not at.exception
     assert [shown(e) for e in at.error] == []
     assert at.success[0].value == "Created draft study 1 'built study'."
-    assert at.selectbox(key="rs_study").value == 1
+    assert at.session_state["rs_study"] == 1
     [study] = list_studies(store)
     d = study.definition
     assert study.status == "draft"
@@ -159,3 +163,54 @@ def test_the_toml_round_trips_through_load_study_file(tmp_path):
     shipped = load_study_file("studies/crowd_study.toml")
     path.write_text(definition_to_toml(shipped), encoding="utf-8")
     assert load_study_file(path) == shipped
+
+
+def a_transcript(store) -> int:
+    """A conversation of the project in which the bot recommends five films at once."""
+    persona = add_persona(store, 1, "Ann", {})
+    scenario = add_scenario(store, 1, title="Late-night pick", description="d", user_goal="g", difficulty=1)
+    run_id, _ = store.transaction(lambda db: new_run(db, 1, conversations=1, version_id=1, max_turns=1, seed=0,
+                                                     simulator_model="sim", bot_model="bot", status="done"))
+    return save_transcript(store, run_id=run_id, project_id=1, version_id=1, persona_id=persona.id,
+                           scenario_id=scenario.id, seed=0, simulator_model="sim", bot_model="bot", ended_by="user",
+                           turns=[Turn("user", "A film, please."), Turn("assistant", "Alien, Heat, Up, Jaws, Fargo.")])
+
+
+def test_custom_scales_and_gold_items_from_the_form(app):
+    transcript_id = a_transcript(app_store())
+    at = app.run()
+    at.number_input(key="rs_b_scales").set_value(3).run()
+    at.text_input(key="rs_b_scale_1_labels").set_value("Poor / Fair / Good / Very good / Excellent")
+    at.text_input(key="rs_b_scale_2_key").set_value("brevity")
+    at.text_input(key="rs_b_scale_2_question").set_value("The bot's replies are short.")
+    at.text_input(key="rs_b_scale_2_labels").set_value("No / Yes")
+    at.checkbox(key="rs_b_scale_2_instructions").check().run()
+    assert at.selectbox(key="rs_b_check_1_dimension").options == ["adherence", "quality", "brevity"]
+    at.multiselect(key="rs_b_gold").set_value([transcript_id]).run()
+    at.number_input(key=f"rs_b_gold_{transcript_id}_adherence").set_value(1)
+    at.number_input(key=f"rs_b_gold_{transcript_id}_quality").set_value(2)
+    at.number_input(key=f"rs_b_gold_{transcript_id}_brevity").set_value(1)
+    at = submit(fill(at))  # the second check still expects a 6, which the new 5-point scale does not have
+    assert [shown(e) for e in at.error][1:] == [
+        "the form: attention_checks[1].expected: 6 is off the scale of 'quality', which runs from 1 to 5"]
+    at.number_input(key="rs_b_check_1_expected").set_value(4)
+    at = submit(at)
+    assert [shown(e) for e in at.error] == []
+    [study] = list_studies(app_store())
+    d = study.definition
+    assert [(x.key, x.points, x.show_instructions) for x in d.dimensions] == [
+        ("adherence", 7, True), ("quality", 5, False), ("brevity", 2, True)]
+    assert d.dimensions[1].labels == ["Poor", "Fair", "Good", "Very good", "Excellent"]
+    [gold] = d.gold_items
+    assert [(t.role, t.content) for t in gold.turns] == [("user", "A film, please."),
+                                                         ("assistant", "Alien, Heat, Up, Jaws, Fargo.")]
+    assert gold.expected == {"adherence": 1, "quality": 2, "brevity": 1}
+
+
+def test_a_scale_with_a_bad_short_name_is_refused_by_its_field(app):
+    at = app.run()
+    at.text_input(key="rs_b_scale_1_key").set_value("Quality!").run()
+    at = submit(fill(at))
+    errors = [shown(e) for e in at.error]
+    assert any(e.startswith("the form: dimensions[1].key:") for e in errors), errors
+    assert list_studies(app_store()) == []

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from views.shared.services import services
-from views.shared.studies import exclusion_controls
+from views.shared.studies import exclusion_controls, study_picker
 from views.shared.userstudy_tab import render as user_studies
 from vt_core.analysis import (
     KIND_NAMES,
@@ -56,24 +56,26 @@ def chart(specs: dict[str, dict], name: str, where=st) -> None:
         where.vega_lite_chart(spec=specs[name], theme=None, alt=specs[name]["title"]["text"], key=f"sx_chart_{name}")
 
 
+def add_demo_study() -> None:
+    """Seed the demo study and choose it (a callback: it runs before the study picker is drawn)."""
+    with st.spinner("Simulating the raters…"):
+        st.session_state["sx_study"] = seed_demo_study(services().store).id
+
+
 def crowd_studies() -> None:
     store = services().store
     studies = list_studies(store)
     if not studies:
         st.info("No rating study yet. Build one on **Rating studies**; its analysis shows here once raters "
                 "have rated.")
-        if st.button("Add the demo study (simulated ratings)", type="primary", key="sx_demo",
-                     help="A closed study of matched baseline and tuned transcripts, rated by simulated raters "
-                          "with a planted effect on adherence: it shows every result this page gives."):
-            with st.spinner("Simulating the raters…"):
-                st.session_state["sx_study"] = seed_demo_study(store).id
-            st.rerun()
+    if not any(is_demo_study(s) for s in studies):
+        st.button("Add the demo study (simulated ratings)", type="secondary" if studies else "primary", key="sx_demo",
+                  on_click=add_demo_study,
+                  help="A closed study of matched baseline and tuned transcripts, rated by simulated raters "
+                       "with a planted effect on adherence: it shows every result this page gives.")
+    if not studies:
         return
-    by_id = {s.id: s for s in studies}
-    if st.session_state.get("sx_study") not in by_id:
-        st.session_state["sx_study"] = studies[-1].id
-    study = by_id[st.selectbox("Study", list(by_id), key="sx_study",
-                               format_func=lambda i: f"#{i} {by_id[i].name} ({by_id[i].status})")]
+    study = study_picker(studies, "sx_study")
     if is_demo_study(study):
         st.warning("**Simulated data.** This demo study's ratings were simulated by the platform (seeded random "
                    "numbers with a planted effect on adherence), not collected from people. Do not cite its figures.",

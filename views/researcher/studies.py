@@ -1,6 +1,7 @@
 import streamlit as st
 
 from views.shared.jobs import current_job, ended_once, follow, job_panel
+from views.shared.launch import launch_section, replacement_controls
 from views.shared.services import demo_notice, flash, services, show_errors, show_flash
 from views.shared.studies import (
     STUDIES_DIR,
@@ -9,9 +10,12 @@ from views.shared.studies import (
     exclusion_rules,
     export_download,
     study_file_picker,
+    study_picker,
 )
 from vt_core.crowd import (
     CHECKS_CONDITION,
+    DEFAULT_DIMENSIONS,
+    DEFAULT_LABELS,
     FORMATS,
     MEDIA_TYPES,
     RATER_KINDS,
@@ -24,15 +28,13 @@ from vt_core.crowd import (
     list_studies,
     load_study_file,
     parse_study,
+    not_ready,
     parse_toml,
-    set_study_status,
     submit_pilot,
     submit_study_items,
     unresolved_prompts,
 )
-from vt_core.designer import current_version, list_projects, versions
-
-PROLIFIC_PARAMS = "&PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+from vt_core.designer import current_version, get_transcript, list_projects, review_entries, versions
 
 app = services()
 
@@ -91,6 +93,45 @@ def lines_of(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def scale_inputs() -> list[dict]:
+    """The rating scales, as study dimensions (the definition validates them); the defaults to start."""
+    st.markdown("**Rating scales** (raters answer each question on its labels, from the lowest to the highest)")
+    n = st.number_input("Questions", 1, 6, len(DEFAULT_DIMENSIONS), key="rs_b_scales")
+    scales = []
+    for i in range(int(n)):
+        default = DEFAULT_DIMENSIONS[i] if i < len(DEFAULT_DIMENSIONS) else None
+        cols = st.columns([1, 3, 4, 1], vertical_alignment="bottom")
+        scales.append({
+            "key": cols[0].text_input("Short name", default.key if default else "", key=f"rs_b_scale_{i}_key",
+                                      help="How the data names it: lowercase letters, digits and _").strip(),
+            "question": cols[1].text_input("Question", default.question if default else "",
+                                           key=f"rs_b_scale_{i}_question"),
+            "labels": [label.strip() for label in cols[2].text_input(
+                "Labels, lowest first, separated by /", " / ".join(default.labels if default else DEFAULT_LABELS),
+                key=f"rs_b_scale_{i}_labels").split("/") if label.strip()],
+            "show_instructions": cols[3].checkbox("With the instructions", default.show_instructions if default
+                                                  else False, key=f"rs_b_scale_{i}_instructions"),
+        })
+    return scales
+
+
+def gold_inputs(entries: dict, keys: list[str]) -> list[dict]:
+    """Gold items: transcripts of the project whose right answers the researcher knows, with those answers."""
+    st.markdown("**Gold items** (optional: conversations whose right answers you know, e.g. one that plainly "
+                "breaks the instructions; raters who miss them can be excluded)")
+    chosen = st.multiselect("Transcripts of this project", list(entries), key="rs_b_gold",
+                            format_func=lambda i: entries[i].title)
+    gold = []
+    for transcript_id in chosen:
+        cols = st.columns(max(len(keys), 1))
+        expected = {key: int(col.number_input(f"{entries[transcript_id].title}: {key}", 1, 11, 1,
+                                              key=f"rs_b_gold_{transcript_id}_{key}"))
+                    for col, key in zip(cols, keys)}
+        turns = get_transcript(store, transcript_id).turns
+        gold.append({"turns": [{"role": t.role, "content": t.content} for t in turns], "expected": expected})
+    return gold
+
+
 def build_study_form(projects) -> None:
     by_project = {p.id: p for p in projects}
     if st.session_state.get("rs_b_project") not in by_project:
@@ -103,6 +144,9 @@ def build_study_form(projects) -> None:
                             list(project_versions), key="rs_b_versions",
                             format_func=lambda n: f"v{n} ({project_versions[n].author}, "
                                                   f"{project_versions[n].created_at:%Y-%m-%d %H:%M})")
+    scales = scale_inputs()
+    keys = [scale["key"] for scale in scales if scale["key"]]
+    gold = gold_inputs(review_entries(store, project.id), keys)
     with st.form("rs_build"):
         name = st.text_input("Study name", key="rs_b_name")
         description = st.text_area("Description (for you; raters do not see it)", key="rs_b_description")
@@ -126,8 +170,8 @@ def build_study_form(projects) -> None:
             cols = st.columns([4, 1, 1])
             checks.append({
                 "instruction": cols[0].text_input(f"Check {i + 1}", text, key=f"rs_b_check_{i}_instruction"),
-                "dimension": cols[1].selectbox("Dimension", ["adherence", "quality"],
-                                               ["adherence", "quality"].index(dimension), key=f"rs_b_check_{i}_dimension"),
+                "dimension": cols[1].selectbox("Question", keys, keys.index(dimension) if dimension in keys else (0 if keys else None),
+                                               key=f"rs_b_check_{i}_dimension"),
                 "expected": cols[2].number_input("Expected answer", 1, 7, expected, key=f"rs_b_check_{i}_expected"),
             })
         st.markdown("**Comprehension check** (two attempts)")
@@ -153,6 +197,8 @@ def build_study_form(projects) -> None:
                 "items_per_rater": int(items_per_rater), "ratings_per_item": int(ratings_per_item),
                 "lease_minutes": int(lease_minutes), "min_seconds_per_item": float(min_seconds),
                 "attention_checks": [{**check, "expected": int(check["expected"])} for check in checks],
+                "dimensions": scales,
+                "gold_items": gold,
                 "comprehension": {"question": question, "options": lines_of(options), "answer": answer.strip()},
                 "consent_text": consent_text, "instruction_text": instruction_text, "completion_codes": codes,
             }
@@ -186,11 +232,7 @@ if not studies:
 st.dataframe([{"id": s.id, "name": s.name, "status": s.status, "platform": s.definition.platform,
                "conditions": ", ".join(c.name for c in s.definition.conditions),
                "created": f"{s.created_at:%Y-%m-%d %H:%M}"} for s in studies], hide_index=True)
-by_id = {s.id: s for s in studies}
-if st.session_state.get("rs_study") not in by_id:
-    st.session_state["rs_study"] = studies[-1].id
-study = by_id[st.selectbox("Study", list(by_id), key="rs_study",
-                           format_func=lambda i: f"#{i} {by_id[i].name} ({by_id[i].status})")]
+study = study_picker(studies, "rs_study")
 definition = study.definition
 
 # -- items (draft only) --------------------------------------------------------------------------
@@ -249,34 +291,10 @@ if study.status == "draft":
             flash(f"Added {len(added)} check items.")
             st.rerun()
 
-# -- status and link -----------------------------------------------------------------------------
-
-st.subheader("Status and link")
-st.write(f"This study is **{study.status}**.")
-target = {"draft": ("open", "Open the study to raters"), "open": ("closed", "Close the study"),
-          "closed": ("open", "Reopen the study")}[study.status]
-if st.button(target[1], key="rs_status", type="primary" if target[0] == "open" else "secondary"):
-    try:
-        set_study_status(store, study.id, target[0])
-    except StudyError as exc:
-        show_errors(exc)
-    else:
-        flash(f"Study {study.name!r} is now {target[0]}.")
-        st.rerun()
-link = f"/?study={study.token}"
-if definition.platform == "prolific":
-    st.caption("Prolific study URL (append it to this app's address; Prolific fills in the placeholders):")
-    st.code(link + PROLIFIC_PARAMS, language=None)
-elif definition.platform == "mturk":
-    st.caption("MTurk external question URL (MTurk adds workerId, assignmentId, hitId and turkSubmitTo):")
-    st.code(link, language=None)
-else:
-    st.caption("Rater link (each visitor gets an anonymous id):")
-    st.code(link, language=None)
-
 # -- pilot ---------------------------------------------------------------------------------------
 
 st.subheader("Pilot with simulated raters")
+unready = not_ready(store, study)
 st.caption("Before paying people: LLM raters with varied personas rate the study through the same "
            "assignment. They are stored as rater kind 'llm', kept apart from people, and use their own "
            "capacity, so they take no items away from human raters.")
@@ -285,7 +303,7 @@ with st.form("rs_pilot"):
     pilot_seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="rs_pilot_seed")
     pilot_job = current_job("pilot", study_id=study.id)
     if st.form_submit_button("Run the pilot", key="rs_pilot_run",
-                             disabled=study.status == "draft" or (pilot_job is not None and pilot_job.active)):
+                             disabled=bool(unready) or (pilot_job is not None and pilot_job.active)):
         follow(submit_pilot(store, study, raters=int(pilot_raters), seed=int(pilot_seed)))
         st.rerun()
 if pilot_job is not None:
@@ -293,8 +311,12 @@ if pilot_job is not None:
         st.success(f"Pilot finished: {len(pilot_job.result['rater_ids'])} simulated raters rated "
                    f"{pilot_job.result['ratings']} items.")
     job_panel(pilot_job, "rs_pilot")
-if study.status == "draft":
-    st.caption("Open the study first: the pilot rates its items as they will be handed out.")
+if unready:
+    st.caption("Add the items and the attention checks first: the pilot rates them as they will be handed out.")
+
+# -- launch --------------------------------------------------------------------------------------
+
+launch_section(store, study, app.settings.public_url)
 
 # -- monitor -------------------------------------------------------------------------------------
 
@@ -313,10 +335,7 @@ st.dataframe([{"raters": kind, "started": m.raters[kind].started, "rating": m.ra
 st.markdown("**Ratings per condition**")
 st.dataframe([{"condition": row["condition"], "items": row["items"], "human ratings": row["human"],
                "LLM ratings": row["llm"]} for row in m.per_condition], hide_index=True, key="rs_per_condition")
-lacking = [row["lacking"] for row in m.per_item if row["lacking"]]
-st.caption(f"{len(lacking)} regular items lack {sum(lacking)} valid human ratings of their "
-           f"{definition.ratings_per_item} (ratings of excluded raters are not valid)." if lacking else
-           f"Every regular item has its {definition.ratings_per_item} valid human ratings.")
+replacement_controls(store, study, m.rules)
 with st.expander("Ratings per item"):
     st.dataframe([{"item": row["item_id"], "condition": row["condition"], "kind": row["kind"],
                    "match key": row["match_key"], "human ratings": row["human"], "valid human ratings": row["valid"],

@@ -2,6 +2,7 @@
 exclusion rules of the monitor and the statistics, the monitor cached on the study's data, and
 export downloads built only when clicked."""
 
+import zlib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -9,9 +10,25 @@ from pathlib import Path
 import streamlit as st
 
 from vt_core.core.store import Store
-from vt_core.crowd import ExclusionRules, export_bytes, fingerprint, monitor
+from vt_core.crowd import ExclusionRules, Study, export_bytes, fingerprint, monitor
 
 STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
+
+
+def study_picker(studies: list[Study], key: str) -> Study:
+    """The study picker, whose labels carry each study's status; the choice is kept in st.session_state[key]
+    (the newest study until one is chosen). Streamlit's frontend keeps showing a keyed selectbox's old label
+    when only the labels change, so the widget's own key carries the labels too: opening or closing a study
+    draws a new picker on the same choice."""
+    by_id = {s.id: s for s in studies}
+    if st.session_state.get(key) not in by_id:
+        st.session_state[key] = studies[-1].id
+    labels = {i: f"#{i} {s.name} ({s.status})" for i, s in by_id.items()}
+    widget = f"{key}_{zlib.crc32(repr(labels).encode()):08x}"
+    chosen = st.selectbox("Study", list(by_id), index=list(by_id).index(st.session_state[key]), key=widget,
+                          format_func=labels.__getitem__)
+    st.session_state[key] = chosen
+    return by_id[chosen]
 
 
 def study_file_picker(prefix: str, label: str, files: list) -> tuple:

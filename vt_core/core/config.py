@@ -30,6 +30,9 @@ class Settings:
     attempts: int
     response_format: str  # "auto", "json_schema", "json_object" or "none"
     workers: int = DEFAULT_WORKERS  # threads that run jobs in the server process (VT_WORKERS; 0: none)
+    public_url: str | None = None  # the address raters reach this app at (VT_PUBLIC_URL), for study links
+    prolific_token: str | None = field(default=None, repr=False)  # PROLIFIC_TOKEN, a secret; None: no Prolific API
+    prolific_api_url: str | None = None  # PROLIFIC_API_URL: another base URL than Prolific's (a test server)
 
     @property
     def database(self) -> str:
@@ -68,6 +71,9 @@ class Settings:
         if workers == 0 and not database_url:
             raise ConfigError("VT_WORKERS=0 leaves the jobs to `python -m vt_core worker` processes, which share "
                               "the database only on PostgreSQL: set VT_DATABASE_URL too")
+        public_url = text("VT_PUBLIC_URL")
+        if public_url and not public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"VT_PUBLIC_URL={public_url!r} must be the http:// or https:// address raters open")
         local_model = text("VT_LOCAL_MODEL")
         if local_model and not Path(local_model).is_file():
             raise ConfigError(f"VT_LOCAL_MODEL={local_model!r} is not a file")
@@ -83,4 +89,7 @@ class Settings:
             attempts=int(number("VT_LLM_ATTEMPTS", 4)),
             response_format=response_format,
             workers=workers,
+            public_url=public_url,
+            prolific_token=text("PROLIFIC_TOKEN"),
+            prolific_api_url=text("PROLIFIC_API_URL"),
         )

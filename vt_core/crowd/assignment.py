@@ -55,7 +55,7 @@ from urllib.parse import quote, urlsplit
 
 from vt_core.core.design import balanced_latin_square
 from vt_core.core.store import KEY_TAKEN, Store, insert_rows, naive_utc
-from vt_core.crowd.exclusion import Reason
+from vt_core.crowd.exclusion import REPLACED, Reason
 from vt_core.crowd.items import ITEM_COLUMNS, StudyItem
 from vt_core.crowd.studies import DEFAULT_DIMENSIONS, PAIR_CONDITION
 
@@ -107,10 +107,11 @@ GOLD_TOLERANCE = 1  # a gold answer more than this many scale points from the kn
 STUDY_LOCK = "crowd-study"  # Store.lock name: lease-taking, arrivals and late submits of one study take turns
 
 # Whether rater `ra` counts towards an item's k: not once they failed an attention check, since the
-# default exclusion rule (crowd.exclusion) leaves their ratings out of the analysis; the item then
-# goes on to another rater. The flag's name is a constant, not a parameter.
+# default exclusion rule (crowd.exclusion) leaves their ratings out of the analysis, nor once the
+# researcher replaced them (crowd.replacement); the item then goes on to another rater. The flags'
+# names are constants, not parameters.
 _FILLS_K = (f"NOT EXISTS (SELECT 1 FROM rater_flags f WHERE f.rater_id = ra.id"
-            f" AND f.flag = '{Reason.ATTENTION_FAILED.value}')")
+            f" AND f.flag IN ('{Reason.ATTENTION_FAILED.value}', '{REPLACED}'))")
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ANON_PREFIX = "anon-"
@@ -129,7 +130,7 @@ class Identity:
     hit_id: str | None = None
     submit_to: str | None = None   # MTurk turkSubmitTo, checked to be an mturk.com https origin
     preview: bool = False          # MTurk preview: show the task, register nobody
-    platform_study_id: str | None = None  # Prolific STUDY_ID (not stored; the link's token names the study)
+    platform_study_id: str | None = None  # Prolific STUDY_ID (stored on the rater for exports)
 
 
 def _check_id(name: str, value: str | None, *, required: bool) -> str | None:
@@ -303,11 +304,13 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
     db = store.cursor()
     existing = _find_rater(db, study_id, identity.platform, identity.external_id)
     if existing:
+        _keep_platform_study_id(store, existing.id, identity.platform_study_id)
         return existing
     square = balanced_latin_square(len(conditions))
     with store.lock(STUDY_LOCK, study_id):  # arrival counts stay distinct, so the square stays balanced
         existing = _find_rater(db, study_id, identity.platform, identity.external_id)
         if existing:
+            _keep_platform_study_id(store, existing.id, identity.platform_study_id)
             return existing
         if max_active is not None and active_raters(store, study_id, kind=kind, lease_minutes=lease_minutes,
                                                     now=now) >= max_active:
@@ -318,10 +321,10 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
         try:
             store.transaction(lambda db: db.execute(
                 "INSERT INTO raters (study_id, kind, platform, external_id, session_id, assignment_id,"
-                " hit_id, submit_to, persona, seed, condition_order, status, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'consent', ?)",
+                " hit_id, submit_to, platform_study_id, persona, seed, condition_order, status, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'consent', ?)",
                 [study_id, kind, identity.platform, identity.external_id, identity.session_id,
-                 identity.assignment_id, identity.hit_id, identity.submit_to,
+                 identity.assignment_id, identity.hit_id, identity.submit_to, identity.platform_study_id,
                  json.dumps(persona) if persona is not None else None,
                  seed if seed is not None else secrets.randbits(62), json.dumps(order), naive_utc(now)],
             ))
@@ -331,6 +334,15 @@ def register_rater(store: Store, study_id: int, identity: Identity, *, kind: str
     if rater is None:  # pragma: no cover - the insert failed for another reason
         raise RuntimeError(f"could not register rater {identity.external_id!r}")
     return rater
+
+
+def _keep_platform_study_id(store: Store, rater_id: int, platform_study_id: str | None) -> None:
+    """Store Prolific's STUDY_ID on a rater who arrived without one (an older link, or before it was kept)."""
+    if platform_study_id and store.cursor().execute(
+            "SELECT 1 FROM raters WHERE id = ? AND platform_study_id IS NULL", [rater_id]).fetchone():
+        store.transaction(lambda db: db.execute(
+            "UPDATE raters SET platform_study_id = ? WHERE id = ? AND platform_study_id IS NULL",
+            [platform_study_id, rater_id]))
 
 
 def active_raters(store: Store, study_id: int, *, kind: str = "human", lease_minutes: float = 30,

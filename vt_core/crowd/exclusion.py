@@ -29,6 +29,10 @@ class Reason(StrEnum):
         return _LABELS[self]
 
 
+# The rater flag of a rater whose places the researcher reopened for others (vt_core.crowd.replacement):
+# their ratings stay, but no longer count towards an item's k.
+REPLACED = "replaced"
+
 _LABELS = {Reason.ATTENTION_FAILED: "failed attention checks", Reason.TOO_FAST: "rated too fast",
            Reason.GOLD_MISSED: "missed gold items"}
 

@@ -1,8 +1,10 @@
-"""Export a study's ratings: one row per rating and dimension, as CSV, Parquet or JSONL.
+"""Export a study's ratings: one row per rating and dimension, as CSV, Parquet or JSONL; and its raters, one row
+each, as CSV (`raters_csv`).
 
 Columns (in this order): rater_id, rater_kind ('human' | 'llm'), platform, external_id, item_id,
 condition (CHECKS_CONDITION '_checks' for attention and gold items), item_kind ('regular' |
-'attention' | 'gold'), match_key, dimension, value, seconds (server-side, render to submit),
+'attention' | 'gold'), match_key, transcript (the item as the rater read it, one 'User: ...' or 'Chatbot: ...'
+line per turn), dimension, value, seconds (server-side, render to submit),
 created_at, flags (the rater's quality flags on this item, comma-separated, e.g.
 'attention_failed,too_fast'; flags without an item apply to every row of the rater), excluded
 (bool: the rater is excluded by the exclusion rules, see vt_core.crowd.exclusion), exclusion_reasons,
@@ -18,6 +20,8 @@ json.dumps per row, timestamps in ISO 8601.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import tempfile
 from datetime import datetime
@@ -32,6 +36,7 @@ from vt_core.crowd.studies import StudyError, get_study
 FORMATS = ("csv", "parquet", "jsonl")
 _TYPES = {"rater_id": "BIGINT", "rater_kind": "VARCHAR", "platform": "VARCHAR", "external_id": "VARCHAR",
           "item_id": "BIGINT", "condition": "VARCHAR", "item_kind": "VARCHAR", "match_key": "VARCHAR",
+          "transcript": "VARCHAR",
           "dimension": "VARCHAR", "value": "INTEGER", "seconds": "DOUBLE", "created_at": "TIMESTAMP",
           "flags": "VARCHAR", "excluded": "BOOLEAN", "exclusion_reasons": "VARCHAR",
           "left_condition": "VARCHAR", "right_condition": "VARCHAR", "choice": "VARCHAR", "reason": "VARCHAR"}
@@ -40,7 +45,8 @@ MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "
 
 _QUERY = """
 SELECT r.rater_id, ra.kind AS rater_kind, ra.platform, ra.external_id, r.item_id, si.condition,
-       si.kind AS item_kind, si.match_key, r.dimension, r.value, r.seconds, r.created_at,
+       si.kind AS item_kind, si.match_key, CAST(si.turns AS VARCHAR) AS transcript, r.dimension, r.value,
+       r.seconds, r.created_at,
        coalesce((SELECT string_agg(DISTINCT f.flag, ',' ORDER BY f.flag) FROM rater_flags f
                  WHERE f.rater_id = r.rater_id
                    AND (f.detail->>'item_id' = CAST(r.item_id AS VARCHAR) OR f.detail->>'item_id' IS NULL)),
@@ -70,8 +76,21 @@ def _parameters(store: Store, study_id: int, exclusion: ExclusionRules | None) -
     return [ids, reasons, ids, study_id]
 
 
+_SPEAKERS = {"user": "User", "assistant": "Chatbot"}
+_TRANSCRIPT = COLUMNS.index("transcript")
+
+
+def transcript_text(turns_json: str) -> str:
+    """An item's turns as plain text, one 'User: ...' or 'Chatbot: ...' line per turn."""
+    return "\n".join(f"{_SPEAKERS.get(t['role'], t['role'])}: {t['content']}" for t in json.loads(turns_json))
+
+
 def _rows(store: Store, study_id: int, exclusion: ExclusionRules | None) -> list[tuple]:
-    return store.cursor().execute(_QUERY, _parameters(store, study_id, exclusion)).fetchall()
+    rows = store.cursor().execute(_QUERY, _parameters(store, study_id, exclusion)).fetchall()
+    texts: dict[str, str] = {}  # an item's text once, however many ratings it has
+    for turns in {row[_TRANSCRIPT] for row in rows}:
+        texts[turns] = transcript_text(turns)
+    return [(*row[:_TRANSCRIPT], texts[row[_TRANSCRIPT]], *row[_TRANSCRIPT + 1:]) for row in rows]
 
 
 def ratings_rows(store: Store, study_id: int, exclusion: ExclusionRules | None = None) -> list[dict]:
@@ -81,7 +100,9 @@ def ratings_rows(store: Store, study_id: int, exclusion: ExclusionRules | None =
 
 def ratings_frame(store: Store, study_id: int, exclusion: ExclusionRules | None = None):
     """The export's rows as a pandas DataFrame (for the page's table)."""
-    return store.frame(_QUERY, _parameters(store, study_id, exclusion))
+    import pandas as pd  # here, as in Store.frame: the rater's pages never load pandas
+
+    return pd.DataFrame.from_records(_rows(store, study_id, exclusion), columns=list(COLUMNS))
 
 
 def _check_format(fmt: str) -> str:
@@ -124,3 +145,67 @@ def export_bytes(store: Store, study_id: int, fmt: str, exclusion: ExclusionRule
         path = Path(folder) / f"ratings.{fmt}"
         export_ratings(store, study_id, path, fmt, exclusion)
         return path.read_bytes()
+
+
+# -- one row per rater ----------------------------------------------------------------------------
+
+PER_RATER_COLUMNS = ("rater_id", "rater_kind", "platform", "status", "started_at", "finished_at", "seconds",
+                 "completion_code", "items_rated", "excluded", "exclusion_reasons", "prolific_pid",
+                 "prolific_study_id", "prolific_session_id", "mturk_worker_id", "mturk_assignment_id", "mturk_hit_id",
+                 "submission_id", "submission_status", "decision")
+
+_RATERS_QUERY = """
+SELECT ra.id, ra.kind, ra.platform, ra.status, ra.started_at, ra.finished_at, ra.external_id, ra.platform_study_id,
+       ra.session_id, ra.assignment_id, ra.hit_id,
+       (SELECT count(DISTINCT r.item_id) FROM ratings r WHERE r.rater_id = ra.id),
+       (SELECT d.action FROM prolific_decisions d WHERE d.rater_id = ra.id AND d.outcome = 'done'
+        ORDER BY d.id DESC LIMIT 1)
+FROM raters ra
+WHERE ra.study_id = ?
+ORDER BY ra.id
+"""
+
+
+def raters_rows(store: Store, study_id: int, exclusion: ExclusionRules | None = None,
+                submissions: list[dict] | None = None) -> list[dict]:
+    """One row per rater (PER_RATER_COLUMNS), for approving, rejecting and paying by hand: status, times, the
+    completion code the end screen showed, the exclusion reasons, the platform's ids (Prolific's PROLIFIC_PID,
+    STUDY_ID and SESSION_ID, which is also the submission's id; MTurk's workerId, assignmentId and hitId) and,
+    when `submissions` (as Prolific lists them) are given, the submission's status; the decision sent from the
+    platform, if any."""
+    study = get_study(store, study_id)
+    codes = study.definition.completion_codes
+    excluded = {r.rater_id: r.details for r in excluded_raters(store, study_id, exclusion)}
+    by_participant = {s.get("participant_id") or s.get("participant"): s for s in submissions or []}
+    rows = []
+    for (rater_id, kind, platform, status, started, finished, external, platform_study, session, assignment, hit,
+         rated, decision) in store.cursor().execute(_RATERS_QUERY, [study_id]).fetchall():
+        prolific, mturk = platform == "prolific", platform == "mturk"
+        submission = by_participant.get(external, {}) if prolific else {}
+        rows.append(dict(zip(PER_RATER_COLUMNS, (
+            rater_id, kind, platform, status, started, finished,
+            (finished - started).total_seconds() if finished and started else None,
+            getattr(codes, status) if status in ("completed", "screened_out", "failed_checks") and kind == "human"
+            else None,
+            rated, rater_id in excluded, excluded.get(rater_id, ""),
+            external if prolific else None, _platform_study_id(platform_study, submission),
+            session if prolific else None, external if mturk else None, assignment, hit,
+            submission.get("id") or (session if prolific else None), submission.get("status"), decision,
+        ), strict=True)))
+    return rows
+
+
+def _platform_study_id(stored: str | None, submission: dict) -> str | None:
+    """The STUDY_ID the rater's link carried, else the study of their Prolific submission."""
+    return stored or submission.get("study_id")
+
+
+def raters_csv(store: Store, study_id: int, exclusion: ExclusionRules | None = None,
+               submissions: list[dict] | None = None) -> bytes:
+    """raters_rows as a CSV file's bytes (UTF-8, a header row; empty cells for unknown values)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=PER_RATER_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in raters_rows(store, study_id, exclusion, submissions):
+        writer.writerow({c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in row.items()})
+    return out.getvalue().encode("utf-8")

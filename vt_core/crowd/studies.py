@@ -484,21 +484,22 @@ def set_study_status(store: Store, study_id: int, status: str) -> Study:
     study = get_study(store, study_id)
     if study.status not in _TRANSITIONS[status]:
         raise StudyError(f"study {study.name!r} is {study.status}; it cannot be set to {status}")
-    if status == "open":
-        _check_ready(store, study)
+    if status == "open" and (problems := not_ready(store, study)):
+        raise StudyError(f"study {study.name!r} cannot open: {problems[0]}")
     store.transaction(lambda db: db.execute("UPDATE studies SET status = ? WHERE id = ?", [status, study_id]))
     return get_study(store, study_id)
 
 
-def _check_ready(store: Store, study: Study) -> None:
+def not_ready(store: Store, study: Study) -> list[str]:
+    """Why raters would have nothing valid to do yet: conditions without items, attention checks not added."""
     counts = dict(store.cursor().execute(
         "SELECT condition, count(*) FROM study_items WHERE study_id = ? GROUP BY condition", [study.id]).fetchall())
+    problems = []
     if study.definition.side_by_side:
         if not counts.get(PAIR_CONDITION):
-            raise StudyError(f"study {study.name!r} cannot open: it has no side-by-side pairs of transcripts yet")
-    empty = [] if study.definition.side_by_side else \
-        [c.name for c in study.definition.conditions if not counts.get(c.name)]
-    if empty:
-        raise StudyError(f"study {study.name!r} cannot open: no items yet for condition(s) {', '.join(empty)}")
+            problems.append("it has no side-by-side pairs of transcripts yet")
+    elif empty := [c.name for c in study.definition.conditions if not counts.get(c.name)]:
+        problems.append(f"no items yet for condition(s) {', '.join(empty)}")
     if not counts.get(CHECKS_CONDITION):
-        raise StudyError(f"study {study.name!r} cannot open: its attention checks are not added yet")
+        problems.append("its attention checks are not added yet")
+    return problems
