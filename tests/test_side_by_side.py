@@ -314,3 +314,23 @@ def test_the_report_command_writes_the_preference_report(tmp_path):
     assert "On adherence, b was preferred in 12 of 12 choices, a in 0, and 0 were rated about the same." in report
     assert "On quality, b was preferred in 0 of 12 choices, a in 0, and 12 were rated about the same." in report
     assert (out / "charts" / "position.svg").exists() and (out / "tables" / "choices.csv").exists()
+
+
+def test_the_export_carries_both_conversations_and_the_launch_estimate_reads_both(store):
+    from vt_core.crowd import expected_timing
+
+    study = open_study(store, name="exported")
+    rater = rater_in(store, study, "r9")
+    item = next_item(store, rater, now=T0, items_per_rater=4, k=2, lease_minutes=30)
+    if item.kind != "regular":
+        submit(store, rater.id, item.id, {"adherence": 2, "quality": 2} | item.expected, now=T0)
+        item = next_item(store, rater, now=T0, items_per_rater=4, k=2, lease_minutes=30)
+    submit(store, rater.id, item.id, {"adherence": 1, "quality": 3}, now=T0 + timedelta(seconds=9))
+    pair = item_pair(store, item.id)
+    row = next(r for r in ratings_rows(store, study.id) if r["item_id"] == item.id)
+    assert row["transcript"] == (f"Left:\nUser: {pair.left.turns[0].content}\nChatbot: {pair.left.turns[1].content}"
+                                 f"\n\nRight:\nUser: {pair.right.turns[0].content}\n"
+                                 f"Chatbot: {pair.right.turns[1].content}")
+    timing = expected_timing(store, study)
+    # each pair: "hi kN" + "a says N" + "hi kN" + "b says N" = 10 words, at 200 a minute, and 6 s per question
+    assert timing.basis == "length" and timing.seconds_per_item == pytest.approx(10 / 200 * 60 + 6 * 2)

@@ -276,3 +276,27 @@ def test_the_monitor_says_how_many_raters_work_now_and_the_cap(app):
     assert "Working now: 0 raters of at most 5 at once" in captions(app.run())
     register_rater(store, study.id, Identity("prolific", "p1"), conditions=["a", "b"])
     assert "Working now: 1 rater of at most 5 at once" in captions(app.run())
+
+
+def test_a_side_by_side_study_imports_its_pairs_from_two_files_and_opens(app):
+    side_by_side = definition(name="pairs study", design="side_by_side", attention_checks=[
+        {"instruction": "Answer Right for adherence.", "dimension": "adherence", "expected": 3},
+        {"instruction": "Answer Left for quality.", "dimension": "quality", "expected": 1}])
+    at = upload_study(app, side_by_side)
+    assert not at.exception and at.success[0].value == "Created draft study 1 'pairs study'."
+    checks = [t.value for t in at.text if t.value[:1] in "✓✗"]
+    assert "✗ Side-by-side pairs: no pairs yet" in checks
+    assert at.button(key="rs_import_pairs").disabled
+    for i, condition in enumerate(("a", "b")):
+        at.file_uploader(key=f"rs_pair_jsonl_{i}").upload(f"{condition}.jsonl",
+                                                         "\n".join(jsonl(condition, 3)).encode()).run()
+    at.button(key="rs_import_pairs").click().run()
+    assert not at.exception and at.success[0].value == "Imported 3 side-by-side pairs."
+    at.button(key="rs_checks").click().run()
+    assert table(at, "source")["items"].tolist() == [3, 2]
+    assert table(at, "source")["condition"].tolist()[0] == "a vs b"
+    checks = [t.value for t in at.text if t.value[:1] in "✓✗"]
+    assert "✓ Side-by-side pairs: 3 pairs" in checks
+    at.checkbox(key="launch_anyway_1").check().run()
+    at.button(key="rs_status").click().run()
+    assert not at.exception and table(at, "status")["status"].tolist() == ["open"]

@@ -18,6 +18,7 @@ from vt_core.crowd import (
     DEFAULT_LABELS,
     FORMATS,
     MEDIA_TYPES,
+    PAIR_CONDITION,
     RATER_KINDS,
     StudyError,
     active_raters,
@@ -25,6 +26,7 @@ from vt_core.crowd import (
     create_study,
     definition_to_toml,
     import_items_jsonl,
+    import_pairs_jsonl,
     list_studies,
     load_study_file,
     parse_study,
@@ -242,9 +244,13 @@ items_by_condition = {row["condition"]: row["items"] for row in m.per_condition}
 st.subheader("Items")
 st.caption(f"{definition.items_per_rater} items per rater, {definition.ratings_per_item} ratings per item, "
            f"{len(definition.attention_checks)} attention checks, {len(definition.gold_items)} gold items.")
-st.dataframe([{"condition": c.name,
-               "source": f"project {c.project!r}, prompt version v{c.version}" if c.is_selfplay else "imported",
-               "items": items_by_condition.get(c.name, 0)} for c in definition.conditions]
+pair_row = [{"condition": " vs ".join(c.name for c in definition.conditions),
+             "source": "side-by-side pairs (both conditions' conversations of one scenario, persona and seed)",
+             "items": items_by_condition.get(PAIR_CONDITION, 0)}] if definition.side_by_side else []
+st.dataframe((pair_row or [{"condition": c.name,
+                            "source": f"project {c.project!r}, prompt version v{c.version}" if c.is_selfplay
+                            else "imported", "items": items_by_condition.get(c.name, 0)}
+                           for c in definition.conditions])
              + [{"condition": CHECKS_CONDITION, "source": "attention checks and gold items",
                  "items": items_by_condition.get(CHECKS_CONDITION, 0)}], hide_index=True)
 
@@ -270,17 +276,33 @@ if study.status == "draft":
             job_panel(items_job, "rs_sp")
     st.markdown("**Import items from JSONL** (one conversation per line, OpenAI chat format: "
                 "`{\"messages\": [...], \"match_key\": \"...\"}`)")
-    cols = st.columns([1, 2])
-    condition = cols[0].selectbox("Condition", [c.name for c in definition.conditions], key="rs_jsonl_condition")
-    jsonl = cols[1].file_uploader("JSONL file", type=["jsonl", "json", "txt"], key="rs_jsonl")
-    if st.button("Import", key="rs_import", disabled=jsonl is None):
-        try:
-            imported = import_items_jsonl(store, study, condition, jsonl.getvalue(), jsonl.name)
-        except StudyError as exc:
-            show_errors(exc)
-        else:
-            flash(f"Imported {len(imported)} items into condition {condition!r}.")
-            st.rerun()
+    if definition.side_by_side:
+        st.caption("A side-by-side study imports one file per condition at once; lines with the same match_key "
+                   "become one pair.")
+        cols = st.columns(2)
+        files = {c.name: col.file_uploader(f"JSONL file of {c.name}", type=["jsonl", "json", "txt"],
+                                           key=f"rs_pair_jsonl_{i}")
+                 for i, (col, c) in enumerate(zip(cols, definition.conditions, strict=True))}
+        if st.button("Import the pairs", key="rs_import_pairs", disabled=any(f is None for f in files.values())):
+            try:
+                imported = import_pairs_jsonl(store, study, {c: f.getvalue() for c, f in files.items()})
+            except StudyError as exc:
+                show_errors(exc)
+            else:
+                flash(f"Imported {len(imported)} side-by-side pairs.")
+                st.rerun()
+    else:
+        cols = st.columns([1, 2])
+        condition = cols[0].selectbox("Condition", [c.name for c in definition.conditions], key="rs_jsonl_condition")
+        jsonl = cols[1].file_uploader("JSONL file", type=["jsonl", "json", "txt"], key="rs_jsonl")
+        if st.button("Import", key="rs_import", disabled=jsonl is None):
+            try:
+                imported = import_items_jsonl(store, study, condition, jsonl.getvalue(), jsonl.name)
+            except StudyError as exc:
+                show_errors(exc)
+            else:
+                flash(f"Imported {len(imported)} items into condition {condition!r}.")
+                st.rerun()
     if not items_by_condition.get(CHECKS_CONDITION) and \
             st.button("Add the attention checks and gold items", key="rs_checks"):
         try:

@@ -85,12 +85,25 @@ def transcript_text(turns_json: str) -> str:
     return "\n".join(f"{_SPEAKERS.get(t['role'], t['role'])}: {t['content']}" for t in json.loads(turns_json))
 
 
+def _pair_texts(store: Store, study_id: int) -> dict[int, str]:
+    """{item id: both conversations of a side-by-side item, under 'Left:' and 'Right:'}."""
+    sides: dict[int, dict[str, str]] = {}
+    for item_id, side, turns in store.cursor().execute(
+            "SELECT s.item_id, s.side, CAST(s.turns AS VARCHAR) FROM study_item_sides s"
+            " JOIN study_items i ON i.id = s.item_id WHERE i.study_id = ?", [study_id]).fetchall():
+        sides.setdefault(item_id, {})[side] = transcript_text(turns)
+    return {item_id: f"Left:\n{text['left']}\n\nRight:\n{text['right']}" for item_id, text in sides.items()}
+
+
 def _rows(store: Store, study_id: int, exclusion: ExclusionRules | None) -> list[tuple]:
     rows = store.cursor().execute(_QUERY, _parameters(store, study_id, exclusion)).fetchall()
     texts: dict[str, str] = {}  # an item's text once, however many ratings it has
     for turns in {row[_TRANSCRIPT] for row in rows}:
         texts[turns] = transcript_text(turns)
-    return [(*row[:_TRANSCRIPT], texts[row[_TRANSCRIPT]], *row[_TRANSCRIPT + 1:]) for row in rows]
+    pairs = _pair_texts(store, study_id)
+    item = COLUMNS.index("item_id")
+    return [(*row[:_TRANSCRIPT], pairs.get(row[item], texts[row[_TRANSCRIPT]]), *row[_TRANSCRIPT + 1:])
+            for row in rows]
 
 
 def ratings_rows(store: Store, study_id: int, exclusion: ExclusionRules | None = None) -> list[dict]:

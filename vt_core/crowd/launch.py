@@ -18,7 +18,7 @@ from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
 from vt_core.core.store import Store, naive_utc
-from vt_core.crowd.studies import MIN_ATTENTION_CHECKS, Study, StudyError
+from vt_core.crowd.studies import MIN_ATTENTION_CHECKS, PAIR_CONDITION, Study, StudyError
 
 READING_WPM = 200
 SECONDS_PER_QUESTION = 6
@@ -76,9 +76,14 @@ def _words(turns_json: str) -> int:
 def expected_timing(store: Store, study: Study) -> Timing:
     definition = study.definition
     db = store.cursor()
-    rows = db.execute("SELECT kind, turns FROM study_items WHERE study_id = ?", [study.id]).fetchall()
-    regular = [_words(turns) for kind, turns in rows if kind == "regular"]
-    checks = sum(kind != "regular" for kind, _ in rows)
+    rows = db.execute("SELECT id, kind, turns FROM study_items WHERE study_id = ?", [study.id]).fetchall()
+    sides: dict[int, int] = {}  # a side-by-side item's words are its two conversations'
+    for item_id, turns in db.execute("SELECT s.item_id, CAST(s.turns AS VARCHAR) FROM study_item_sides s"
+                                     " JOIN study_items i ON i.id = s.item_id WHERE i.study_id = ?",
+                                     [study.id]).fetchall():
+        sides[item_id] = sides.get(item_id, 0) + _words(turns)
+    regular = [_words(turns) + sides.get(item_id, 0) for item_id, kind, turns in rows if kind == "regular"]
+    checks = sum(kind != "regular" for _, kind, _ in rows)
     items = min(definition.items_per_rater, len(regular)) + checks
     finished = db.execute("SELECT count(*) FROM raters WHERE study_id = ? AND kind = 'human' AND status = 'completed'",
                           [study.id]).fetchone()[0]
@@ -178,7 +183,10 @@ def checklist(store: Store, study: Study) -> list[Check]:
     settings = launch_settings(store, study.id)
     empty = [c.name for c in definition.conditions if not counts.get(c.name)]
     codes = definition.completion_codes
+    pairs = counts.get(PAIR_CONDITION, 0)
     checks = [
+        Check("Side-by-side pairs", pairs > 0, f"{pairs} pairs" if pairs else "no pairs yet")
+        if definition.side_by_side else
         Check("Items in every condition", not empty,
               f"no items yet in {', '.join(empty)}" if empty else
               ", ".join(f"{c.name}: {counts[c.name]}" for c in definition.conditions)),
