@@ -39,7 +39,7 @@ from vt_core.crowd.studies import StudyError
 
 pytestmark = pytest.mark.both_backends  # each test that has a store runs on DuckDB and on PostgreSQL
 
-STUDY_URL = "https://vt.example.org/?study=abc123"
+BASE = "https://vt.example.org"
 T0 = datetime(2026, 12, 1, 12, 0, 0)
 LONG = "We are sorry: your answers to the two instructed checks differ from what each one asked for, so the " \
        "submission cannot be approved."
@@ -60,7 +60,7 @@ def client(prolific):
 def launched(store, client, prolific, **changes):
     """A built, open study with its Prolific study created and published."""
     study = build_study(store, n_items=2, **changes)
-    create_on_prolific(store, client, study, study_url=STUDY_URL, places=10, minutes=12, reward_cents=250)
+    create_on_prolific(store, client, study, base_url=BASE, places=10, minutes=12, reward_cents=250)
     publish_on_prolific(store, client, study.id)
     return study, prolific_link(store, study.id).prolific_id
 
@@ -75,11 +75,11 @@ def arrive(store, study, pid, *, status="rating", now=T0, session=None):
 
 def test_the_study_is_created_as_a_draft_with_its_codes_and_link(store, client, prolific):
     study = build_study(store, n_items=2)
-    link = create_on_prolific(store, client, study, study_url=STUDY_URL, places=30, minutes=12, reward_cents=250)
+    link = create_on_prolific(store, client, study, base_url=BASE, places=30, minutes=12, reward_cents=250)
     created = prolific.studies[link.prolific_id]
     assert created["status"] == "UNPUBLISHED" and link.places == 30 and link.published_at is None
-    assert created["external_study_url"] == (STUDY_URL + "&PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}"
-                                                         "&SESSION_ID={{%SESSION_ID%}}")
+    assert created["external_study_url"] == (f"{BASE}/?study={study.token}&PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}"
+                                             "&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}")
     assert created["prolific_id_option"] == "url_parameters"
     assert [(c["code"], c["code_type"], c["actions"]) for c in created["completion_codes"]] == [
         ("DONE", "COMPLETED", [{"action": "MANUALLY_REVIEW"}]),
@@ -88,7 +88,7 @@ def test_the_study_is_created_as_a_draft_with_its_codes_and_link(store, client, 
     assert (created["total_available_places"], created["estimated_completion_time"], created["reward"]) == (30, 12, 250)
     assert created["name"] == "monitor study"
     with pytest.raises(StudyError, match="has a Prolific study already"):
-        create_on_prolific(store, client, study, study_url=STUDY_URL, places=30, minutes=12, reward_cents=250)
+        create_on_prolific(store, client, study, base_url=BASE, places=30, minutes=12, reward_cents=250)
     assert prolific.calls("POST", r"^/api/v1/studies/$") == 1
 
     assert publish_on_prolific(store, client, study.id) == "ACTIVE"
@@ -99,7 +99,7 @@ def test_the_study_is_created_as_a_draft_with_its_codes_and_link(store, client, 
 def test_a_study_of_another_platform_is_refused(store, client, prolific):
     study = build_study(store, n_items=1, platform="anonymous")
     with pytest.raises(StudyError, match="runs on anonymous"):
-        create_on_prolific(store, client, study, study_url=STUDY_URL, places=3, minutes=5, reward_cents=100)
+        create_on_prolific(store, client, study, base_url=BASE, places=3, minutes=5, reward_cents=100)
     assert prolific.requests == []
 
 
@@ -308,10 +308,10 @@ def test_idempotent_calls_are_retried_and_others_are_not(store, client, prolific
     study = build_study(store, n_items=1)
     prolific.fail("POST", r"^/api/v1/studies/$", 500)
     with pytest.raises(ProlificError) as caught:
-        create_on_prolific(store, client, study, study_url=STUDY_URL, places=5, minutes=5, reward_cents=100)
+        create_on_prolific(store, client, study, base_url=BASE, places=5, minutes=5, reward_cents=100)
     assert caught.value.unclear and prolific.calls("POST", r"^/api/v1/studies/$") == 1
     assert prolific_link(store, study.id) is None
-    link = create_on_prolific(store, client, study, study_url=STUDY_URL, places=5, minutes=5, reward_cents=100)
+    link = create_on_prolific(store, client, study, base_url=BASE, places=5, minutes=5, reward_cents=100)
     prolific.fail("POST", "/transition/$", 500)
     assert publish_on_prolific(store, client, study.id) == "ACTIVE"
     assert prolific.calls("POST", "/transition/$") == 2

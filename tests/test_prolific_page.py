@@ -14,8 +14,9 @@ from tests.scripted_server import ScriptedServer
 from tests.test_monitor import build_study
 from tests.test_prolific import LONG
 from vt_core.crowd.assignment import Identity, register_rater, set_rater_status
+from vt_core.crowd.launch import rater_url, save_launch
 
-STUDY_URL = "https://vt.example.org/?study=page"
+BASE = "https://vt.example.org"
 
 
 def section():
@@ -24,7 +25,7 @@ def section():
     from vt_core.crowd import get_study
 
     store = services().store
-    prolific_section(store, get_study(store, "monitor study"), "https://vt.example.org/?study=page")
+    prolific_section(store, get_study(store, "monitor study"), "https://vt.example.org")  # a function of its own: no globals
 
 
 @pytest.fixture
@@ -59,13 +60,14 @@ def test_create_publish_decide_and_pay_from_the_section(prolific):
     study = build_study(store, n_items=1)
     at = AppTest.from_function(section, default_timeout=60).run()
     assert not at.exception
-    at.number_input(key="pl_places").set_value(5)
-    at.number_input(key="pl_minutes").set_value(10)
-    at.number_input(key="pl_reward").set_value(2.5)
+    assert "Save the places and the reward per rater under **Launch**" in at.info[0].value
+    save_launch(store, study.id, places=5, reward_cents=250, currency="GBP", minutes=10)  # as Launch saves them
+    at.run()
     click(at, "pl_create_go")
     [created] = prolific.studies.values()
     assert (created["status"], created["total_available_places"], created["reward"]) == ("UNPUBLISHED", 5, 250)
-    assert created["external_study_url"].startswith(STUDY_URL + "&PROLIFIC_PID=")
+    assert created["estimated_completion_time"] == 10
+    assert created["external_study_url"] == rater_url(BASE, study.token, "prolific")
     assert "Created on Prolific as a draft" in at.success[0].value
     click(at, "pl_publish")
     assert created["status"] == "ACTIVE"

@@ -2,6 +2,7 @@ import streamlit as st
 
 from views.shared.jobs import current_job, ended_once, follow, job_panel
 from views.shared.launch import launch_section, replacement_controls
+from views.shared.prolific import prolific_section
 from views.shared.services import demo_notice, flash, services, show_errors, show_flash
 from views.shared.studies import (
     STUDIES_DIR,
@@ -338,7 +339,7 @@ if unready:
 
 # -- launch --------------------------------------------------------------------------------------
 
-launch_section(store, study, app.settings.public_url)
+base_url = launch_section(store, study, app.settings.public_url)
 
 # -- monitor -------------------------------------------------------------------------------------
 
@@ -373,6 +374,10 @@ st.markdown(f"**Excluded raters: {len(m.excluded)}** (flagged in the export, nev
 if m.excluded:
     st.dataframe([{"rater": r.rater_id, "kind": r.kind, "platform": r.platform, "external id": r.external_id,
                    "reasons": r.details} for r in m.excluded], hide_index=True, key="rs_excluded")
+
+# -- the platform: per-rater table, and Prolific from the platform ------------------------------------
+
+prolific_section(store, study, base_url, m.rules)
 
 # -- export --------------------------------------------------------------------------------------
 

@@ -5,21 +5,26 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
+from views.shared.prolific import prolific_client
 from views.shared.services import flash, show_errors
+from vt_core.core.text import escape_markdown
 from vt_core.core.store import Store
 from vt_core.crowd import (
     CURRENCIES,
     FAIR_HOURLY,
     MINIMUM_HOURLY,
+    ProlificError,
     SYMBOLS,
     ExclusionRules,
     Study,
     StudyError,
+    add_places,
     checklist,
     expected_timing,
     launch_pay,
     launch_settings,
     places_needed,
+    prolific_link,
     rater_url,
     replace_excluded,
     save_launch,
@@ -44,10 +49,11 @@ def public_base(configured: str | None) -> str:
 
 
 def launch_section(store: Store, study: Study, configured_url: str | None) -> str:
-    """The launch details and the open/close button; returns the rater link."""
+    """The launch details and the open/close button; returns the address raters open the app at."""
     definition = study.definition
     st.subheader("Launch")
-    link = rater_url(public_base(configured_url), study.token, definition.platform)
+    base = public_base(configured_url)
+    link = rater_url(base, study.token, definition.platform)
     st.caption({"prolific": "Study URL for Prolific (it fills in the placeholders):",
                 "mturk": "External question URL for MTurk (it adds workerId, assignmentId, hitId and turkSubmitTo):",
                 "anonymous": "Rater link (each visitor gets an anonymous id):"}[definition.platform])
@@ -104,7 +110,7 @@ def launch_section(store: Store, study: Study, configured_url: str | None) -> st
     for check in checks:
         st.text(f"{'✓' if check.ok else '✗'} {check.name}: {check.detail}")
     _status_button(store, study, [c for c in checks if not c.ok])
-    return link
+    return base
 
 
 def _status_button(store: Store, study: Study, missing: list) -> None:
@@ -136,9 +142,20 @@ def replacement_controls(store: Store, study: Study, rules: ExclusionRules) -> N
                f"excluded raters are not valid): {short.places} more raters would give them.")
     if short.to_replace:
         n = len(short.to_replace)
-        if st.button(f"Replace the {n} excluded rater{'s' * (n != 1)}: reopen their items to new raters",
-                     key=f"replace_{study.id}"):
+        client = prolific_client() if study.definition.platform == "prolific" else None
+        on_prolific = client is not None and prolific_link(store, study.id) is not None
+        if st.button(f"Replace the {n} excluded rater{'s' * (n != 1)}: reopen their items to new raters"
+                     + (" and ask Prolific for the places" if on_prolific else ""), key=f"replace_{study.id}"):
             after = replace_excluded(store, study.id, rules)
-            flash(f"Replaced {n} excluded rater{'s' * (n != 1)}: their items go to new raters. Request "
-                  f"{after.places} more place{'s' * (after.places != 1)} on the platform.")
-            st.rerun()
+            done = f"Replaced {n} excluded rater{'s' * (n != 1)}: their items go to new raters. "
+            if not on_prolific:
+                flash(done + f"Request {after.places} more place{'s' * (after.places != 1)} on the platform.")
+                st.rerun()
+            try:
+                total = add_places(store, client, study.id, after.places)
+            except (ProlificError, ValueError) as exc:
+                st.error(escape_markdown(done + f"Asking Prolific for {after.places} more places failed: {exc}"))
+            else:
+                flash(done + f"Prolific was asked for {after.places} more place{'s' * (after.places != 1)}: the "
+                             f"study has {total} now.")
+                st.rerun()

@@ -3,6 +3,7 @@ PROLIFIC_TOKEN, the study on Prolific (create as a draft, publish, pause and sta
 with a proposed decision each (a rejection is sent only once its box is ticked, with its message and category)
 and bonuses. Widgets and layout only: the work is vt_core.crowd's."""
 
+import math
 from functools import partial
 
 import streamlit as st
@@ -23,15 +24,19 @@ from vt_core.crowd import (
     apply_decisions,
     create_on_prolific,
     keep_within_cap,
+    launch_pay,
+    launch_settings,
     list_bonuses,
     pay_bonus,
     prolific_link,
     propose_decisions,
     publish_on_prolific,
+    rater_url,
     raters_csv,
     set_paused_on_prolific,
     set_up_bonus,
     settle_bonus,
+    shortfall,
 )
 
 _SUBMISSIONS = "pl_submissions"  # session key: {study id: submissions as Prolific last listed them}
@@ -59,9 +64,15 @@ def _act(work, done: str) -> None:
     st.rerun()
 
 
-def prolific_section(store: Store, study: Study, study_url: str, rules: ExclusionRules | None = None) -> None:
-    """The section for `study`; `study_url` is the full rater link (without Prolific's parameters), `rules`
-    the monitor's exclusion rules."""
+def prolific_client() -> ProlificClient | None:
+    """The process's Prolific client; None without PROLIFIC_TOKEN."""
+    settings = services().settings
+    return _client(settings.prolific_api_url, settings.prolific_token) if settings.prolific_token else None
+
+
+def prolific_section(store: Store, study: Study, base_url: str, rules: ExclusionRules | None = None) -> None:
+    """The section for `study`; `base_url` is the address raters open the app at, `rules` the monitor's
+    exclusion rules."""
     settings = services().settings
     st.subheader("Prolific")
     show_flash()
@@ -80,31 +91,37 @@ def prolific_section(store: Store, study: Study, study_url: str, rules: Exclusio
     if study.definition.platform != "prolific":
         st.caption(f"This study runs on {study.definition.platform}, not on Prolific.")
         return
-    client = _client(settings.prolific_api_url, settings.prolific_token)
+    client = prolific_client()
     link = prolific_link(store, study.id)
     if link is None:
-        _create_form(store, client, study, study_url)
+        _create_form(store, client, study, base_url)
         return
-    _study_controls(store, client, study, link)
+    _study_controls(store, client, study, link, rules)
     who = st.text_input("Your name (recorded with each decision and bonus)", key="pl_who")
     _submissions(store, client, study, rules, who)
     _bonuses(store, client, study, who)
 
 
-def _create_form(store: Store, client: ProlificClient, study: Study, study_url: str) -> None:
-    with st.form("pl_create"):
-        places = st.number_input("Places", 1, 10_000, 10, key="pl_places")
-        minutes = st.number_input("Expected minutes per rater", 1, 600, 10, key="pl_minutes")
-        reward = st.number_input("Reward per rater (in your Prolific currency)", 0.01, 1000.0, 2.0, step=0.25,
-                                 format="%.2f", key="pl_reward")
-        st.caption(f"That is {reward * 60 / minutes:.2f} an hour. The link sent to Prolific: {study_url}")
-        if st.form_submit_button("Create the study on Prolific as a draft", key="pl_create_go"):
-            _act(lambda: create_on_prolific(store, client, study, study_url=study_url, places=int(places),
-                                            minutes=int(minutes), reward_cents=round(reward * 100)),
-                 "Created on Prolific as a draft ({result.prolific_id}); publish it when ready.")
+def _create_form(store: Store, client: ProlificClient, study: Study, base_url: str) -> None:
+    """Create from the launch details (places, reward, minutes) saved under Launch."""
+    saved = launch_settings(store, study.id)
+    pay = launch_pay(store, study, saved)
+    if saved.places is None or pay is None:
+        st.info("Save the places and the reward per rater under **Launch** above: the study is created on "
+                "Prolific with them, its rater link and its three completion codes.")
+        return
+    minutes = math.ceil(pay.minutes)
+    st.text(f"Prolific gets: {saved.places} places, {minutes} minutes, {pay.text()}; the link "
+            f"{rater_url(base_url, study.token, 'prolific')}; the codes {study.definition.completion_codes.completed}, "
+            f"{study.definition.completion_codes.screened_out} and {study.definition.completion_codes.failed_checks}.")
+    if st.button("Create the study on Prolific as a draft", key="pl_create_go", disabled=pay.level == "below minimum",
+                 help="Raise the reward to Prolific's minimum first" if pay.level == "below minimum" else None):
+        _act(lambda: create_on_prolific(store, client, study, base_url=base_url, places=saved.places,
+                                        minutes=minutes, reward_cents=saved.reward_cents),
+             "Created on Prolific as a draft ({result.prolific_id}); publish it when ready.")
 
 
-def _study_controls(store: Store, client: ProlificClient, study: Study, link) -> None:
+def _study_controls(store: Store, client: ProlificClient, study: Study, link, rules: ExclusionRules | None) -> None:
     st.caption(f"Prolific study {link.prolific_id}, {link.places} places"
                + (", published." if link.published_at else ", a draft: not published yet."))
     if link.published_at is None:
@@ -120,7 +137,8 @@ def _study_controls(store: Store, client: ProlificClient, study: Study, link) ->
         _act(lambda: keep_within_cap(store, client, study) or "nothing to change",
              "Cap of raters at once: {result}.")
     with st.form("pl_places_form"):
-        more = st.number_input("More places (e.g. to replace excluded raters)", 1, 10_000, 1, key="pl_more")
+        more = st.number_input("More places (e.g. to replace excluded raters)", 1, 10_000,
+                               max(shortfall(store, study.id, rules).places, 1), key="pl_more")
         if st.form_submit_button("Ask Prolific for more places", key="pl_places_go"):
             _act(lambda: add_places(store, client, study.id, int(more)), "The study has {result} places now.")
 

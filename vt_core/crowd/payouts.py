@@ -36,6 +36,7 @@ from datetime import datetime
 from vt_core.core.store import KEY_TAKEN, Store, naive_utc
 from vt_core.crowd.assignment import FINAL_STATUSES, active_raters
 from vt_core.crowd.exclusion import ExclusionRules, Reason, excluded_raters
+from vt_core.crowd.launch import rater_url
 from vt_core.crowd.prolific import ProlificClient, ProlificError, check_rejection, study_payload
 from vt_core.crowd.studies import Study, StudyError
 
@@ -88,17 +89,18 @@ def _link(store: Store, study_id: int) -> ProlificLink:
     return link
 
 
-def create_on_prolific(store: Store, client: ProlificClient, study: Study, *, study_url: str, places: int,
+def create_on_prolific(store: Store, client: ProlificClient, study: Study, *, base_url: str, places: int,
                        minutes: int, reward_cents: int, now: datetime | None = None) -> ProlificLink:
-    """Create the study on Prolific as a draft (not published): its name and description, the rater link
-    `study_url` with Prolific's placeholders, its three completion codes, `places`, `minutes` and the reward in
+    """Create the study on Prolific as a draft (not published): its name and description, its rater link at
+    `base_url` with Prolific's placeholders, its three completion codes, `places`, `minutes` and the reward in
     cents. A study that has its Prolific study already is refused, so a second click creates nothing."""
     if study.definition.platform != "prolific":
         raise StudyError(f"study {study.name!r} runs on {study.definition.platform}, not on Prolific")
     if prolific_link(store, study.id) is not None:
         raise StudyError(f"study {study.name!r} has a Prolific study already")
     codes = study.definition.completion_codes
-    payload = study_payload(name=study.name, description=study.definition.description, study_url=study_url,
+    payload = study_payload(name=study.name, description=study.definition.description,
+                            study_url=rater_url(base_url, study.token, "prolific"),
                             codes=[(getattr(codes, key), code_type) for key, code_type in CODE_TYPES.items()],
                             places=places, minutes=minutes, reward_cents=reward_cents)
     created = client.create_study(payload)

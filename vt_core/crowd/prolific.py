@@ -262,16 +262,9 @@ class ProlificClient:
                           transient=False) from None
 
 
-def _placeholder_url(study_url: str) -> str:
-    """The rater link with Prolific's placeholders, which Prolific fills in for each participant."""
-    separator = "&" if "?" in study_url else "?"
-    return (f"{study_url}{separator}PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}&STUDY_ID={{{{%STUDY_ID%}}}}"
-            f"&SESSION_ID={{{{%SESSION_ID%}}}}")
-
-
 def study_payload(*, name: str, description: str, study_url: str, codes: Sequence[tuple[str, str]], places: int,
                   minutes: int, reward_cents: int) -> dict:
-    """The body of a create-study call: the link with Prolific's placeholders, the codes as
+    """The body of a create-study call: the rater link with Prolific's placeholders (launch.rater_url), the codes as
     (code, code_type) with a manual review each, places, minutes and the reward in cents."""
     if places < 1 or minutes < 1 or reward_cents < 1:
         raise ValueError("places, minutes and the reward must each be at least 1")
@@ -279,7 +272,7 @@ def study_payload(*, name: str, description: str, study_url: str, codes: Sequenc
         "name": name,
         "internal_name": name,
         "description": description or name,
-        "external_study_url": _placeholder_url(study_url),
+        "external_study_url": study_url,
         "prolific_id_option": "url_parameters",
         "completion_codes": [{"code": code, "code_type": code_type, "actions": [{"action": "MANUALLY_REVIEW"}]}
                              for code, code_type in codes],
